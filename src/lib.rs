@@ -1,0 +1,10 @@
+//! mpath-console: an NVMe/TCP target and host with SPDK's JSON-RPC as the
+//! control plane. See `DESIGN.md` in the shared folder for the architecture.
+//!
+//! Dependencies point one way: `nvme` ← `target` ← `rpc`; `sockstat` stands
+//! alone. `nvme` has no tokio and no sockets.
+
+pub mod nvme;
+pub mod rpc;
+pub mod sockstat;
+pub mod target;
