@@ -4,7 +4,12 @@
 //! Dependencies point one way: `nvme` ← `target` ← `rpc`; `sockstat` stands
 //! alone. `nvme` has no tokio and no sockets.
 
+pub mod bdev;
+pub mod host;
 pub mod nvme;
+pub mod perf;
 pub mod rpc;
+pub mod scenario;
 pub mod sockstat;
 pub mod target;
+pub mod trid;

@@ -1,0 +1,593 @@
+//! SPDK's `bdev_nvme_*` methods, `bdev_get_bdevs` and `bdev_get_iostat` on
+//! the embedded initiator (the bdevperf process of the HOWTO). Decode
+//! failures answer -32603 "spdk_json_decode_object failed", runtime
+//! failures a negative errno with its strerror text, as SPDK does.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::params::decode;
+use super::{Router, RpcError, RpcResult};
+use crate::host::ctrlr::NvmeCtrlr;
+use crate::host::mpath::{MpPolicy, NvmeBdev, Selector};
+use crate::host::{timers_valid, AttachError, AttachParams, Initiator, MultipathMode};
+use crate::trid::Adrfam;
+
+const EIO: i32 = 5;
+const ENXIO: i32 = 6;
+const ENODEV: i32 = 19;
+const EINVAL: i32 = 22;
+const EALREADY: i32 = 114;
+
+pub fn register(r: &mut Router, h: &Arc<Initiator>) {
+    macro_rules! method {
+        ($name:literal, $f:expr) => {{
+            let h = h.clone();
+            r.register_fn($name, move |p| {
+                let h = h.clone();
+                async move { $f(&h, p).await }
+            });
+        }};
+    }
+    method!("bdev_nvme_set_options", set_options);
+    method!("bdev_nvme_attach_controller", attach_controller);
+    method!("bdev_nvme_detach_controller", detach_controller);
+    method!("bdev_nvme_get_controllers", get_controllers);
+    method!("bdev_nvme_get_io_paths", get_io_paths);
+    method!("bdev_nvme_set_multipath_policy", set_multipath_policy);
+    method!("bdev_nvme_set_preferred_path", set_preferred_path);
+    method!("bdev_nvme_reset_controller", reset_controller);
+    method!("bdev_get_bdevs", get_bdevs);
+    method!("bdev_get_iostat", get_iostat);
+}
+
+/// Every key v24.09's rpc.py and spdk-rpc 26.5 send, plus the documented
+/// ones; only the ones that change our behaviour are read.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct SetOptions {
+    action_on_timeout: Option<String>,
+    timeout_us: Option<u64>,
+    timeout_admin_us: Option<u64>,
+    keep_alive_timeout_ms: Option<u32>,
+    transport_retry_count: Option<u32>,
+    arbitration_burst: Option<u32>,
+    low_priority_weight: Option<u32>,
+    medium_priority_weight: Option<u32>,
+    high_priority_weight: Option<u32>,
+    nvme_adminq_poll_period_us: Option<u64>,
+    nvme_ioq_poll_period_us: Option<u64>,
+    io_queue_requests: Option<u32>,
+    delay_cmd_submit: Option<bool>,
+    bdev_retry_count: Option<i32>,
+    transport_ack_timeout: Option<u8>,
+    ctrlr_loss_timeout_sec: Option<i32>,
+    reconnect_delay_sec: Option<u32>,
+    fast_io_fail_timeout_sec: Option<u32>,
+    disable_auto_failback: Option<bool>,
+    generate_uuids: Option<bool>,
+    transport_tos: Option<u8>,
+    nvme_error_stat: Option<bool>,
+    rdma_srq_size: Option<u32>,
+    io_path_stat: Option<bool>,
+    allow_accel_sequence: Option<bool>,
+    rdma_max_cq_size: Option<u32>,
+    rdma_cm_event_timeout_ms: Option<u16>,
+    dhchap_digests: Option<Vec<String>>,
+    dhchap_dhgroups: Option<Vec<String>>,
+    enable_flush: Option<bool>,
+    rdma_umr_per_io: Option<bool>,
+    tcp_connect_timeout_ms: Option<u32>,
+    multipath_opts: Option<Value>,
+}
+
+async fn set_options(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
+    let r: SetOptions = decode(p, RpcError::decode_failed)?;
+    let mut o = h.options();
+    macro_rules! take {
+        ($($f:ident),*) => { $( if let Some(v) = r.$f { o.$f = v; } )* };
+    }
+    take!(
+        bdev_retry_count,
+        keep_alive_timeout_ms,
+        ctrlr_loss_timeout_sec,
+        reconnect_delay_sec,
+        fast_io_fail_timeout_sec,
+        io_queue_requests
+    );
+    if o.bdev_retry_count < -1 {
+        return Err(RpcError::errno(EINVAL));
+    }
+    if !timers_valid(
+        o.ctrlr_loss_timeout_sec,
+        o.reconnect_delay_sec,
+        o.fast_io_fail_timeout_sec,
+    ) {
+        return Err(RpcError::errno(EINVAL));
+    }
+    if !h.set_options(o) {
+        return Err(RpcError::state(
+            "RPC not permitted with nvme controllers already attached",
+        ));
+    }
+    Ok(Value::Bool(true))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Attach {
+    name: String,
+    trtype: String,
+    traddr: String,
+    adrfam: Option<String>,
+    trsvcid: Option<String>,
+    priority: Option<String>,
+    subnqn: Option<String>,
+    hostnqn: Option<String>,
+    hostaddr: Option<String>,
+    hostsvcid: Option<String>,
+    prchk_reftag: Option<bool>,
+    prchk_guard: Option<bool>,
+    hdgst: Option<bool>,
+    ddgst: Option<bool>,
+    fabrics_connect_timeout_us: Option<u64>,
+    multipath: Option<String>,
+    num_io_queues: Option<u32>,
+    ctrlr_loss_timeout_sec: Option<i32>,
+    reconnect_delay_sec: Option<u32>,
+    fast_io_fail_timeout_sec: Option<u32>,
+    psk: Option<String>,
+    max_bdevs: Option<u32>,
+    dhchap_key: Option<String>,
+    dhchap_ctrlr_key: Option<String>,
+    allow_unrecognized_csi: Option<bool>,
+    disable_sq_flow_control: Option<bool>,
+    multipath_opts: Option<Value>,
+}
+
+async fn attach_controller(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
+    let r: Attach = decode(p, RpcError::decode_failed)?;
+    if !r.trtype.eq_ignore_ascii_case("tcp") {
+        return Err(RpcError::errno(EINVAL));
+    }
+    if r.prchk_reftag == Some(true) || r.prchk_guard == Some(true) || r.max_bdevs == Some(0) {
+        return Err(RpcError::errno(EINVAL));
+    }
+    let ip: std::net::IpAddr = r.traddr.parse().map_err(|_| RpcError::errno(EINVAL))?;
+    if let Some(f) = &r.adrfam {
+        if Adrfam::parse(f) != Some(Adrfam::of(&ip)) {
+            return Err(RpcError::errno(EINVAL));
+        }
+    }
+    let port: u16 = r
+        .trsvcid
+        .as_deref()
+        .unwrap_or("4420")
+        .parse()
+        .map_err(|_| RpcError::errno(EINVAL))?;
+    let multipath = match r.multipath.as_deref() {
+        // v24.09's default, which the HOWTO's first attach relies on.
+        None | Some("failover") => MultipathMode::Failover,
+        Some("multipath") => MultipathMode::Multipath,
+        Some("disable") => MultipathMode::Disable,
+        Some(_) => return Err(RpcError::errno(EINVAL)),
+    };
+    let o = h.options();
+    let loss = r.ctrlr_loss_timeout_sec.unwrap_or(o.ctrlr_loss_timeout_sec);
+    let delay = r.reconnect_delay_sec.unwrap_or(o.reconnect_delay_sec);
+    let fast = r
+        .fast_io_fail_timeout_sec
+        .unwrap_or(o.fast_io_fail_timeout_sec);
+    if !timers_valid(loss, delay, fast) {
+        return Err(RpcError::errno(EINVAL));
+    }
+    let names = h
+        .attach(AttachParams {
+            name: r.name.clone(),
+            addr: std::net::SocketAddr::new(ip, port),
+            subnqn: r
+                .subnqn
+                .unwrap_or_else(|| crate::target::nqn::DISCOVERY_NQN.to_string()),
+            hostnqn: r.hostnqn,
+            hdgst: r.hdgst.unwrap_or(false),
+            ddgst: r.ddgst.unwrap_or(false),
+            multipath,
+            ctrlr_loss_timeout_sec: Some(loss),
+            reconnect_delay_sec: Some(delay),
+            fast_io_fail_timeout_sec: Some(fast),
+        })
+        .await
+        .map_err(|e| match e {
+            AttachError::MultipathDisabled(_) | AttachError::SamePath(_) => {
+                RpcError::new(-EALREADY, e.to_string())
+            }
+            AttachError::DifferentSubnqn(..) | AttachError::Mismatch => {
+                RpcError::new(-EINVAL, e.to_string())
+            }
+            AttachError::Connect(_) => RpcError::errno(EIO),
+        })?;
+    Ok(json!(names))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Detach {
+    name: String,
+    trtype: Option<String>,
+    traddr: Option<String>,
+    adrfam: Option<String>,
+    trsvcid: Option<String>,
+    subnqn: Option<String>,
+    hostaddr: Option<String>,
+    hostsvcid: Option<String>,
+}
+
+async fn detach_controller(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
+    let r: Detach = decode(p, RpcError::decode_failed)?;
+    let _ = (&r.trtype, &r.adrfam, &r.hostaddr, &r.hostsvcid);
+    // Only the fields given are compared, as SPDK's partial trid match.
+    let traddr = r.traddr.as_deref().map(|a| a.parse::<std::net::IpAddr>());
+    if let Some(Err(_)) = traddr {
+        return Err(RpcError::errno(EINVAL));
+    }
+    let traddr = traddr.and_then(|a| a.ok());
+    let svc = r.trsvcid.clone();
+    let subnqn = r.subnqn.clone();
+    let matches = move |c: &NvmeCtrlr| {
+        traddr.is_none_or(|a| c.opts.addr.ip() == a)
+            && svc
+                .as_deref()
+                .is_none_or(|s| s.parse::<u16>().ok() == Some(c.opts.addr.port()))
+            && subnqn.as_deref().is_none_or(|n| n == c.opts.subnqn)
+    };
+    match h.detach(&r.name, matches).await {
+        None => Err(RpcError::errno(ENODEV)),
+        Some(false) => Err(RpcError::errno(ENXIO)),
+        Some(true) => Ok(Value::Bool(true)),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NameOpt {
+    name: Option<String>,
+}
+
+fn trid_json(c: &NvmeCtrlr) -> Value {
+    let mut t = c.trid().to_json();
+    if let Value::Object(o) = &mut t {
+        o.insert("subnqn".into(), json!(c.opts.subnqn));
+    }
+    t
+}
+
+async fn get_controllers(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
+    let r: NameOpt = decode(p, RpcError::decode_failed)?;
+    let out = h.with_ctrlrs(|m| {
+        m.values()
+            .filter(|g| r.name.as_deref().is_none_or(|n| n == g.name))
+            .map(|g| {
+                let ctrlrs: Vec<Value> = g
+                    .ctrlrs
+                    .iter()
+                    .map(|c| {
+                        json!({
+                            "state": c.state().as_str(),
+                            "trid": trid_json(c),
+                            "cntlid": c.cntlid(),
+                            "host": {"nqn": c.opts.hostnqn, "addr": "", "svcid": ""},
+                        })
+                    })
+                    .collect();
+                json!({"name": g.name, "ctrlrs": ctrlrs})
+            })
+            .collect::<Vec<_>>()
+    });
+    if let Some(n) = &r.name {
+        if out.is_empty() {
+            return Err(RpcError::new(
+                -EINVAL,
+                format!("Controller {n} does not exist"),
+            ));
+        }
+    }
+    Ok(Value::Array(out))
+}
+
+/// SPDK lists one poll group per thread with I/O channels; ours has one
+/// channel per bdev, always open, so every path is listed (SPDK shows
+/// `{"poll_groups":[]}` while bdevperf is idle). Keys after `transport` are
+/// ours: ANA state and per-path counters an operator needs.
+async fn get_io_paths(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
+    let r: NameOpt = decode(p, || {
+        RpcError::invalid_params_msg("bdev_nvme_get_io_paths requires no parameters")
+    })?;
+    let bdevs: Vec<_> = h
+        .bdevs()
+        .into_iter()
+        .filter(|b| r.name.as_deref().is_none_or(|n| n == b.name))
+        .collect();
+    let groups: Vec<Value> = bdevs
+        .iter()
+        .map(|b| json!({"thread": b.name, "io_paths": io_paths_json(b)}))
+        .collect();
+    Ok(json!({ "poll_groups": groups }))
+}
+
+fn io_paths_json(b: &NvmeBdev) -> Vec<Value> {
+    b.paths()
+        .iter()
+        .map(|p| {
+            let t = p.ctrlr.trid();
+            let q = p.ctrlr.io_qpair();
+            json!({
+                "bdev_name": b.name,
+                "cntlid": p.ctrlr.cntlid(),
+                "current": b.is_current(p),
+                "connected": p.connected(),
+                "accessible": p.accessible(),
+                "transport": {
+                    "trtype": "TCP",
+                    "traddr": t.traddr,
+                    "trsvcid": t.trsvcid,
+                    "adrfam": t.adrfam.as_str(),
+                },
+                "ana_state": p.ana_state().as_str(),
+                "outstanding_ios": p.outstanding.load(Relaxed),
+                "completed_ios": p.completed.load(Relaxed),
+                "bytes": p.bytes.load(Relaxed),
+                "local_address": q.as_ref().map(|q| q.local.to_string()),
+            })
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetPolicy {
+    name: String,
+    policy: String,
+    selector: Option<String>,
+    rr_min_io: Option<u32>,
+}
+
+async fn set_multipath_policy(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
+    let r: SetPolicy = decode(p, RpcError::decode_failed)?;
+    let policy = match r.policy.as_str() {
+        "active_passive" => MpPolicy::ActivePassive,
+        "active_active" => MpPolicy::ActiveActive,
+        _ => return Err(RpcError::decode_failed()),
+    };
+    let selector = match (policy, r.selector.as_deref()) {
+        // A selector only makes sense with active_active (SPDK's decoder
+        // refuses it).
+        (MpPolicy::ActivePassive, Some(_)) => return Err(RpcError::decode_failed()),
+        (_, None | Some("round_robin")) => Selector::RoundRobin,
+        (_, Some("queue_depth")) => Selector::QueueDepth,
+        (_, Some(_)) => return Err(RpcError::decode_failed()),
+    };
+    if r.rr_min_io == Some(0) {
+        return Err(RpcError::errno(EINVAL));
+    }
+    if !h.set_policy(&r.name, policy, selector, r.rr_min_io.unwrap_or(1)) {
+        return Err(RpcError::errno(ENODEV));
+    }
+    Ok(Value::Bool(true))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Preferred {
+    name: String,
+    cntlid: u16,
+}
+
+async fn set_preferred_path(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
+    let r: Preferred = decode(p, RpcError::decode_failed)?;
+    match h.bdev(&r.name) {
+        Some(b) if b.set_preferred(r.cntlid) => Ok(Value::Bool(true)),
+        _ => Err(RpcError::errno(ENODEV)),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reset {
+    name: String,
+    cntlid: Option<u16>,
+}
+
+async fn reset_controller(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
+    let r: Reset = decode(p, || RpcError::invalid_params_msg("Invalid argument"))?;
+    let hits = h.with_ctrlrs(|m| {
+        m.get(&r.name).map(|g| {
+            g.ctrlrs
+                .iter()
+                .filter(|c| r.cntlid.is_none_or(|id| c.cntlid() == id))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    });
+    match hits {
+        Some(v) if !v.is_empty() => {
+            for c in v {
+                c.reset();
+            }
+            Ok(Value::Bool(true))
+        }
+        _ => Err(RpcError::errno(ENODEV)),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GetBdevs {
+    name: Option<String>,
+    #[allow(dead_code)]
+    timeout_ms: Option<u64>,
+}
+
+async fn get_bdevs(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
+    let r: GetBdevs = decode(p, RpcError::decode_failed)?;
+    let bdevs: Vec<_> = h
+        .bdevs()
+        .into_iter()
+        .filter(|b| {
+            r.name
+                .as_deref()
+                .is_none_or(|n| n == b.name || b.uuid.map(uuid_str).as_deref() == Some(n))
+        })
+        .collect();
+    if r.name.is_some() && bdevs.is_empty() {
+        return Err(RpcError::errno(ENODEV));
+    }
+    Ok(Value::Array(
+        bdevs.iter().map(|b| nvme_bdev_json(b)).collect(),
+    ))
+}
+
+fn uuid_str(u: [u8; 16]) -> String {
+    uuid::Uuid::from_bytes(u).to_string()
+}
+
+/// An NVMe bdev in `bdev_get_bdevs`, SPDK v24.09's shape: one
+/// `driver_specific.nvme` entry per path, then the multipath policy.
+fn nvme_bdev_json(b: &NvmeBdev) -> Value {
+    let uuid = b.uuid.map(uuid_str);
+    let mut o = Map::new();
+    o.insert("name".into(), json!(b.name));
+    o.insert("aliases".into(), json!(uuid.iter().collect::<Vec<_>>()));
+    o.insert("product_name".into(), json!("NVMe disk"));
+    o.insert("block_size".into(), json!(b.block_size));
+    o.insert("num_blocks".into(), json!(b.num_blocks));
+    if let Some(u) = &uuid {
+        o.insert("uuid".into(), json!(u));
+    }
+    o.insert("numa_id".into(), json!(-1));
+    o.insert(
+        "assigned_rate_limits".into(),
+        json!({"rw_ios_per_sec": 0, "rw_mbytes_per_sec": 0, "r_mbytes_per_sec": 0, "w_mbytes_per_sec": 0}),
+    );
+    o.insert("claimed".into(), json!(false));
+    o.insert("zoned".into(), json!(false));
+    o.insert(
+        "supported_io_types".into(),
+        json!({
+            "read": true, "write": true, "unmap": false, "flush": true, "reset": true,
+            "nvme_admin": false, "nvme_io": false, "nvme_io_md": false,
+            "write_zeroes": true, "zcopy": false, "get_zone_info": false,
+            "zone_management": false, "zone_append": false, "compare": false,
+            "compare_and_write": false, "abort": false, "seek_hole": false,
+            "seek_data": false, "copy": false, "nvme_iov_md": false
+        }),
+    );
+    o.insert(
+        "memory_domains".into(),
+        json!([{"dma_device_id": "system", "dma_device_type": 1}]),
+    );
+    let nvme: Vec<Value> = b
+        .paths()
+        .iter()
+        .map(|p| {
+            let c = &p.ctrlr;
+            let id = c.identify().unwrap_or_default();
+            let vs = format!("{}.{}", id.ver >> 16, (id.ver >> 8) & 0xFF);
+            json!({
+                "trid": trid_json(c),
+                "ctrlr_data": {
+                    "cntlid": c.cntlid(),
+                    "vendor_id": format!("{:#06x}", id.vid),
+                    "model_number": id.mn.trim_end(),
+                    "serial_number": id.sn.trim_end(),
+                    "firmware_revision": id.fr.trim_end(),
+                    "subnqn": id.subnqn,
+                    "oacs": {
+                        "security": (id.oacs & 1) as u8,
+                        "format": ((id.oacs >> 1) & 1) as u8,
+                        "firmware": ((id.oacs >> 2) & 1) as u8,
+                        "ns_manage": ((id.oacs >> 3) & 1) as u8,
+                    },
+                    "multi_ctrlr": id.cmic & 0x2 != 0,
+                    "ana_reporting": id.cmic & 0x8 != 0,
+                },
+                "vs": {"nvme_version": vs},
+                "ns_data": {
+                    "id": p.nsid,
+                    "ana_state": p.ana_state().as_str(),
+                    "can_share": true,
+                },
+            })
+        })
+        .collect();
+    let (policy, selector, _) = b.policy();
+    o.insert(
+        "driver_specific".into(),
+        json!({"nvme": nvme, "mp_policy": policy.as_str(), "selector": selector.as_str()}),
+    );
+    Value::Object(o)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Iostat {
+    name: Option<String>,
+    per_channel: Option<bool>,
+}
+
+/// Nanoseconds as ticks: a 1 GHz tick rate.
+const TICK_RATE: u64 = 1_000_000_000;
+
+async fn get_iostat(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
+    let r: Iostat = decode(p, RpcError::decode_failed)?;
+    let _ = r.per_channel;
+    let bdevs: Vec<_> = h
+        .bdevs()
+        .into_iter()
+        .filter(|b| r.name.as_deref().is_none_or(|n| n == b.name))
+        .collect();
+    if r.name.is_some() && bdevs.is_empty() {
+        return Err(RpcError::errno(ENODEV));
+    }
+    let min = |v: u64| if v == u64::MAX { 0 } else { v };
+    let list: Vec<Value> = bdevs
+        .iter()
+        .map(|b| {
+            let s = &b.stats;
+            json!({
+                "name": b.name,
+                "bytes_read": s.bytes_read.load(Relaxed),
+                "num_read_ops": s.num_read_ops.load(Relaxed),
+                "bytes_written": s.bytes_written.load(Relaxed),
+                "num_write_ops": s.num_write_ops.load(Relaxed),
+                "bytes_unmapped": 0,
+                "num_unmap_ops": 0,
+                "bytes_copied": 0,
+                "num_copy_ops": 0,
+                "read_latency_ticks": s.read_latency_ns.load(Relaxed),
+                "max_read_latency_ticks": s.max_read_latency_ns.load(Relaxed),
+                "min_read_latency_ticks": min(s.min_read_latency_ns.load(Relaxed)),
+                "write_latency_ticks": s.write_latency_ns.load(Relaxed),
+                "max_write_latency_ticks": s.max_write_latency_ns.load(Relaxed),
+                "min_write_latency_ticks": min(s.min_write_latency_ns.load(Relaxed)),
+                "unmap_latency_ticks": 0,
+                "max_unmap_latency_ticks": 0,
+                "min_unmap_latency_ticks": 0,
+                "copy_latency_ticks": 0,
+                "max_copy_latency_ticks": 0,
+                "min_copy_latency_ticks": 0,
+                "io_error": {},
+                "driver_specific": {},
+            })
+        })
+        .collect();
+    let ticks = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    Ok(json!({"tick_rate": TICK_RATE, "ticks": ticks, "bdevs": list}))
+}

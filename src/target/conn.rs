@@ -1,0 +1,800 @@
+//! One NVMe/TCP connection, which is one queue pair: the ICReq/ICResp
+//! exchange, fabrics Connect and properties, then admin or I/O commands,
+//! R2T/H2CData for writes that do not fit in the capsule, and a C2HTermReq
+//! for a malformed PDU (only this connection closes).
+//!
+//! All commands complete before the next PDU is read (the bdev is RAM), so
+//! the task is a plain loop: read, decode every complete PDU, append the
+//! answers to one write buffer, write it in one go. When the host stops
+//! reading, the write blocks and so does our reading: memory stays bounded.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+use super::admin::{self, AdminOutcome};
+use super::controller::Controller;
+use super::reply::Reply;
+use super::subsystem::{Namespace, Subsystem};
+use super::transport::TcpTransportOpts;
+use super::{io, QpairInfo, Target};
+use crate::nvme::fabrics::{
+    Connect, ConnectData, PropertyGet, PropertySet, REG_CAP, REG_CC, REG_CSTS, REG_VS,
+};
+use crate::nvme::opcodes as op;
+use crate::nvme::pdu::{
+    encode, term_req_for, CapsuleCmd, DataPdu, Decoded, Decoder, Fes, Framing, IcResp, Pdu,
+    PduError, R2t, Role,
+};
+use crate::nvme::sqe::{Cqe, Sqe, SGL_DATA_BLOCK_OFFSET, SGL_TRANSPORT_DATA_BLOCK};
+use crate::nvme::status::Status;
+
+/// CAP: MQES 127, CQR, TO 30 (15 s), CSS NVM — SPDK's value.
+const CAP_BASE: u64 = 0x0000_0020_1e01_0000;
+/// Read buffer: big enough for a maximal H2CData plus headers.
+const READ_CHUNK: usize = 256 * 1024;
+
+struct Queue {
+    qid: u16,
+    sqsize: u16,
+    cattr: u8,
+    ctrl: Arc<Controller>,
+    qpair_id: u64,
+}
+
+/// A Write whose data arrives through R2T/H2CData.
+struct PendingWrite {
+    cid: u16,
+    ns: Arc<Namespace>,
+    slba: u64,
+    buf: BytesMut,
+}
+
+enum Flow {
+    Continue,
+    Close,
+}
+
+struct Conn {
+    target: Arc<Target>,
+    opts: Arc<TcpTransportOpts>,
+    local: SocketAddr,
+    peer: SocketAddr,
+    decoder: Decoder,
+    framing: Framing,
+    queue: Option<Queue>,
+    sqhd: u16,
+    wbuf: BytesMut,
+    kill: Arc<Notify>,
+    pending: HashMap<u16, PendingWrite>,
+    next_ttag: u16,
+}
+
+pub async fn run(target: Arc<Target>, sock: TcpStream, local: SocketAddr, peer: SocketAddr) {
+    // Hosts are latency-bound on small PDUs; both SPDK and Linux set this.
+    let _ = sock.set_nodelay(true);
+    let Some(opts) = target.transport() else {
+        return;
+    };
+    let max_data = opts.max_io_size.max(TcpTransportOpts::ADMIN_ICD_MAX);
+    let mut c = Conn {
+        target,
+        opts,
+        local,
+        peer,
+        decoder: Decoder::new(Role::Controller, max_data),
+        framing: Framing::default(),
+        queue: None,
+        sqhd: 0,
+        wbuf: BytesMut::with_capacity(64 * 1024),
+        kill: Arc::new(Notify::new()),
+        pending: HashMap::new(),
+        next_ttag: 1,
+    };
+    c.serve(sock).await;
+    c.cleanup();
+}
+
+impl Conn {
+    async fn serve(&mut self, sock: TcpStream) {
+        let (mut rd, mut wr) = sock.into_split();
+        let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+        let mut ka_tick = tokio::time::interval(Duration::from_millis(500));
+        ka_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let ctrl = self.admin_ctrl();
+            let flow = tokio::select! {
+                _ = self.kill.notified() => Flow::Close,
+                _ = wait_aen(ctrl.as_deref()) => { self.deliver_aens(); Flow::Continue }
+                _ = ka_tick.tick(), if ctrl.is_some() => self.check_keep_alive(),
+                r = rd.read_buf(&mut rbuf) => match r {
+                    Ok(0) | Err(_) => Flow::Close,
+                    Ok(_) => self.on_bytes(&mut rbuf),
+                },
+            };
+            if !self.wbuf.is_empty() {
+                let kill = self.kill.clone();
+                let done = tokio::select! {
+                    r = wr.write_all(&self.wbuf) => r.is_ok(),
+                    _ = kill.notified() => false,
+                };
+                self.wbuf.clear();
+                if !done {
+                    return;
+                }
+            }
+            if let Flow::Close = flow {
+                let _ = wr.shutdown().await;
+                return;
+            }
+            if rbuf.capacity() - rbuf.len() < 4096 {
+                rbuf.reserve(READ_CHUNK);
+            }
+        }
+    }
+
+    fn admin_ctrl(&self) -> Option<Arc<Controller>> {
+        self.queue
+            .as_ref()
+            .filter(|q| q.qid == 0)
+            .map(|q| q.ctrl.clone())
+    }
+
+    fn on_bytes(&mut self, rbuf: &mut BytesMut) -> Flow {
+        loop {
+            match self.decoder.decode_checked(rbuf) {
+                Ok(None) => return Flow::Continue,
+                Ok(Some(Decoded::Pdu(pdu))) => {
+                    if let Flow::Close = self.on_pdu(pdu) {
+                        return Flow::Close;
+                    }
+                }
+                Ok(Some(Decoded::DataDigestError(pdu))) => self.on_data_digest_error(pdu),
+                Err(e) => {
+                    self.term(&e);
+                    return Flow::Close;
+                }
+            }
+        }
+    }
+
+    /// A data digest mismatch fails only its command, with Transient
+    /// Transport Error, as SPDK's target does; the stream stays in sync.
+    fn on_data_digest_error(&mut self, pdu: Pdu) {
+        let st = Reply::status(Status::TRANSIENT_TRANSPORT_ERROR);
+        match pdu {
+            Pdu::CapsuleCmd(c) => {
+                self.next_sqhd();
+                self.complete(c.sqe.cid(), st);
+            }
+            Pdu::H2CData(d) => {
+                if let Some(p) = self.pending.remove(&d.ttag) {
+                    self.complete(p.cid, st);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Sends a C2HTermReq for a fatal error; the caller then closes.
+    fn term(&mut self, e: &PduError) {
+        tracing::debug!("{} -> {}: terminating: {}", self.peer, self.local, e.reason);
+        encode(&term_req_for(e), &self.framing, &mut self.wbuf);
+    }
+
+    fn on_pdu(&mut self, pdu: Pdu) -> Flow {
+        match pdu {
+            Pdu::IcReq(req) => {
+                // HPDA asks us to align C2H data; padding stays zero-filled.
+                self.framing = Framing {
+                    hdgst: req.hdgst,
+                    ddgst: req.ddgst,
+                    pda: (req.hpda as u32 + 1) * 4,
+                };
+                let resp = Pdu::IcResp(IcResp {
+                    pfv: 0,
+                    cpda: 0,
+                    hdgst: req.hdgst,
+                    ddgst: req.ddgst,
+                    maxh2cdata: self.opts.maxh2cdata(),
+                });
+                // ICResp itself carries no digests.
+                encode(&resp, &Framing::default(), &mut self.wbuf);
+                self.decoder.set_framing(Framing {
+                    hdgst: req.hdgst,
+                    ddgst: req.ddgst,
+                    pda: 0,
+                });
+                Flow::Continue
+            }
+            Pdu::CapsuleCmd(cmd) => self.on_command(cmd),
+            Pdu::H2CData(d) => self.on_h2c_data(d),
+            Pdu::H2CTermReq(t) => {
+                tracing::debug!("{}: host terminated, FES {}", self.peer, t.fes);
+                Flow::Close
+            }
+            // The decoder only yields host-to-controller PDUs.
+            _ => Flow::Close,
+        }
+    }
+
+    fn next_sqhd(&mut self) -> u16 {
+        let depth = self
+            .queue
+            .as_ref()
+            .map(|q| q.sqsize as u32 + 1)
+            .unwrap_or(u32::MAX);
+        self.sqhd = ((self.sqhd as u32 + 1) % depth) as u16;
+        self.sqhd
+    }
+
+    fn complete(&mut self, cid: u16, r: Reply) {
+        if let Some(data) = r.data.clone().filter(|d| !d.is_empty()) {
+            // The C2H success optimisation needs SQ flow control disabled: a
+            // completion-less read gives the host no SQHD.
+            let success = r.status.is_success()
+                && r.dw0 == 0
+                && r.dw1 == 0
+                && self.opts.c2h_success
+                && self.queue.as_ref().is_some_and(|q| q.cattr & 0x4 != 0);
+            let pdu = Pdu::C2HData(DataPdu {
+                cccid: cid,
+                ttag: 0,
+                datao: 0,
+                last: true,
+                success,
+                data,
+            });
+            encode(&pdu, &self.framing, &mut self.wbuf);
+            if success {
+                return;
+            }
+        }
+        let cqe = Cqe {
+            dw0: r.dw0,
+            dw1: r.dw1,
+            sqhd: self.sqhd,
+            // SPDK leaves SQID 0 in every CQE, I/O queues included.
+            sqid: 0,
+            cid,
+            status: r.status,
+        };
+        encode(&Pdu::CapsuleResp(cqe), &self.framing, &mut self.wbuf);
+    }
+
+    fn on_command(&mut self, cmd: CapsuleCmd) -> Flow {
+        let CapsuleCmd { sqe, data } = cmd;
+        self.next_sqhd();
+        let cid = sqe.cid();
+        if sqe.opc() == op::admin::FABRICS {
+            return self.on_fabrics(&sqe, &data);
+        }
+        let Some(q) = self.queue.as_ref() else {
+            self.complete(cid, Reply::status(Status::COMMAND_SEQUENCE_ERROR));
+            return Flow::Continue;
+        };
+        let ctrl = q.ctrl.clone();
+        let qid = q.qid;
+        // Data must be described the way NVMe/TCP allows: in-capsule with an
+        // offset descriptor, or a transport data block.
+        let sgl = sqe.sgl();
+        let icd_limit = if qid == 0 {
+            TcpTransportOpts::ADMIN_ICD_MAX
+        } else {
+            self.opts.in_capsule_data_size
+        };
+        if !data.is_empty() {
+            if sgl.id != SGL_DATA_BLOCK_OFFSET || sgl.addr != 0 || sgl.len as usize != data.len() {
+                self.complete(cid, Reply::status(sgl_error(&sgl)));
+                return Flow::Continue;
+            }
+            if data.len() > icd_limit as usize {
+                self.complete(
+                    cid,
+                    Reply::status(Status::DATA_SGL_LENGTH_INVALID.with_dnr()),
+                );
+                return Flow::Continue;
+            }
+        } else if sgl.id != SGL_TRANSPORT_DATA_BLOCK && sgl.id != SGL_DATA_BLOCK_OFFSET {
+            self.complete(cid, Reply::status(sgl_error(&sgl)));
+            return Flow::Continue;
+        }
+        if qid == 0 {
+            if !ctrl.is_ready() {
+                self.complete(cid, Reply::status(Status::COMMAND_SEQUENCE_ERROR));
+                return Flow::Continue;
+            }
+            match admin::handle(&self.target, &self.opts, &ctrl, &sqe, &data) {
+                AdminOutcome::Reply(mut r) => {
+                    if let Some(d) = r.data.take() {
+                        r.data = Some(fit_transfer(d, sgl.len as usize));
+                    }
+                    self.complete(cid, r);
+                }
+                AdminOutcome::Held => {}
+            }
+            return Flow::Continue;
+        }
+        self.on_io(&ctrl, &sqe, data)
+    }
+
+    fn on_io(&mut self, ctrl: &Arc<Controller>, sqe: &Sqe, data: Bytes) -> Flow {
+        let cid = sqe.cid();
+        self.target
+            .stats
+            .completed_nvme_io
+            .fetch_add(1, Ordering::Relaxed);
+        // Flush of every namespace needs no namespace lookup.
+        if sqe.opc() == op::nvm::FLUSH && sqe.nsid() == 0xFFFF_FFFF {
+            self.complete(cid, Reply::ok());
+            return Flow::Continue;
+        }
+        let ns = match io::resolve(ctrl, sqe) {
+            Ok(ns) => ns,
+            Err(st) => {
+                self.complete(cid, Reply::status(st));
+                return Flow::Continue;
+            }
+        };
+        match sqe.opc() {
+            op::nvm::READ | op::nvm::WRITE => {
+                let (slba, len) = match io::rw_len(&ns, sqe) {
+                    Ok(x) => x,
+                    Err(st) => {
+                        self.complete(cid, Reply::status(st));
+                        return Flow::Continue;
+                    }
+                };
+                let sgl = sqe.sgl();
+                let described = if data.is_empty() {
+                    sgl.len as usize
+                } else {
+                    data.len()
+                };
+                if described != len {
+                    self.complete(
+                        cid,
+                        Reply::status(Status::DATA_SGL_LENGTH_INVALID.with_dnr()),
+                    );
+                    return Flow::Continue;
+                }
+                if len > self.opts.max_io_size as usize {
+                    self.complete(cid, Reply::invalid_field());
+                    return Flow::Continue;
+                }
+                if sqe.opc() == op::nvm::READ {
+                    if !data.is_empty() {
+                        self.complete(cid, Reply::invalid_field());
+                        return Flow::Continue;
+                    }
+                    let r = io::read(&ns, slba, len);
+                    self.complete(cid, r);
+                } else if !data.is_empty() {
+                    let r = io::write(&ns, slba, &data);
+                    self.complete(cid, r);
+                } else {
+                    return self.start_r2t(sqe, ns, slba, len);
+                }
+                Flow::Continue
+            }
+            _ => {
+                let r = io::no_data(&ns, sqe);
+                self.complete(cid, r);
+                Flow::Continue
+            }
+        }
+    }
+
+    /// Asks the host for a Write's data with one R2T covering all of it, as
+    /// SPDK and nvmet do.
+    fn start_r2t(&mut self, sqe: &Sqe, ns: Arc<Namespace>, slba: u64, len: usize) -> Flow {
+        let cid = sqe.cid();
+        let depth = self
+            .queue
+            .as_ref()
+            .map(|q| q.sqsize as usize + 1)
+            .unwrap_or(1);
+        if self.pending.len() >= depth {
+            // More writes awaiting data than the queue holds: the host
+            // ignored SQ flow control. The TermReq carries the capsule's
+            // header back.
+            let mut b = BytesMut::new();
+            let capsule = CapsuleCmd {
+                sqe: *sqe,
+                data: Bytes::new(),
+            };
+            encode(&Pdu::CapsuleCmd(capsule), &self.framing, &mut b);
+            let e = PduError {
+                fes: Fes::DataTransferLimitExceeded,
+                fei: 0,
+                header: b.freeze().slice(..72),
+                reason: "R2T limit exceeded",
+            };
+            self.term(&e);
+            return Flow::Close;
+        }
+        let ttag = self.alloc_ttag();
+        self.pending.insert(
+            ttag,
+            PendingWrite {
+                cid,
+                ns,
+                slba,
+                buf: BytesMut::with_capacity(len),
+            },
+        );
+        let r2t = Pdu::R2T(R2t {
+            cccid: cid,
+            ttag,
+            r2to: 0,
+            r2tl: len as u32,
+        });
+        encode(&r2t, &self.framing, &mut self.wbuf);
+        Flow::Continue
+    }
+
+    fn alloc_ttag(&mut self) -> u16 {
+        loop {
+            let t = self.next_ttag;
+            // TTAG 0 is never used, so a zeroed H2CData cannot match.
+            self.next_ttag = self.next_ttag.checked_add(1).unwrap_or(1);
+            if !self.pending.contains_key(&t) {
+                return t;
+            }
+        }
+    }
+
+    fn on_h2c_data(&mut self, d: DataPdu) -> Flow {
+        // FEI values are byte offsets into the H2CData header.
+        let err = match self.pending.get_mut(&d.ttag) {
+            None => Some((Fes::InvalidHeaderField, 10, "unknown TTAG")),
+            Some(p) if p.cid != d.cccid => Some((Fes::InvalidHeaderField, 8, "CCCID mismatch")),
+            Some(p) if d.datao as usize != p.buf.len() => {
+                Some((Fes::DataTransferOutOfRange, 12, "DATAO out of sequence"))
+            }
+            Some(p) if p.buf.len() + d.data.len() > p.buf.capacity() => {
+                Some((Fes::DataTransferOutOfRange, 16, "H2CData beyond the R2T"))
+            }
+            Some(p) => {
+                p.buf.extend_from_slice(&d.data);
+                if p.buf.len() < p.buf.capacity() && d.last {
+                    Some((
+                        Fes::DataTransferOutOfRange,
+                        16,
+                        "LAST_PDU before the R2T was satisfied",
+                    ))
+                } else {
+                    None
+                }
+            }
+        };
+        if let Some((fes, fei, reason)) = err {
+            // The TermReq carries the offending header back; hosts refuse
+            // one without it.
+            let mut b = BytesMut::new();
+            encode(&Pdu::H2CData(d), &self.framing, &mut b);
+            let header = b.freeze().slice(..24);
+            self.term(&PduError {
+                fes,
+                fei,
+                header,
+                reason,
+            });
+            return Flow::Close;
+        }
+        let done = self
+            .pending
+            .get(&d.ttag)
+            .is_some_and(|p| p.buf.len() == p.buf.capacity());
+        if done {
+            if let Some(p) = self.pending.remove(&d.ttag) {
+                let r = io::write(&p.ns, p.slba, &p.buf.freeze());
+                self.complete(p.cid, r);
+            }
+        }
+        Flow::Continue
+    }
+
+    // ---- fabrics ---------------------------------------------------------
+
+    fn on_fabrics(&mut self, sqe: &Sqe, data: &Bytes) -> Flow {
+        let cid = sqe.cid();
+        match sqe.fctype() {
+            op::fctype::CONNECT => {
+                let r = self.connect(sqe, data);
+                self.complete(cid, r);
+                Flow::Continue
+            }
+            _ if self.queue.is_none() => {
+                self.complete(cid, Reply::status(Status::COMMAND_SEQUENCE_ERROR));
+                Flow::Continue
+            }
+            op::fctype::PROPERTY_GET => {
+                let r = self.property_get(sqe);
+                self.complete(cid, r);
+                Flow::Continue
+            }
+            op::fctype::PROPERTY_SET => {
+                let r = self.property_set(sqe);
+                self.complete(cid, r);
+                Flow::Continue
+            }
+            op::fctype::DISCONNECT => {
+                self.complete(cid, Reply::ok());
+                Flow::Close
+            }
+            _ => {
+                self.complete(cid, Reply::status(Status::INVALID_OPCODE.with_dnr()));
+                Flow::Continue
+            }
+        }
+    }
+
+    fn connect(&mut self, sqe: &Sqe, data: &Bytes) -> Reply {
+        if self.queue.is_some() {
+            return Reply::status(Status::COMMAND_SEQUENCE_ERROR);
+        }
+        let c = Connect::from_sqe(sqe);
+        if c.recfmt != 0 {
+            return Reply::status(Status::CONNECT_INCOMPATIBLE_FORMAT);
+        }
+        let cd = match ConnectData::parse(data) {
+            Ok(cd) => cd,
+            Err(e) => return invalid_connect(true, e.offset()),
+        };
+        let Some(ss) = self.target.subsystem(&cd.subnqn) else {
+            return invalid_connect(true, 256);
+        };
+        if !ss.host_allowed(&cd.hostnqn) {
+            return invalid_host();
+        }
+        let listener = if ss.discovery {
+            None
+        } else {
+            match ss.listener_at(self.local) {
+                Some(l) => Some(l),
+                // The subsystem does not listen where this host connected.
+                None => return invalid_host(),
+            }
+        };
+        if c.sqsize == 0 {
+            return invalid_connect(false, 44);
+        }
+        let (ctrl, reply) = if c.qid == 0 {
+            if c.sqsize as u32 > self.opts.max_aq_depth.saturating_sub(1) {
+                return invalid_connect(false, 44);
+            }
+            if cd.cntlid != 0xFFFF {
+                return invalid_connect(true, 16);
+            }
+            match self.create_controller(&ss, &cd, listener, c.kato) {
+                Some(ctrl) => {
+                    let r = Reply::dw0(ctrl.cntlid as u32);
+                    (ctrl, r)
+                }
+                None => {
+                    return Reply::status(Status::CONNECT_CTRL_BUSY);
+                }
+            }
+        } else {
+            if c.sqsize > self.opts.max_queue_depth.saturating_sub(1) {
+                return invalid_connect(false, 44);
+            }
+            let Some(ctrl) = ss.config().controllers.get(&cd.cntlid).cloned() else {
+                return invalid_connect(true, 16);
+            };
+            if ctrl.hostnqn != cd.hostnqn || ctrl.hostid != cd.hostid {
+                return invalid_connect(true, 512);
+            }
+            if !ctrl.is_ready() {
+                return Reply::status(Status::COMMAND_SEQUENCE_ERROR);
+            }
+            // With ANA reporting, a controller's queues all use the listener
+            // its admin queue came through, or ANA states would be mixed.
+            let same_listener = match (&ctrl.listener, &listener) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => true,
+            };
+            if ss.ana_reporting && !same_listener {
+                return invalid_connect(true, 16);
+            }
+            {
+                let mut st = ctrl.state();
+                if c.qid > st.io_queues_granted || st.io_qids.contains(&c.qid) {
+                    return invalid_connect(false, 42);
+                }
+                st.io_qids.insert(c.qid);
+            }
+            let r = Reply::dw0(ctrl.cntlid as u32);
+            (ctrl, r)
+        };
+        let qpair_id = self.target.register_qpair(QpairInfo {
+            subnqn: ss.nqn.clone(),
+            cntlid: ctrl.cntlid,
+            qid: c.qid,
+            hostnqn: cd.hostnqn.clone(),
+            listen: self.local,
+            peer: self.peer,
+            kill: self.kill.clone(),
+        });
+        self.queue = Some(Queue {
+            qid: c.qid,
+            sqsize: c.sqsize,
+            cattr: c.cattr,
+            ctrl,
+            qpair_id,
+        });
+        reply
+    }
+
+    fn create_controller(
+        &self,
+        ss: &Arc<Subsystem>,
+        cd: &ConnectData,
+        listener: Option<Arc<super::subsystem::SubsysListener>>,
+        kato: u32,
+    ) -> Option<Arc<Controller>> {
+        let mut cfg = ss.config();
+        let cntlid = cfg.allocate_cntlid()?;
+        let ctrl = Arc::new(Controller::new(
+            cntlid,
+            ss.clone(),
+            cd.hostnqn.clone(),
+            cd.hostid,
+            listener,
+            kato,
+            self.opts.max_io_qpairs_per_ctrlr,
+        ));
+        cfg.controllers.insert(cntlid, ctrl.clone());
+        Some(ctrl)
+    }
+
+    fn property_get(&self, sqe: &Sqe) -> Reply {
+        let Some(q) = self.queue.as_ref().filter(|q| q.qid == 0) else {
+            return Reply::invalid_field();
+        };
+        let pg = PropertyGet::from_sqe(sqe);
+        let s = q.ctrl.state();
+        let value: u64 = match pg.ofst {
+            REG_CAP => CAP_BASE | (self.opts.max_queue_depth.saturating_sub(1) as u64),
+            REG_VS => admin::NVME_VERSION as u64,
+            REG_CC => s.cc as u64,
+            REG_CSTS => s.csts as u64,
+            _ => return Reply::invalid_field(),
+        };
+        Reply {
+            dw0: value as u32,
+            dw1: if pg.size8 { (value >> 32) as u32 } else { 0 },
+            ..Reply::ok()
+        }
+    }
+
+    fn property_set(&self, sqe: &Sqe) -> Reply {
+        let Some(q) = self.queue.as_ref().filter(|q| q.qid == 0) else {
+            return Reply::invalid_field();
+        };
+        let ps = PropertySet::from_sqe(sqe);
+        if ps.ofst != REG_CC {
+            return Reply::invalid_field();
+        }
+        let cc = ps.value as u32;
+        let mut s = q.ctrl.state();
+        let was_enabled = s.cc & 1 == 1;
+        let enable = cc & 1 == 1;
+        if enable && !was_enabled {
+            // IOSQES 6 and IOCQES 4 are the only entry sizes NVMe/TCP knows.
+            let iosqes = (cc >> 16) & 0xF;
+            let iocqes = (cc >> 20) & 0xF;
+            let mps = (cc >> 7) & 0xF;
+            if iosqes != 6 || iocqes != 4 || mps != 0 {
+                s.csts |= 0x2; // CFS
+            } else {
+                s.csts |= 0x1; // RDY
+            }
+        } else if !enable && was_enabled {
+            // Reset: outstanding AERs are dropped with the old state.
+            s.csts &= !0x1;
+            s.aer_cids.clear();
+            s.pending_aens.clear();
+        }
+        // SHN: a normal or abrupt shutdown completes at once for RAM.
+        if (cc >> 14) & 0x3 != 0 {
+            s.csts = (s.csts & !0xC) | 0x8;
+        } else {
+            s.csts &= !0xC;
+        }
+        s.cc = cc;
+        Reply::ok()
+    }
+
+    // ---- admin-queue timers and events -------------------------------------
+
+    fn deliver_aens(&mut self) {
+        let Some(ctrl) = self.admin_ctrl() else {
+            return;
+        };
+        for (cid, dw0) in ctrl.take_aen_completions() {
+            self.complete(cid, Reply::dw0(dw0));
+        }
+    }
+
+    fn check_keep_alive(&mut self) -> Flow {
+        match self.admin_ctrl() {
+            Some(c) if c.keep_alive_expired(Instant::now()) => {
+                tracing::info!(
+                    "controller {} of {}: keep-alive timeout, disconnecting",
+                    c.cntlid,
+                    c.subsys.nqn
+                );
+                Flow::Close
+            }
+            _ => Flow::Continue,
+        }
+    }
+
+    fn cleanup(&mut self) {
+        let Some(q) = self.queue.take() else {
+            return;
+        };
+        self.target.unregister_qpair(q.qpair_id);
+        if q.qid == 0 {
+            self.target.destroy_controller(&q.ctrl);
+        } else {
+            q.ctrl.state().io_qids.remove(&q.qid);
+        }
+    }
+}
+
+async fn wait_aen(ctrl: Option<&Controller>) {
+    match ctrl {
+        Some(c) => c.aen_ready.notified().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Trims or zero-pads controller-to-host data to the length the host's SGL
+/// described.
+fn fit_transfer(d: Bytes, len: usize) -> Bytes {
+    match d.len().cmp(&len) {
+        std::cmp::Ordering::Equal => d,
+        std::cmp::Ordering::Greater => d.slice(..len),
+        std::cmp::Ordering::Less => {
+            let mut b = BytesMut::zeroed(len);
+            b[..d.len()].copy_from_slice(&d);
+            b.freeze()
+        }
+    }
+}
+
+fn sgl_error(sgl: &crate::nvme::sqe::SglDescriptor) -> Status {
+    if sgl.id != SGL_DATA_BLOCK_OFFSET && sgl.id != SGL_TRANSPORT_DATA_BLOCK {
+        Status::SGL_DESCRIPTOR_TYPE_INVALID.with_dnr()
+    } else if sgl.addr != 0 {
+        Status::SGL_OFFSET_INVALID.with_dnr()
+    } else {
+        Status::DATA_SGL_LENGTH_INVALID.with_dnr()
+    }
+}
+
+/// Connect Invalid Parameters: DW0 names the offending byte (IPO) and
+/// whether it is in the Connect data (IATTR=1) or the SQE.
+fn invalid_connect(in_data: bool, ipo: u16) -> Reply {
+    Reply {
+        dw0: (ipo as u32) | ((in_data as u32) << 16),
+        ..Reply::status(Status::CONNECT_INVALID_PARAMS)
+    }
+}
+
+fn invalid_host() -> Reply {
+    Reply {
+        dw0: 512 | (1 << 16),
+        ..Reply::status(Status::CONNECT_INVALID_HOST)
+    }
+}
