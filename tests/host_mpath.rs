@@ -1,0 +1,240 @@
+//! The embedded initiator against the embedded target over loopback: the
+//! HOWTO's two attaches, I/O through the multipath bdev, and path moves on
+//! ANA changes, policy changes and lost connections.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use mpath_console::bdev::BlockDevice;
+use mpath_console::host::Initiator;
+use mpath_console::rpc::{self, Router};
+use mpath_console::target::Target;
+use serde_json::{json, Value};
+
+const NQN: &str = "nqn.2022-02.io.spdk:cnode0";
+
+fn free_port(ip: &str) -> u16 {
+    TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap().port()
+}
+
+struct Rig {
+    tgt: Router,
+    ini: Router,
+    host: Arc<Initiator>,
+    _target: Arc<Target>,
+    p1: SocketAddr,
+    p2: SocketAddr,
+}
+
+fn listen(p: SocketAddr) -> Value {
+    json!({"trtype": "tcp", "traddr": p.ip().to_string(), "trsvcid": p.port().to_string()})
+}
+
+impl Rig {
+    async fn start() -> Rig {
+        let target = Target::new();
+        let mut tgt = Router::new("nvmf_tgt");
+        rpc::nvmf::register(&mut tgt, &target);
+        rpc::bdev::register(&mut tgt, &target);
+        let host = Initiator::new();
+        let mut ini = Router::new("bdevperf");
+        rpc::bdev_nvme::register(&mut ini, &host);
+        let r = Rig {
+            tgt,
+            ini,
+            host,
+            _target: target,
+            p1: SocketAddr::new("127.0.0.1".parse().unwrap(), free_port("127.0.0.1")),
+            p2: SocketAddr::new("127.0.0.2".parse().unwrap(), free_port("127.0.0.2")),
+        };
+        r.t("nvmf_create_transport", json!({"trtype": "tcp"})).await;
+        r.t("nvmf_create_subsystem", json!({"nqn": NQN, "allow_any_host": true, "ana_reporting": true, "serial_number": "SPDK00000000000001"})).await;
+        r.t("bdev_malloc_create", json!({"num_blocks": 131072, "block_size": 512, "name": "Malloc0"})).await;
+        r.t("nvmf_subsystem_add_ns", json!({"nqn": NQN, "namespace": {"bdev_name": "Malloc0"}})).await;
+        for p in [r.p1, r.p2] {
+            r.t("nvmf_subsystem_add_listener", json!({"nqn": NQN, "listen_address": listen(p)})).await;
+        }
+        r.i("bdev_nvme_set_options", json!({"bdev_retry_count": -1})).await;
+        for (i, p) in [r.p1, r.p2].into_iter().enumerate() {
+            let mut a = json!({"name": "Nvme0", "trtype": "tcp", "traddr": p.ip().to_string(),
+                "adrfam": "ipv4", "trsvcid": p.port().to_string(), "subnqn": NQN,
+                "ctrlr_loss_timeout_sec": -1, "reconnect_delay_sec": 1});
+            if i == 1 {
+                a["multipath"] = json!("multipath");
+            }
+            assert_eq!(r.i("bdev_nvme_attach_controller", a).await, json!(["Nvme0n1"]));
+        }
+        r
+    }
+
+    async fn t(&self, m: &str, p: Value) -> Value {
+        self.tgt.call(m, Some(p)).await.unwrap_or_else(|e| panic!("{m}: {e:?}"))
+    }
+
+    async fn i(&self, m: &str, p: Value) -> Value {
+        self.ini.call(m, Some(p)).await.unwrap_or_else(|e| panic!("{m}: {e:?}"))
+    }
+
+    async fn set_ana(&self, p: SocketAddr, state: &str) {
+        self.t(
+            "nvmf_subsystem_listener_set_ana_state",
+            json!({"nqn": NQN, "ana_state": state, "listen_address": listen(p)}),
+        )
+        .await;
+    }
+
+    /// (trsvcid, current, completed_ios) per path.
+    async fn paths(&self) -> Vec<(String, bool, u64)> {
+        let v = self.i("bdev_nvme_get_io_paths", json!({"name": "Nvme0n1"})).await;
+        v["poll_groups"][0]["io_paths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["transport"]["trsvcid"].as_str().unwrap().to_string(),
+                    p["current"].as_bool().unwrap(),
+                    p["completed_ios"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// A write/read-back loop on the bdev, counting failures and miscompares.
+struct Load {
+    stop: Arc<AtomicBool>,
+    failed: Arc<AtomicU64>,
+    done: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn load(dev: Arc<dyn BlockDevice>, workers: u64) -> Load {
+    let stop = Arc::new(AtomicBool::new(false));
+    let failed = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
+    let (s, f, d) = (stop.clone(), failed.clone(), done.clone());
+    let task = tokio::spawn(async move {
+        let mut hs = Vec::new();
+        for w in 0..workers {
+            let (dev, s, f, d) = (dev.clone(), s.clone(), f.clone(), d.clone());
+            hs.push(tokio::spawn(async move {
+                let mut gen = 0u64;
+                while !s.load(Ordering::Relaxed) {
+                    gen += 1;
+                    let lba = w * 8;
+                    let data: Vec<u8> = (0..4096u64).map(|i| (i ^ gen ^ w) as u8).collect();
+                    let ok = dev.write(lba, Bytes::from(data.clone())).await.is_ok()
+                        && dev.read(lba, 8).await.is_ok_and(|b| b[..] == data[..]);
+                    if ok {
+                        d.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        f.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }));
+        }
+        for h in hs {
+            let _ = h.await;
+        }
+    });
+    Load { stop, failed, done, task }
+}
+
+impl Load {
+    async fn finish(self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.task.await;
+        (self.done.load(Ordering::Relaxed), self.failed.load(Ordering::Relaxed))
+    }
+}
+
+async fn wait_for(what: &str, limit: Duration, mut f: impl AsyncFnMut() -> bool) -> Duration {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if f().await {
+            return t0.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{what}: not within {limit:?}");
+}
+
+fn port(p: SocketAddr) -> String {
+    p.port().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn howto_failover_and_active_active() {
+    let r = Rig::start().await;
+    let bdev = r.host.bdev("Nvme0n1").expect("bdev");
+    assert_eq!((bdev.block_size(), bdev.num_blocks()), (512, 131072));
+    let l = load(bdev.clone(), 16);
+
+    // active_passive: the first listener's path is current and carries I/O.
+    wait_for("I/O on path 1", Duration::from_secs(5), async || {
+        let p = r.paths().await;
+        p[0].0 == port(r.p1) && p[0].1 && !p[1].1 && p[0].2 > 100
+    })
+    .await;
+    let before = r.paths().await;
+
+    // First listener non_optimized: current moves to the second path.
+    r.set_ana(r.p1, "non_optimized").await;
+    let took = wait_for("switch to path 2", Duration::from_secs(1), async || {
+        let p = r.paths().await;
+        !p[0].1 && p[1].1
+    })
+    .await;
+    eprintln!("current moved in {took:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = r.paths().await;
+    assert!(after[1].2 > before[1].2 + 100, "path 2 carries I/O: {after:?}");
+    let p1_mid = after[0].2;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(r.paths().await[0].2, p1_mid, "path 1 idle");
+
+    // Both optimized, active_active: both carry I/O.
+    r.set_ana(r.p1, "optimized").await;
+    r.i("bdev_nvme_set_multipath_policy", json!({"name": "Nvme0n1", "policy": "active_active"})).await;
+    for selector in ["round_robin", "queue_depth"] {
+        r.i(
+            "bdev_nvme_set_multipath_policy",
+            json!({"name": "Nvme0n1", "policy": "active_active", "selector": selector}),
+        )
+        .await;
+        let a = r.paths().await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let b = r.paths().await;
+        assert!(b[0].1 && b[1].1, "{selector}: both current");
+        assert!(b[0].2 > a[0].2 + 50 && b[1].2 > a[1].2 + 50, "{selector}: both carry I/O: {a:?} {b:?}");
+    }
+
+    // Back to active_passive; the current path goes inaccessible: I/O goes on.
+    r.i("bdev_nvme_set_multipath_policy", json!({"name": "Nvme0n1", "policy": "active_passive"})).await;
+    wait_for("path 1 current again", Duration::from_secs(2), async || r.paths().await[0].1).await;
+    r.set_ana(r.p1, "inaccessible").await;
+    wait_for("switch to path 2", Duration::from_secs(1), async || r.paths().await[1].1).await;
+    r.set_ana(r.p1, "optimized").await;
+
+    // The first listener removed: its connections drop, I/O carries on via
+    // path 2; back again, the path reconnects after reconnect_delay_sec.
+    r.t("nvmf_subsystem_remove_listener", json!({"nqn": NQN, "listen_address": listen(r.p1)})).await;
+    wait_for("switch to path 2", Duration::from_secs(2), async || {
+        let p = r.paths().await;
+        p[1].1 && !p[0].1
+    })
+    .await;
+    let mid = r.paths().await[1].2;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(r.paths().await[1].2 > mid + 100, "I/O goes on through path 2");
+    r.t("nvmf_subsystem_add_listener", json!({"nqn": NQN, "listen_address": listen(r.p1)})).await;
+    wait_for("path 1 back (failback)", Duration::from_secs(5), async || r.paths().await[0].1).await;
+
+    let (done, failed) = l.finish().await;
+    assert!(done > 1000, "I/O completed: {done}");
+    assert_eq!(failed, 0, "failed or miscompared I/O");
+}
