@@ -5,6 +5,9 @@
 //! alone. `nvme` has no tokio and no sockets.
 
 pub mod bdev;
+pub mod bench;
+pub mod control;
+pub mod engines;
 pub mod host;
 pub mod nvme;
 pub mod perf;

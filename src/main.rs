@@ -2,13 +2,15 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
-use mpath_console::rpc::{self, Router};
-use mpath_console::target::Target;
+use mpath_console::bench::{self, BenchArgs};
+use mpath_console::control::App;
+use mpath_console::engines::{default_socket, Engines};
+use mpath_console::perf::config::PerfConfig;
+use mpath_console::scenario;
 
 #[derive(Parser)]
 #[command(name = "mpath-console", version, about)]
@@ -19,15 +21,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run the engines headless, driven through SPDK JSON-RPC sockets.
+    /// Run the engines headless, driven through SPDK JSON-RPC sockets
+    /// (the target like nvmf_tgt, the initiator like bdevperf -z).
     Serve(ServeArgs),
+    /// Run the load without a screen: both engines on loopback with the
+    /// HOWTO's scenario, bdevperf's table at the end.
+    Bench(BenchArgs),
 }
 
-#[derive(clap::Args)]
+#[derive(Args)]
 struct ServeArgs {
     /// The target's RPC socket (nvmf_tgt's default path).
     #[arg(long, default_value = "/var/tmp/spdk.sock")]
     target_sock: PathBuf,
+    /// The initiator's RPC socket (the HOWTO's bdevperf path).
+    #[arg(long, default_value = "/tmp/bdevperf.sock")]
+    initiator_sock: PathBuf,
     /// Also serve the target's RPC over TCP (like `rpc.py -s IP -p PORT`).
     #[arg(long, value_name = "HOST:PORT")]
     rpc_listen: Option<SocketAddr>,
@@ -35,6 +44,14 @@ struct ServeArgs {
     /// authentication: anyone who reaches it controls the target.
     #[arg(long)]
     allow_remote_rpc: bool,
+    /// Set-up to run at start: `howto` (the HOWTO on 127.0.0.1:4420 and
+    /// 127.0.0.2:5520) or a JSON file of RPC calls.
+    #[arg(long)]
+    scenario: Option<String>,
+    /// bdevperf's options for perform_tests (-q -o -w -t -M ...), as after
+    /// `bdevperf -z`.
+    #[arg(last = true)]
+    perf: Vec<String>,
 }
 
 fn main() -> Result<()> {
@@ -51,48 +68,65 @@ fn main() -> Result<()> {
         .build()?;
     match cli.cmd {
         Some(Cmd::Serve(a)) => rt.block_on(serve(a)),
+        Some(Cmd::Bench(a)) => rt.block_on(bench::run(a)),
         None => rt.block_on(serve(ServeArgs {
-            target_sock: "/var/tmp/spdk.sock".into(),
+            target_sock: default_socket(App::Target),
+            initiator_sock: default_socket(App::Initiator),
             rpc_listen: None,
             allow_remote_rpc: false,
+            scenario: Some("howto".into()),
+            perf: vec![],
         })),
     }
 }
 
 async fn serve(a: ServeArgs) -> Result<()> {
-    let target = Target::new();
-    let mut router = Router::new("nvmf_tgt");
-    rpc::nvmf::register(&mut router, &target);
-    rpc::bdev::register(&mut router, &target);
-    let router = Arc::new(router);
-    let unix = rpc::serve_unix(&a.target_sock, router.clone())
-        .await
-        .with_context(|| format!("target RPC socket {}", a.target_sock.display()))?;
-    eprintln!(
-        "mpath-console serve: target RPC on {} (drive it with `spdk-rpc -s {}`)",
-        a.target_sock.display(),
-        a.target_sock.display()
-    );
-    let _tcp = match a.rpc_listen {
-        Some(addr) => {
-            if !addr.ip().is_loopback() && !a.allow_remote_rpc {
-                bail!(
-                    "--rpc-listen {addr} is not a loopback address; the RPC has no \
-                     authentication. Pass --allow-remote-rpc to do it anyway."
-                );
-            }
-            if !addr.ip().is_loopback() {
-                eprintln!("warning: unauthenticated RPC reachable on {addr}");
-            }
-            let s = rpc::serve_tcp(addr, router.clone()).await?;
-            eprintln!("mpath-console serve: target RPC on tcp {addr}");
-            Some(s)
+    let mut perf_args = vec!["-z".to_string()];
+    perf_args.extend(a.perf.iter().cloned());
+    let perf = PerfConfig::from_args(&perf_args).map_err(|e| anyhow::anyhow!("bdevperf options: {e}"))?;
+    let mut e = Engines::new(perf);
+    e.serve_unix(App::Target, &a.target_sock).await?;
+    e.serve_unix(App::Initiator, &a.initiator_sock).await?;
+    if let Some(addr) = a.rpc_listen {
+        if !addr.ip().is_loopback() && !a.allow_remote_rpc {
+            bail!(
+                "--rpc-listen {addr} is not a loopback address; the RPC has no \
+                 authentication. Pass --allow-remote-rpc to do it anyway."
+            );
         }
-        None => None,
-    };
+        if !addr.ip().is_loopback() {
+            eprintln!("warning: unauthenticated RPC reachable on {addr}");
+        }
+        let bound = e.serve_tcp(App::Target, addr).await?;
+        eprintln!("mpath-console serve: target RPC on tcp {bound}");
+    }
+    match a.scenario.as_deref() {
+        None => {}
+        Some("howto") => {
+            let steps = scenario::howto(&scenario::HowtoOpts {
+                listeners: vec!["127.0.0.1:4420".parse()?, "127.0.0.2:5520".parse()?],
+                paths: 2,
+                hdgst: false,
+                ddgst: false,
+                policy: None,
+            });
+            e.run_steps(&steps).await?;
+        }
+        Some(file) => {
+            let text = std::fs::read_to_string(file).with_context(|| format!("scenario {file}"))?;
+            let steps = scenario::parse(file, &text)?;
+            e.run_steps(&steps).await?;
+        }
+    }
+    eprintln!(
+        "mpath-console serve: target RPC on {}, initiator RPC on {}\n  \
+         drive them with `spdk-rpc -s {}` and `spdk-rpc -s {}` (Ctrl-C stops)",
+        a.target_sock.display(),
+        a.initiator_sock.display(),
+        a.target_sock.display(),
+        a.initiator_sock.display(),
+    );
     wait_for_signal().await;
-    drop(unix);
-    drop(target);
     Ok(())
 }
 

@@ -75,7 +75,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The set bits of a core mask, lowest first (at least core 0).
 fn cores(mask: u64) -> Vec<u64> {
-    let v: Vec<u64> = (0..64).map(|i| 1u64 << i).filter(|b| mask & b != 0).collect();
+    let v: Vec<u64> = (0..64)
+        .map(|i| 1u64 << i)
+        .filter(|b| mask & b != 0)
+        .collect();
     if v.is_empty() {
         vec![1]
     } else {
@@ -267,6 +270,14 @@ impl Bdevperf {
             }
         }
         let elapsed = start.elapsed();
+        // A whole second that ended while the jobs were draining still gets
+        // its line (bdevperf's timer races its drain; this keeps one line
+        // per second of run time).
+        while period < u64::from(cfg.time_in_sec) && elapsed >= SECOND * (period as u32 + 1) {
+            period += 1;
+            let (iops, mibps) = summary(&live, period, cfg.io_size);
+            self.emit(&output::format_summary_line(iops, mibps));
+        }
         let terminated = stop.is_terminated();
         {
             guard.armed = false;
@@ -274,7 +285,7 @@ impl Bdevperf {
             st.run = None;
             for r in &results {
                 if r.last_generation > 0 {
-                    st.generations.insert(r.job.clone(), r.last_generation + 1);
+                    st.generations.insert(r.job.clone(), r.last_generation);
                 }
             }
             st.last_results = results.clone();
@@ -332,10 +343,7 @@ impl Bdevperf {
         if st.run.is_some() {
             emit("Another test is already in progress.\n");
             // SPDK v24.09 runs -EINPROGRESS through strerror (golden 32).
-            return Err((
-                JSONRPC_INTERNAL_ERROR,
-                errno::strerror(-errno::EINPROGRESS),
-            ));
+            return Err((JSONRPC_INTERNAL_ERROR, errno::strerror(-errno::EINPROGRESS)));
         }
         let mut cfg = st.config.clone();
         let applied = apply_params(&mut cfg, params.unwrap_or(&Value::Null));

@@ -176,7 +176,9 @@ pub enum PerfError {
     #[error("-M must be specified to value from 0 to 100 for rw or randrw.")]
     RwPercentage,
     /// bdevperf text (job construction; ENOTSUP).
-    #[error("IO size ({io_size}) is not multiples of data block size of bdev {bdev} ({block_size})")]
+    #[error(
+        "IO size ({io_size}) is not multiples of data block size of bdev {bdev} ({block_size})"
+    )]
     IoSizeNotMultiple {
         io_size: u32,
         bdev: String,
@@ -190,7 +192,11 @@ pub enum PerfError {
     VerifyRangeTooLarge,
     /// Ours: bdevperf would divide by zero (random) or run past the end.
     #[error("IO size ({io_size}) is larger than bdev {bdev} ({bytes} bytes)")]
-    IoSizeLargerThanBdev { io_size: u32, bdev: String, bytes: u64 },
+    IoSizeLargerThanBdev {
+        io_size: u32,
+        bdev: String,
+        bytes: u64,
+    },
     /// Ours: a verify block must hold its 24-byte header.
     #[error("block size {block_size} of bdev {bdev} is too small for verify (minimum 32)")]
     BlockTooSmall { bdev: String, block_size: u32 },
@@ -252,9 +258,10 @@ pub struct PerfConfig {
     /// `-m`: the app's core mask; jobs are placed round-robin on its cores
     /// and report their core as "Core Mask 0x..".
     pub core_mask: u64,
-    /// Ours: the first verify write generation of the next run. `Bdevperf`
-    /// advances it per device after each run, so data left by an earlier run
-    /// reads back as stale instead of matching by chance.
+    /// Ours: verify writes generations `base + 1`, `base + 2`, ... (one per
+    /// pass over the range). `Bdevperf` sets it per device to the last
+    /// generation of the previous run, so data left by an earlier run reads
+    /// back as stale instead of matching by chance.
     pub verify_generation_base: u64,
 }
 
@@ -348,9 +355,9 @@ impl PerfConfig {
 
     /// Parses bdevperf's command-line options (`-q 128 -o 4k -w verify -t 10`,
     /// also the attached form `-q128`). Supported: `-q -o -w -t -M -k -T -m`
-    /// with a value, and the flags `-f -z`. The result is validated unless
-    /// `-z` is given (bdevperf also lets `-z` start with incomplete options
-    /// and checks them at `perform_tests`).
+    /// with a value, and the flags `-f -z`. The result must validate unless
+    /// `-z` is given (bdevperf lets `-z` start with incomplete options and
+    /// checks them again at `perform_tests`).
     pub fn from_args<I, S>(args: I) -> Result<PerfConfig, PerfError>
     where
         I: IntoIterator<Item = S>,
@@ -411,9 +418,12 @@ impl PerfConfig {
                 _ => return Err(PerfError::UnknownOption(a.clone())),
             }
         }
-        if !cfg.wait_for_tests {
-            cfg.validate()?;
-            cfg.normalize();
+        // bdevperf checks the options even with -z (and applies what the
+        // check changes); only without -z is a failed check fatal.
+        match cfg.validate() {
+            Ok(()) => cfg.normalize(),
+            Err(e) if !cfg.wait_for_tests => return Err(e),
+            Err(_) => {}
         }
         Ok(cfg)
     }
@@ -608,7 +618,10 @@ fn finish_validation(
         tracing::warn!("{}", PerfError::UnknownWorkload(w));
         return Err((
             JSONRPC_INTERNAL_ERROR,
-            format!("bdevperf failed with error {}", errno::strerror(errno::EINVAL)),
+            format!(
+                "bdevperf failed with error {}",
+                errno::strerror(errno::EINVAL)
+            ),
         ));
     }
     cand.validate().map_err(|_| invalid())?;
@@ -632,7 +645,16 @@ mod tests {
         assert_eq!(parse_capacity(" 8k"), Ok(8192));
         // sscanf stops after the unit letter.
         assert_eq!(parse_capacity("4kB"), Ok(4096));
-        for bad in ["", "k", "4x", "4 k", "-4", "+4", "99999999999999999999", "17179869184G"] {
+        for bad in [
+            "",
+            "k",
+            "4x",
+            "4 k",
+            "-4",
+            "+4",
+            "99999999999999999999",
+            "17179869184G",
+        ] {
             assert_eq!(
                 parse_capacity(bad),
                 Err(PerfError::InvalidIoSize(bad.to_string())),
@@ -656,8 +678,9 @@ mod tests {
     #[test]
     fn from_args_parses_the_golden_command_line() {
         // logs/rpc-run/cmdlines.txt: ... -z -r /tmp/bdevperf.sock -q 128 -o 4096 -w verify -t 90
-        let c = PerfConfig::from_args(["-z", "-q", "128", "-o", "4096", "-w", "verify", "-t", "90"])
-            .unwrap();
+        let c =
+            PerfConfig::from_args(["-z", "-q", "128", "-o", "4096", "-w", "verify", "-t", "90"])
+                .unwrap();
         assert_eq!(c.queue_depth, 128);
         assert_eq!(c.io_size, 4096);
         assert_eq!(c.workload, Some(Workload::Verify));
@@ -667,14 +690,19 @@ mod tests {
             .unwrap();
         assert_eq!((c.queue_depth, c.io_size, c.rw_percentage), (128, 4096, 70));
         assert!(c.continue_on_failure && c.mix_specified);
-        let c = PerfConfig::from_args(["-m", "0x2", "-q", "1", "-o", "512", "-w", "read", "-t", "1"])
-            .unwrap();
+        let c =
+            PerfConfig::from_args(["-m", "0x2", "-q", "1", "-o", "512", "-w", "read", "-t", "1"])
+                .unwrap();
         assert_eq!(c.core_mask, 2);
     }
 
     #[test]
     fn from_args_errors_use_bdevperf_texts() {
-        let e = |a: &[&str]| PerfConfig::from_args(a.iter().copied()).unwrap_err().to_string();
+        let e = |a: &[&str]| {
+            PerfConfig::from_args(a.iter().copied())
+                .unwrap_err()
+                .to_string()
+        };
         assert_eq!(e(&["-q", "-1"]), "Parse failed for the option q.");
         assert_eq!(e(&["-q", "abc"]), "Parse failed for the option q.");
         assert_eq!(e(&["-t", "2147483647"]), "Parsed option was too large t.");
@@ -776,7 +804,10 @@ mod tests {
         // Unknown workload: the run fails with EINVAL.
         assert_eq!(
             apply_params(&mut c, &json!({"workload_type": "bogus"})),
-            Err((-32603, "bdevperf failed with error Invalid argument".to_string()))
+            Err((
+                -32603,
+                "bdevperf failed with error Invalid argument".to_string()
+            ))
         );
         assert_eq!(c.workload, Some(Workload::Verify));
     }

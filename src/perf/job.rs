@@ -11,7 +11,8 @@
 //! the job. Per I/O that leaves the device's own boxed future as the only
 //! heap allocation (plus whatever the device allocates for read data):
 //! write data is a shared pattern for plain writes and a per-slot buffer
-//! reused through `Bytes::try_into_mut` for verify writes.
+//! taken back with `BytesMut::try_reclaim` for verify writes
+//! (`tests/perf.rs` counts the allocations).
 
 use std::collections::hash_map::RandomState;
 use std::collections::VecDeque;
@@ -74,10 +75,10 @@ impl StopSignal {
 
     pub fn drain(&self) {
         // Never downgrades a terminate.
-        let _ = self
-            .inner
-            .state
-            .compare_exchange(RUNNING, DRAIN, Ordering::SeqCst, Ordering::SeqCst);
+        let _ =
+            self.inner
+                .state
+                .compare_exchange(RUNNING, DRAIN, Ordering::SeqCst, Ordering::SeqCst);
         self.inner.notify.notify_waiters();
     }
 
@@ -179,7 +180,7 @@ impl Job {
         let workload = cfg.workload.ok_or(PerfError::WorkloadNotSet)?;
         let name = dev.name().to_string();
         let block_size = dev.block_size();
-        if block_size == 0 || cfg.io_size % block_size != 0 {
+        if block_size == 0 || !cfg.io_size.is_multiple_of(block_size) {
             return Err(PerfError::IoSizeNotMultiple {
                 io_size: cfg.io_size,
                 bdev: name,
@@ -477,8 +478,8 @@ struct Slot<'a> {
     op_started: Instant,
     offset_in_ios: u64,
     generation: u64,
-    /// Verify: a handle on the last write buffer, to reuse its memory.
-    wbuf: Option<Bytes>,
+    /// Verify: this slot's write buffer (see `verify_buffer`).
+    wbuf: BytesMut,
 }
 
 enum Outcome {
@@ -532,7 +533,12 @@ struct Driver<'a> {
 }
 
 impl<'a> Driver<'a> {
-    fn new(job: &'a Job, dev: &'a dyn BlockDevice, live: &'a LiveStats, stop: &'a StopSignal) -> Self {
+    fn new(
+        job: &'a Job,
+        dev: &'a dyn BlockDevice,
+        live: &'a LiveStats,
+        stop: &'a StopSignal,
+    ) -> Self {
         let start = Instant::now();
         let shared = Arc::new(Shared {
             ready: Mutex::new(Ready {
@@ -556,7 +562,7 @@ impl<'a> Driver<'a> {
                     op_started: start,
                     offset_in_ios: 0,
                     generation: 0,
-                    wbuf: None,
+                    wbuf: BytesMut::new(),
                 }
             })
             .collect();
@@ -650,6 +656,7 @@ impl<'a> Driver<'a> {
     /// one exists: in-flight < queue depth <= range length.
     fn next_verify(&mut self) -> (u64, u64) {
         for _ in 0..=self.job.size_in_ios {
+            // pass starts at 1: the first generation is base + 1.
             let generation = self.job.generation_base.saturating_add(self.pass);
             let off = self.next_sequential();
             if !self.outstanding_get(off) {
@@ -659,7 +666,10 @@ impl<'a> Driver<'a> {
         }
         // Unreachable by the invariant above; fall back to the current
         // position rather than loop forever.
-        (self.offset_in_ios, self.job.generation_base.saturating_add(self.pass))
+        (
+            self.offset_in_ios,
+            self.job.generation_base.saturating_add(self.pass),
+        )
     }
 
     fn pick(&mut self) -> (OpKind, u64, u64) {
@@ -687,18 +697,21 @@ impl<'a> Driver<'a> {
 
     // -- submission and completion --
 
+    /// The data of a verify write, in the slot's own buffer. The buffer is
+    /// handed out with `split().freeze()`, which keeps the slot's (empty)
+    /// handle on the same allocation; once the device drops its `Bytes`,
+    /// `try_reclaim` takes the whole allocation back without allocating.
     fn verify_buffer(&mut self, idx: usize, lba: u64, generation: u64) -> Bytes {
         let len = self.job.io_size as usize;
-        let reused = self.slots[idx]
-            .wbuf
-            .take()
-            .and_then(|b| b.try_into_mut().ok())
-            .filter(|m| m.len() == len);
-        let mut buf = reused.unwrap_or_else(|| BytesMut::zeroed(len));
-        pattern::fill_io(&mut buf, lba, generation, self.job.block_size as usize);
-        let data = buf.freeze();
-        self.slots[idx].wbuf = Some(data.clone());
-        data
+        let block_size = self.job.block_size as usize;
+        let buf = &mut self.slots[idx].wbuf;
+        if buf.capacity() < len && !buf.try_reclaim(len) {
+            // First use, or the device still holds the last write's data.
+            *buf = BytesMut::with_capacity(len);
+        }
+        buf.resize(len, 0);
+        pattern::fill_io(&mut buf[..], lba, generation, block_size);
+        buf.split().freeze()
     }
 
     fn submit(&mut self, idx: usize, now: Instant) {
@@ -903,7 +916,11 @@ impl<'a> Driver<'a> {
             in_flight: self.in_flight,
             iops,
             mibps: iops * f64::from(job.io_size) / mib,
-            interval_iops: if dt > 0.0 { interval_ios as f64 / dt } else { 0.0 },
+            interval_iops: if dt > 0.0 {
+                interval_ios as f64 / dt
+            } else {
+                0.0
+            },
             interval_mibps: if dt > 0.0 {
                 interval_bytes as f64 / dt / mib
             } else {

@@ -140,15 +140,26 @@ impl<T: Unpin> Future for MemIo<T> {
 }
 
 impl MemDevice {
-    /// A zero-filled device. Sizes that do not fit in memory are the
-    /// caller's concern, as with any `Vec`.
+    /// A zero-filled device. If the memory cannot be had (or `block_size`
+    /// is 0), the device has 0 blocks and every I/O fails as out of range.
     pub fn new(name: &str, block_size: u32, num_blocks: u64) -> Arc<MemDevice> {
-        let bytes = num_blocks.saturating_mul(u64::from(block_size));
+        let bytes = num_blocks
+            .checked_mul(u64::from(block_size))
+            .and_then(|b| usize::try_from(b).ok());
+        let mut data = Vec::new();
+        let ok = block_size > 0 && bytes.is_some_and(|b| data.try_reserve_exact(b).is_ok());
+        let num_blocks = if ok {
+            data.resize(bytes.unwrap_or(0), 0);
+            num_blocks
+        } else {
+            tracing::warn!("MemDevice {name}: cannot allocate {num_blocks} x {block_size} bytes");
+            0
+        };
         Arc::new(MemDevice {
             name: name.to_string(),
             block_size,
             num_blocks,
-            data: Mutex::new(vec![0u8; usize::try_from(bytes).unwrap_or(0)]),
+            data: Mutex::new(data),
             faults: Mutex::new(Faults::default()),
             has_faults: AtomicBool::new(false),
             lost_count: AtomicU64::new(0),
@@ -176,7 +187,7 @@ impl MemDevice {
 
     fn range(&self, lba: u64, blocks: u32) -> Option<std::ops::Range<usize>> {
         let end = lba.checked_add(u64::from(blocks))?;
-        if blocks == 0 || end > self.num_blocks {
+        if blocks == 0 || self.block_size == 0 || end > self.num_blocks {
             return None;
         }
         let bs = u64::from(self.block_size);
@@ -187,7 +198,7 @@ impl MemDevice {
 
     fn note(&self, lba: u64, blocks: u32) -> Result<std::ops::Range<usize>, IoError> {
         let s = &self.stats;
-        if blocks > 0 && lba % u64::from(blocks) != 0 {
+        if blocks > 0 && !lba.is_multiple_of(u64::from(blocks)) {
             s.unaligned.fetch_add(1, Ordering::Relaxed);
         }
         match self.range(lba, blocks) {
@@ -282,8 +293,10 @@ impl BlockDevice for MemDevice {
         let faults = self.faults();
         let f = faults.as_ref();
         let bs = self.block_size as usize;
-        let result = if bs == 0 || data.is_empty() || data.len() % bs != 0 {
-            Err(IoError::Invalid("write length not a whole number of blocks"))
+        let result = if bs == 0 || data.is_empty() || !data.len().is_multiple_of(bs) {
+            Err(IoError::Invalid(
+                "write length not a whole number of blocks",
+            ))
         } else {
             let blocks = u32::try_from(data.len() / bs).unwrap_or(u32::MAX);
             self.note(lba, blocks).and_then(|r| {

@@ -264,11 +264,11 @@ mod tests {
             queue_depth: 128,
             io_size: 4096,
             run_time_us: 3_000_266,
-            io_completed: 830_856,
+            io_completed: 830_863,
             io_failed: 0,
             io_timeout: 0,
             io_miscompared: 0,
-            bytes: 830_856 * 4096,
+            bytes: 830_863 * 4096,
             latency: LatencyHistogram::new(),
             verify_write_latency: OpLatency::default(),
             verify_read_latency: OpLatency::default(),
@@ -326,7 +326,7 @@ mod tests {
 
     #[test]
     fn job_result_figures_reproduce_golden_27() {
-        // 830856 verify pairs in 3000266 us: bdevperf's IOPS and MiB/s
+        // 830863 verify pairs in 3000266 us: bdevperf's IOPS and MiB/s
         // formulas give exactly golden 27's doubles.
         let r = result(Workload::Verify);
         assert_eq!(r.iops(), 276929.77889293816);

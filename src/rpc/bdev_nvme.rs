@@ -42,6 +42,32 @@ pub fn register(r: &mut Router, h: &Arc<Initiator>) {
     method!("bdev_nvme_reset_controller", reset_controller);
     method!("bdev_get_bdevs", get_bdevs);
     method!("bdev_get_iostat", get_iostat);
+    method!("mpath_host_events", host_events);
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Since {
+    since: Option<u64>,
+}
+
+/// Ours: what the initiator did and saw (AENs, ANA log reads, paths lost
+/// and regained, path switches), from sequence number `since` on.
+async fn host_events(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
+    let r: Since = decode(p, RpcError::invalid_params)?;
+    let list: Vec<Value> = h
+        .events
+        .since(r.since.unwrap_or(0))
+        .into_iter()
+        .map(|(seq, t, e)| {
+            let time = t
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0);
+            json!({"seq": seq, "time": time, "text": e.to_string()})
+        })
+        .collect();
+    Ok(Value::Array(list))
 }
 
 /// Every key v24.09's rpc.py and spdk-rpc 26.5 send, plus the documented

@@ -16,8 +16,10 @@
 
 pub mod bdev;
 pub mod bdev_nvme;
+pub mod bdevperf;
 pub mod client;
 pub mod error;
+pub mod fault;
 pub mod framing;
 pub mod json;
 pub mod nvmf;

@@ -9,9 +9,11 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::Span;
 use ratatui::widgets::Widget;
+
+use crate::theme::Theme;
 
 /// The ANA states a badge knows how to label and colour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -116,22 +118,15 @@ impl AnaPalette {
 }
 
 impl Default for AnaPalette {
-    /// Green, yellow, red, magenta, blue and gray, as the badge's
+    /// The dark theme's badges (`themes/dark.json`, the one definition):
+    /// green, yellow, red, magenta, blue and gray, as the badge's
     /// background with a black or white foreground chosen for contrast,
     /// all bold. Setting both colours is what keeps the badge readable on
     /// dark and light terminals alike: a coloured foreground alone (yellow
     /// text, say) vanishes on one of them. Only the 16 named colours are
     /// used, so terminals without 256-colour support render it too.
     fn default() -> AnaPalette {
-        let badge = |bg: Color, fg: Color| Style::new().fg(fg).bg(bg).add_modifier(Modifier::BOLD);
-        AnaPalette {
-            optimized: badge(Color::Green, Color::Black),
-            non_optimized: badge(Color::Yellow, Color::Black),
-            inaccessible: badge(Color::Red, Color::White),
-            persistent_loss: badge(Color::Magenta, Color::White),
-            change: badge(Color::Blue, Color::White),
-            unknown: badge(Color::Gray, Color::Black),
-        }
+        Theme::dark().ana
     }
 }
 
@@ -241,6 +236,7 @@ impl AnaBadge<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ratatui::style::{Color, Modifier};
 
     fn render(badge: AnaBadge<'_>, width: u16) -> Buffer {
         let mut buf = Buffer::empty(Rect::new(0, 0, width, 1));

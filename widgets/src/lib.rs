@@ -2,5 +2,11 @@
 //! every widget renders what it is given.
 
 pub mod ana_badge;
+mod columns;
+pub mod sparkline;
+mod text;
+pub mod theme;
 
 pub use ana_badge::{AnaBadge, AnaPalette, AnaState, LabelMode};
+pub use sparkline::{format_iops, format_rate, spark_symbol, RateSparkline, SparkSample};
+pub use theme::{Theme, ThemeError};

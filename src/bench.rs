@@ -1,0 +1,166 @@
+//! `mpath-console bench`: the load without a screen. Both engines on
+//! loopback with the HOWTO's scenario (or our initiator alone against any
+//! NVMe/TCP target with `--connect`), bdevperf's output, the
+//! `perform_tests` result as JSON, and the CPU time it cost.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+
+use crate::engines::Engines;
+use crate::perf::bdevperf::stdout_sink;
+use crate::perf::config::PerfConfig;
+use crate::scenario::{self, App, HowtoOpts, Step};
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Queue depth.
+    #[arg(short = 'q', default_value_t = 128)]
+    pub queue_depth: u32,
+    /// I/O size (bdevperf syntax: 4096, 4k, 128k).
+    #[arg(short = 'o', default_value = "4096")]
+    pub io_size: String,
+    /// Workload: verify, read, write, randread, randwrite, rw, randrw, flush, write_zeroes.
+    #[arg(short = 'w', default_value = "verify")]
+    pub workload: String,
+    /// Seconds of I/O.
+    #[arg(short = 't', default_value_t = 10)]
+    pub time: u32,
+    /// Read percentage for rw/randrw.
+    #[arg(short = 'M')]
+    pub rw_percentage: Option<i32>,
+    /// Paths to attach (1 or 2).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub paths: u8,
+    /// Multipath policy: active_passive or active_active.
+    #[arg(long, default_value = "active_passive")]
+    pub policy: String,
+    /// Selector for active_active: round_robin or queue_depth.
+    #[arg(long)]
+    pub selector: Option<String>,
+    /// Header and data digests on every connection.
+    #[arg(long)]
+    pub digests: bool,
+    /// Write the perform_tests result JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Drive an external target instead of the embedded one: its
+    /// transport ID as ADDR:PORT (repeat for more paths).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub connect: Vec<SocketAddr>,
+    /// Subsystem NQN for --connect.
+    #[arg(long, default_value = scenario::HOWTO_NQN)]
+    pub subnqn: String,
+}
+
+fn free_port(ip: &str) -> Result<SocketAddr> {
+    let l = TcpListener::bind((ip, 0)).with_context(|| format!("no free port on {ip}"))?;
+    Ok(l.local_addr()?)
+}
+
+/// Process CPU time (user + system), in seconds.
+fn cpu_seconds() -> f64 {
+    let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is valid.
+    let ok = unsafe { libc::getrusage(libc::RUSAGE_SELF, ru.as_mut_ptr()) } == 0;
+    if !ok {
+        return 0.0;
+    }
+    // SAFETY: initialised by the successful call above.
+    let ru = unsafe { ru.assume_init() };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(ru.ru_utime) + t(ru.ru_stime)
+}
+
+/// The set-up steps: the HOWTO on free loopback ports, or only the
+/// initiator's attaches to `--connect` addresses.
+pub fn steps(a: &BenchArgs) -> Result<Vec<Step>> {
+    let policy = Some((a.policy.clone(), a.selector.clone()));
+    if a.connect.is_empty() {
+        return Ok(scenario::howto(&HowtoOpts {
+            listeners: vec![free_port("127.0.0.1")?, free_port("127.0.0.2")?],
+            paths: a.paths as usize,
+            hdgst: a.digests,
+            ddgst: a.digests,
+            policy,
+        }));
+    }
+    let mut v: Vec<Step> = scenario::howto(&HowtoOpts {
+        listeners: a.connect.clone(),
+        paths: a.connect.len(),
+        hdgst: a.digests,
+        ddgst: a.digests,
+        policy,
+    })
+    .into_iter()
+    .filter(|s| s.app == App::Initiator)
+    .collect();
+    for s in &mut v {
+        if let Some(p) = s.params.as_mut().filter(|_| s.method == "bdev_nvme_attach_controller") {
+            p["subnqn"] = json!(a.subnqn);
+        }
+    }
+    Ok(v)
+}
+
+pub async fn run(a: BenchArgs) -> Result<()> {
+    let mut args = vec![
+        "-q".to_string(),
+        a.queue_depth.to_string(),
+        "-o".into(),
+        a.io_size.clone(),
+        "-w".into(),
+        a.workload.clone(),
+        "-t".into(),
+        a.time.to_string(),
+    ];
+    if let Some(m) = a.rw_percentage {
+        args.extend(["-M".to_string(), m.to_string()]);
+    }
+    let perf = PerfConfig::from_args(&args).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let engines = Engines::new(perf);
+    engines.run_steps(&steps(&a)?).await?;
+    engines.bdevperf.set_output(Some(stdout_sink()));
+    let cpu0 = cpu_seconds();
+    let t0 = Instant::now();
+    let result = engines
+        .initiator_router
+        .call("perform_tests", None)
+        .await
+        .map_err(|e| anyhow::anyhow!("perform_tests: {e}"))?;
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    let iops: f64 = result["results"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|j| j["iops"].as_f64()).sum())
+        .unwrap_or(0.0);
+    println!(
+        "mpath-console bench: {} paths, {}{}{}; {:.2} CPU-seconds in {:.2} s ({:.0}% of one core), {:.0} IOPS per CPU-second",
+        a.connect.len().max(a.paths as usize),
+        a.policy,
+        a.selector.as_deref().map(|s| format!("/{s}")).unwrap_or_default(),
+        if a.digests { ", digests" } else { "" },
+        cpu,
+        wall,
+        100.0 * cpu / wall.max(1e-9),
+        iops * wall / cpu.max(1e-9),
+    );
+    if let Some(path) = &a.json {
+        let mut out = Vec::new();
+        crate::rpc::json::write_value(&with_cpu(result, cpu, wall), &mut out);
+        std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The result with our measurement appended after SPDK's keys.
+fn with_cpu(mut v: Value, cpu: f64, wall: f64) -> Value {
+    if let Value::Object(o) = &mut v {
+        o.insert("cpu_seconds".into(), json!(cpu));
+        o.insert("wall_seconds".into(), json!(wall));
+    }
+    v
+}

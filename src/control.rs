@@ -1,0 +1,150 @@
+//! `Control`: how the console (and `bench`) act on the engines. Every action
+//! is one SPDK JSON-RPC call to one application — the target (`nvmf_tgt`)
+//! or the initiator (`bdevperf`). Two implementations: in-process dispatch
+//! to the embedded engines' routers, and sockets to real SPDK or another
+//! `mpath-console serve`. The UI sees only this, so attaching to SPDK is not
+//! a second UI.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::rpc::{ClientError, RpcClient, RpcError, Router};
+pub use crate::scenario::App;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ControlError {
+    /// The application answered with a JSON-RPC error.
+    #[error("{0}")]
+    Rpc(RpcError),
+    /// The application cannot be reached (no socket, connection lost).
+    #[error("{0}")]
+    Unreachable(String),
+    /// This control has no such application.
+    #[error("no {0:?} application is attached")]
+    Absent(App),
+}
+
+pub type CallFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, ControlError>> + Send + 'a>>;
+
+pub trait Control: Send + Sync {
+    fn call<'a>(&'a self, app: App, method: &'a str, params: Option<Value>) -> CallFuture<'a>;
+    /// Whether this control can reach `app` at all.
+    fn has(&self, app: App) -> bool;
+    /// `embedded` or `attached`, for the header.
+    fn mode(&self) -> &'static str;
+    /// Where `app` is: a socket path, an address, or "in-process".
+    fn location(&self, app: App) -> String;
+}
+
+/// The embedded engines, called in-process (and also served on sockets by
+/// whoever owns them).
+pub struct Embedded {
+    pub target: Arc<Router>,
+    pub initiator: Arc<Router>,
+    pub target_sock: String,
+    pub initiator_sock: String,
+}
+
+impl Control for Embedded {
+    fn call<'a>(&'a self, app: App, method: &'a str, params: Option<Value>) -> CallFuture<'a> {
+        let r = match app {
+            App::Target => self.target.clone(),
+            App::Initiator => self.initiator.clone(),
+        };
+        Box::pin(async move { r.call(method, params).await.map_err(ControlError::Rpc) })
+    }
+
+    fn has(&self, _: App) -> bool {
+        true
+    }
+
+    fn mode(&self) -> &'static str {
+        "embedded"
+    }
+
+    fn location(&self, app: App) -> String {
+        match app {
+            App::Target => self.target_sock.clone(),
+            App::Initiator => self.initiator_sock.clone(),
+        }
+    }
+}
+
+/// Applications behind RPC sockets (Unix path or HOST:PORT). A lost
+/// connection is re-established on the next call.
+pub struct Remote {
+    target: Option<Endpoint>,
+    initiator: Option<Endpoint>,
+}
+
+struct Endpoint {
+    addr: String,
+    client: Mutex<Option<RpcClient>>,
+}
+
+/// Per-call deadline: the sampler must never hang on a stuck application.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Remote {
+    pub fn new(target: Option<String>, initiator: Option<String>) -> Remote {
+        let ep = |a: String| Endpoint {
+            addr: a,
+            client: Mutex::new(None),
+        };
+        Remote {
+            target: target.map(ep),
+            initiator: initiator.map(ep),
+        }
+    }
+
+    fn endpoint(&self, app: App) -> Option<&Endpoint> {
+        match app {
+            App::Target => self.target.as_ref(),
+            App::Initiator => self.initiator.as_ref(),
+        }
+    }
+}
+
+impl Control for Remote {
+    fn call<'a>(&'a self, app: App, method: &'a str, params: Option<Value>) -> CallFuture<'a> {
+        Box::pin(async move {
+            let ep = self.endpoint(app).ok_or(ControlError::Absent(app))?;
+            let mut guard = ep.client.lock().await;
+            if guard.is_none() {
+                let c = RpcClient::connect_timeout(&ep.addr, CALL_TIMEOUT)
+                    .await
+                    .map_err(|e| ControlError::Unreachable(format!("{}: {e}", ep.addr)))?;
+                *guard = Some(c);
+            }
+            let Some(c) = guard.as_mut() else {
+                return Err(ControlError::Unreachable(ep.addr.clone()));
+            };
+            match c.call(method, params).await {
+                Ok(v) => Ok(v),
+                Err(ClientError::Rpc(e)) => Err(ControlError::Rpc(e)),
+                Err(e) => {
+                    // Drop the connection; the next call reconnects.
+                    *guard = None;
+                    Err(ControlError::Unreachable(format!("{}: {e}", ep.addr)))
+                }
+            }
+        })
+    }
+
+    fn has(&self, app: App) -> bool {
+        self.endpoint(app).is_some()
+    }
+
+    fn mode(&self) -> &'static str {
+        "attached"
+    }
+
+    fn location(&self, app: App) -> String {
+        self.endpoint(app).map(|e| e.addr.clone()).unwrap_or_default()
+    }
+}

@@ -1,0 +1,155 @@
+//! The embedded engines together: the target, the initiator with its
+//! bdevperf, their RPC routers, and the sockets that serve them — what
+//! `serve`, `run`, `bench` and `shot` start.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use crate::control::{App, Control, Embedded};
+use crate::host::Initiator;
+use crate::perf::bdevperf::Bdevperf;
+use crate::perf::config::PerfConfig;
+use crate::rpc::{self, Router, RpcServer};
+use crate::scenario::Step;
+use crate::target::Target;
+
+pub struct Engines {
+    pub target: Arc<Target>,
+    pub initiator: Arc<Initiator>,
+    pub bdevperf: Arc<Bdevperf>,
+    pub target_router: Arc<Router>,
+    pub initiator_router: Arc<Router>,
+    servers: Vec<RpcServer>,
+    target_location: String,
+    initiator_location: String,
+}
+
+impl Engines {
+    /// Both engines, empty, with bdevperf's parameters from `perf`.
+    pub fn new(perf: PerfConfig) -> Engines {
+        let target = Target::new();
+        let initiator = Initiator::new();
+        let bdevperf = Arc::new(Bdevperf::new(perf));
+        let mut tr = Router::new("nvmf_tgt");
+        rpc::nvmf::register(&mut tr, &target);
+        rpc::bdev::register(&mut tr, &target);
+        rpc::fault::register(&mut tr, &target);
+        let mut ir = Router::new("bdevperf");
+        rpc::bdev_nvme::register(&mut ir, &initiator);
+        rpc::bdevperf::register(&mut ir, &initiator, &bdevperf);
+        Engines {
+            target,
+            initiator,
+            bdevperf,
+            target_router: Arc::new(tr),
+            initiator_router: Arc::new(ir),
+            servers: Vec::new(),
+            target_location: "in-process".into(),
+            initiator_location: "in-process".into(),
+        }
+    }
+
+    /// Serves one application's RPC on a Unix socket.
+    pub async fn serve_unix(&mut self, app: App, path: &Path) -> Result<()> {
+        let router = self.router(app);
+        let s = rpc::serve_unix(path, router)
+            .await
+            .with_context(|| format!("{} RPC socket {}", app_name(app), path.display()))?;
+        self.servers.push(s);
+        *self.location_mut(app) = path.display().to_string();
+        Ok(())
+    }
+
+    /// Serves one application's RPC over TCP (like `rpc.py -s IP -p PORT`).
+    pub async fn serve_tcp(&mut self, app: App, addr: SocketAddr) -> Result<SocketAddr> {
+        let s = rpc::serve_tcp(addr, self.router(app))
+            .await
+            .with_context(|| format!("{} RPC on {addr}", app_name(app)))?;
+        let bound = s.local_addr().unwrap_or(addr);
+        self.servers.push(s);
+        Ok(bound)
+    }
+
+    fn router(&self, app: App) -> Arc<Router> {
+        match app {
+            App::Target => self.target_router.clone(),
+            App::Initiator => self.initiator_router.clone(),
+        }
+    }
+
+    fn location_mut(&mut self, app: App) -> &mut String {
+        match app {
+            App::Target => &mut self.target_location,
+            App::Initiator => &mut self.initiator_location,
+        }
+    }
+
+    /// Runs set-up steps in order; the first failure stops and names the
+    /// step.
+    pub async fn run_steps(&self, steps: &[Step]) -> Result<()> {
+        for (i, s) in steps.iter().enumerate() {
+            self.router(s.app)
+                .call(&s.method, s.params.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("step {} ({}): {e}", i + 1, s.method))?;
+        }
+        Ok(())
+    }
+
+    /// The in-process `Control` over both engines.
+    pub fn control(&self) -> Arc<dyn Control> {
+        Arc::new(Embedded {
+            target: self.target_router.clone(),
+            initiator: self.initiator_router.clone(),
+            target_sock: self.target_location.clone(),
+            initiator_sock: self.initiator_location.clone(),
+        })
+    }
+
+    /// Starts `perform_tests` in the background, as bdevperf.py would.
+    pub fn start_load(&self, params: Option<serde_json::Value>) {
+        let r = self.initiator_router.clone();
+        tokio::spawn(async move {
+            if let Err(e) = r.call("perform_tests", params).await {
+                tracing::warn!("perform_tests: {e}");
+            }
+        });
+    }
+}
+
+pub fn app_name(app: App) -> &'static str {
+    match app {
+        App::Target => "target",
+        App::Initiator => "initiator",
+    }
+}
+
+/// SPDK's default socket path for an application if it is free (no live
+/// process holds it), else one in a private runtime directory.
+pub fn default_socket(app: App) -> PathBuf {
+    let spdk = match app {
+        App::Target => "/var/tmp/spdk.sock",
+        App::Initiator => "/tmp/bdevperf.sock",
+    };
+    let p = PathBuf::from(spdk);
+    if socket_free(&p) {
+        return p;
+    }
+    let dir = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+        .join(format!("mpath-console-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    dir.join(match app {
+        App::Target => "spdk.sock",
+        App::Initiator => "bdevperf.sock",
+    })
+}
+
+/// A socket path is free when nothing answers on it.
+fn socket_free(p: &Path) -> bool {
+    !p.exists() || std::os::unix::net::UnixStream::connect(p).is_err()
+}

@@ -1,0 +1,826 @@
+//! `App`: the console's state, and [`App::update`], a pure function from
+//! one [`UiEvent`] to the state change and the [`Effect`]s (Control calls)
+//! it asks for. The executor (`super::exec`) performs effects and feeds
+//! their results back as `UiEvent::CallDone`; nothing here does I/O, so
+//! tests assert "key `n` on listener 4420 → exactly this call".
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use serde_json::{json, Value};
+use tui_input::backend::crossterm::EventHandler;
+use tui_input::Input;
+
+use super::cmdline::{self, History};
+use super::keymap::{Action, Keymap};
+use super::layout;
+use super::snapshot::{IoPath, Listener, LogEntry, LogKind, Snapshot};
+use super::theme::Theme;
+use crate::control::App as Target;
+
+/// A focusable pane, in Tab order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Pane {
+    Subsystems,
+    Listeners,
+    Paths,
+    Conns,
+    Load,
+    Events,
+}
+
+pub const PANES: [Pane; 6] = [
+    Pane::Subsystems,
+    Pane::Listeners,
+    Pane::Paths,
+    Pane::Conns,
+    Pane::Load,
+    Pane::Events,
+];
+
+impl Pane {
+    pub fn index(self) -> usize {
+        PANES.iter().position(|p| *p == self).unwrap_or(0)
+    }
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Subsystems => "Subsystems",
+            Pane::Listeners => "Listeners",
+            Pane::Paths => "I/O paths",
+            Pane::Conns => "Connections",
+            Pane::Load => "Load",
+            Pane::Events => "Events",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum UiEvent {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Resize(u16, u16),
+    Snapshot(Arc<Snapshot>),
+    /// A call finished: its result or error text, and how long it took.
+    CallDone {
+        id: u64,
+        result: Result<Value, String>,
+        ms: f64,
+    },
+}
+
+/// One Control call the UI wants made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallSpec {
+    pub id: u64,
+    pub app: Target,
+    pub method: String,
+    pub params: Option<Value>,
+    /// The equivalent `spdk-rpc` command line (logged).
+    pub line: String,
+    /// Its reply only comes much later (`perform_tests`): never awaited
+    /// in line with other work.
+    pub background: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Call(CallSpec),
+    /// Calls made one after the other (stop, then start a new workload).
+    Sequence(Vec<CallSpec>),
+    Quit,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay {
+    None,
+    Help { scroll: usize },
+    Workload { sel: usize },
+    Result { title: String, lines: Vec<String>, error: bool, scroll: usize },
+}
+
+/// The workloads `w` offers (bdevperf's `-w`).
+pub const WORKLOADS: [&str; 7] = ["verify", "read", "write", "randread", "randwrite", "rw", "randrw"];
+
+/// Run time sent with `perform_tests` for an open-ended run: ten years.
+pub const FOREVER_SECS: u64 = 315_360_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    pub text: String,
+    pub level: Level,
+}
+
+/// The `:` line being edited.
+#[derive(Debug, Clone, Default)]
+pub struct CmdState {
+    pub input: Input,
+    /// A parse error or the completion candidates.
+    pub msg: Option<String>,
+    pub msg_is_error: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    method: String,
+    from_cmdline: bool,
+}
+
+pub struct App {
+    pub theme: Theme,
+    pub keymap: Keymap,
+    pub focus: Pane,
+    /// Selected row per pane (index by `Pane::index`).
+    pub sel: [usize; 6],
+    /// Events pane: lines scrolled back from the newest (0 = follow).
+    pub events_back: usize,
+    pub overlay: Overlay,
+    pub cmd: Option<CmdState>,
+    pub history: History,
+    /// Our own log: actions and replies (host events are in the snapshot).
+    pub log: Vec<LogEntry>,
+    pub status: Option<Status>,
+    pub snap: Arc<Snapshot>,
+    pub size: (u16, u16),
+    pub quit: bool,
+    pub bdev: String,
+    pub nqn: String,
+    /// Start the load on the first snapshot that shows it idle.
+    pub autostart: bool,
+    pub walkthrough: bool,
+    /// Clock for log timestamps (epoch seconds); fixed in tests.
+    pub clock: fn() -> f64,
+    next_id: u64,
+    pending: HashMap<u64, Pending>,
+}
+
+pub const LOG_KEPT: usize = 1000;
+
+impl App {
+    pub fn new(bdev: &str, nqn: &str, theme: Theme, keymap: Keymap) -> App {
+        App {
+            theme,
+            keymap,
+            focus: Pane::Listeners,
+            sel: [0; 6],
+            events_back: 0,
+            overlay: Overlay::None,
+            cmd: None,
+            history: History::default(),
+            log: Vec::new(),
+            status: None,
+            snap: Arc::new(Snapshot::default()),
+            size: (120, 40),
+            quit: false,
+            bdev: bdev.to_string(),
+            nqn: nqn.to_string(),
+            autostart: false,
+            walkthrough: false,
+            clock: super::fmt::now_epoch,
+            next_id: 1,
+            pending: HashMap::new(),
+        }
+    }
+
+    pub fn update(&mut self, ev: UiEvent) -> Vec<Effect> {
+        match ev {
+            UiEvent::Key(k) if k.kind == KeyEventKind::Release => vec![],
+            UiEvent::Key(k) => self.on_key(k),
+            UiEvent::Mouse(m) => {
+                self.on_mouse(m);
+                vec![]
+            }
+            UiEvent::Resize(w, h) => {
+                self.size = (w, h);
+                vec![]
+            }
+            UiEvent::Snapshot(s) => self.on_snapshot(s),
+            UiEvent::CallDone { id, result, ms } => {
+                self.on_done(id, result, ms);
+                vec![]
+            }
+        }
+    }
+
+    // ---- helpers -----------------------------------------------------------
+
+    fn note(&mut self, level: Level, text: impl Into<String>) {
+        self.status = Some(Status {
+            text: text.into(),
+            level,
+        });
+    }
+
+    fn log_push(&mut self, kind: LogKind, text: String) {
+        if self.log.len() == LOG_KEPT {
+            self.log.remove(0);
+        }
+        self.log.push(LogEntry {
+            at: (self.clock)(),
+            kind,
+            text,
+        });
+    }
+
+    fn location(&self, app: Target) -> &str {
+        match app {
+            Target::Target => &self.snap.target.location,
+            Target::Initiator => &self.snap.initiator.location,
+        }
+    }
+
+    fn spec_call(&mut self, app: Target, method: &str, params: Option<Value>, background: bool) -> CallSpec {
+        let line = cmdline::to_line(app, method, params.as_ref(), Some(self.location(app)));
+        let id = self.next_id;
+        self.next_id += 1;
+        self.pending.insert(
+            id,
+            Pending {
+                method: method.to_string(),
+                from_cmdline: false,
+            },
+        );
+        CallSpec {
+            id,
+            app,
+            method: method.to_string(),
+            params,
+            line,
+            background,
+        }
+    }
+
+    /// Makes a call and logs its command line.
+    fn call(&mut self, app: Target, method: &str, params: Option<Value>) -> Vec<Effect> {
+        let c = self.spec_call(app, method, params, false);
+        self.log_push(LogKind::Action, c.line.clone());
+        vec![Effect::Call(c)]
+    }
+
+    pub fn rows(&self, p: Pane) -> usize {
+        let s = &self.snap;
+        match p {
+            Pane::Subsystems => s.subsystems.iter().filter(|x| x.subtype != "Discovery").count().max(s.subsystems.len().min(1)),
+            Pane::Listeners => s.listeners.len(),
+            Pane::Paths => s.paths.len(),
+            Pane::Conns => s.conns.rows.len(),
+            Pane::Load => 0,
+            Pane::Events => self.merged_events().len(),
+        }
+    }
+
+    /// Our log and the snapshot's events, in time order.
+    pub fn merged_events(&self) -> Vec<&LogEntry> {
+        let mut v: Vec<&LogEntry> = self.log.iter().chain(self.snap.events.iter()).collect();
+        v.sort_by(|a, b| a.at.partial_cmp(&b.at).unwrap_or(std::cmp::Ordering::Equal));
+        v
+    }
+
+    fn clamp(&mut self) {
+        for p in PANES {
+            let n = self.rows(p);
+            let s = &mut self.sel[p.index()];
+            if *s >= n {
+                *s = n.saturating_sub(1);
+            }
+        }
+    }
+
+    /// The listener the ANA keys act on: the focused pane's row when it
+    /// names one, else the Listeners pane's selection.
+    pub fn selected_listener(&self) -> Option<&Listener> {
+        let s = &self.snap;
+        let by_addr = |a: &str, p: &str| s.listener_by_addr(a, p);
+        let from_focus = match self.focus {
+            Pane::Listeners => s.listeners.get(self.sel[Pane::Listeners.index()]),
+            Pane::Paths => s
+                .paths
+                .get(self.sel[Pane::Paths.index()])
+                .and_then(|p| by_addr(&p.traddr, &p.trsvcid)),
+            Pane::Conns => s
+                .conns
+                .rows
+                .get(self.sel[Pane::Conns.index()])
+                .and_then(|r| r.listener.as_ref())
+                .and_then(|l| s.listeners.iter().find(|x| &x.addr() == l)),
+            _ => None,
+        };
+        from_focus.or_else(|| s.listeners.get(self.sel[Pane::Listeners.index()]))
+    }
+
+    /// The I/O path `P` and `x` act on.
+    pub fn selected_path(&self) -> Option<&IoPath> {
+        let s = &self.snap;
+        let from_focus = match self.focus {
+            Pane::Paths => s.paths.get(self.sel[Pane::Paths.index()]),
+            Pane::Listeners => s
+                .listeners
+                .get(self.sel[Pane::Listeners.index()])
+                .and_then(|l| s.paths.iter().find(|p| p.traddr == l.traddr && p.trsvcid == l.trsvcid)),
+            Pane::Conns => s.conns.rows.get(self.sel[Pane::Conns.index()]).and_then(|r| {
+                s.paths
+                    .iter()
+                    .find(|p| Some(p.addr()) == r.listener && r.cntlid == Some(p.cntlid))
+            }),
+            _ => None,
+        };
+        from_focus.or_else(|| s.paths.get(self.sel[Pane::Paths.index()]))
+    }
+
+    /// Whether the load runs, as far as we can tell.
+    pub fn load_running(&self) -> bool {
+        let l = &self.snap.load;
+        l.running
+            .unwrap_or_else(|| l.iops.value().is_some_and(|v| v > 0.0))
+    }
+
+    // ---- events --------------------------------------------------------------
+
+    fn on_snapshot(&mut self, s: Arc<Snapshot>) -> Vec<Effect> {
+        self.snap = s;
+        self.clamp();
+        if self.autostart && self.snap.initiator.error.is_none() && !self.snap.paths.is_empty() {
+            match self.snap.load.running {
+                Some(false) => {
+                    self.autostart = false;
+                    self.note(Level::Info, "starting the load (space pauses)");
+                    return self.start_load(None);
+                }
+                Some(true) => self.autostart = false,
+                None => {}
+            }
+        }
+        vec![]
+    }
+
+    fn on_done(&mut self, id: u64, result: Result<Value, String>, ms: f64) {
+        let Some(p) = self.pending.remove(&id) else { return };
+        match &result {
+            Ok(v) => {
+                let mut short = v.to_string();
+                if short.len() > 120 {
+                    short = format!("{}… ({} bytes)", &short[..short.floor_char_boundary(100)], short.len());
+                }
+                self.log_push(LogKind::Reply, format!("{} → {short} ({ms:.0} ms)", p.method));
+            }
+            Err(e) => {
+                self.log_push(LogKind::Error, format!("{} ✗ {e} ({ms:.0} ms)", p.method));
+                if !p.from_cmdline {
+                    self.note(Level::Error, format!("{}: {e}", p.method));
+                }
+            }
+        }
+        if p.from_cmdline {
+            let (lines, error) = match result {
+                Ok(v) => (
+                    serde_json::to_string_pretty(&v)
+                        .unwrap_or_default()
+                        .lines()
+                        .map(String::from)
+                        .collect(),
+                    false,
+                ),
+                Err(e) => (e.lines().map(String::from).collect(), true),
+            };
+            self.overlay = Overlay::Result {
+                title: format!("{} ({ms:.0} ms)", p.method),
+                lines,
+                error,
+                scroll: 0,
+            };
+        }
+    }
+
+    fn on_mouse(&mut self, m: MouseEvent) {
+        let areas = layout::compute(self.size.0, self.size.1, self);
+        let hit = areas
+            .panes
+            .iter()
+            .find(|(_, r)| r.contains(ratatui::layout::Position { x: m.column, y: m.row }))
+            .copied();
+        let Some((pane, r)) = hit else { return };
+        match m.kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                self.focus = pane;
+                if pane == Pane::Events || pane == Pane::Load {
+                    return;
+                }
+                // Border and header row above the first data row.
+                let first = r.y + 2;
+                if m.row >= first && m.row + 1 < r.y + r.height {
+                    let visible = layout::visible_rows(pane, r);
+                    let off = layout::scroll_offset(self.sel[pane.index()], self.rows(pane), visible);
+                    let row = off + usize::from(m.row - first);
+                    if row < self.rows(pane) {
+                        self.sel[pane.index()] = row;
+                    }
+                }
+            }
+            MouseEventKind::ScrollDown => self.move_sel(pane, 1),
+            MouseEventKind::ScrollUp => self.move_sel(pane, -1),
+            _ => {}
+        }
+    }
+
+    fn move_sel(&mut self, pane: Pane, d: i64) {
+        if pane == Pane::Events {
+            let n = self.rows(pane);
+            self.events_back = (self.events_back as i64 - d).clamp(0, n.saturating_sub(1) as i64) as usize;
+            return;
+        }
+        let n = self.rows(pane) as i64;
+        let s = &mut self.sel[pane.index()];
+        *s = (*s as i64 + d).clamp(0, (n - 1).max(0)) as usize;
+    }
+
+    fn on_key(&mut self, k: KeyEvent) -> Vec<Effect> {
+        let ctrl_c = k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl_c {
+            self.quit = true;
+            return vec![Effect::Quit];
+        }
+        if self.cmd.is_some() {
+            return self.cmd_key(k);
+        }
+        match &mut self.overlay {
+            Overlay::None => {}
+            Overlay::Workload { sel } => {
+                match k.code {
+                    KeyCode::Char('j') | KeyCode::Down => *sel = (*sel + 1).min(WORKLOADS.len() - 1),
+                    KeyCode::Char('k') | KeyCode::Up => *sel = sel.saturating_sub(1),
+                    KeyCode::Char(c @ '1'..='7') => {
+                        *sel = (c as usize - '1' as usize).min(WORKLOADS.len() - 1);
+                        let w = WORKLOADS[*sel];
+                        self.overlay = Overlay::None;
+                        return self.start_load(Some(w));
+                    }
+                    KeyCode::Enter => {
+                        let w = WORKLOADS[*sel];
+                        self.overlay = Overlay::None;
+                        return self.start_load(Some(w));
+                    }
+                    KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('w') => self.overlay = Overlay::None,
+                    _ => {}
+                }
+                return vec![];
+            }
+            Overlay::Help { scroll } | Overlay::Result { scroll, .. } => {
+                match k.code {
+                    KeyCode::Char('j') | KeyCode::Down => *scroll += 1,
+                    KeyCode::Char('k') | KeyCode::Up => *scroll = scroll.saturating_sub(1),
+                    KeyCode::PageDown | KeyCode::Char(' ') => *scroll += 10,
+                    KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
+                    KeyCode::Char('g') | KeyCode::Home => *scroll = 0,
+                    _ => {
+                        let a = self.keymap.lookup(&k);
+                        if matches!(a, Some(Action::Close | Action::Help | Action::Quit)) || k.code == KeyCode::Enter {
+                            self.overlay = Overlay::None;
+                        } else if matches!(a, Some(Action::CommandLine)) {
+                            self.overlay = Overlay::None;
+                            self.cmd = Some(CmdState::default());
+                        }
+                    }
+                }
+                return vec![];
+            }
+        }
+        let Some(action) = self.keymap.lookup(&k) else {
+            return vec![]; // unknown key: nothing changes
+        };
+        self.act(action)
+    }
+
+    fn act(&mut self, a: Action) -> Vec<Effect> {
+        use Action::*;
+        match a {
+            Quit => {
+                self.quit = true;
+                vec![Effect::Quit]
+            }
+            NextPane | PrevPane => {
+                let i = self.focus.index() as i64 + if a == NextPane { 1 } else { -1 };
+                self.focus = PANES[i.rem_euclid(PANES.len() as i64) as usize];
+                vec![]
+            }
+            Down => {
+                self.move_sel(self.focus, 1);
+                vec![]
+            }
+            Up => {
+                self.move_sel(self.focus, -1);
+                vec![]
+            }
+            Top => {
+                if self.focus == Pane::Events {
+                    self.events_back = self.rows(Pane::Events).saturating_sub(1);
+                } else {
+                    self.sel[self.focus.index()] = 0;
+                }
+                vec![]
+            }
+            Bottom => {
+                if self.focus == Pane::Events {
+                    self.events_back = 0;
+                } else {
+                    self.sel[self.focus.index()] = self.rows(self.focus).saturating_sub(1);
+                }
+                vec![]
+            }
+            AnaOptimized => self.set_ana(Some("optimized")),
+            AnaNonOptimized => self.set_ana(Some("non_optimized")),
+            AnaInaccessible => self.set_ana(Some("inaccessible")),
+            AnaCycle => self.set_ana(None),
+            TogglePolicy => {
+                let cur = self.snap.policy.clone();
+                let Some(cur) = cur else {
+                    self.note(Level::Warn, format!("policy of {} not known yet", self.bdev));
+                    return vec![];
+                };
+                let mut p = json!({"name": self.bdev});
+                if cur == "active_active" {
+                    p["policy"] = json!("active_passive");
+                } else {
+                    p["policy"] = json!("active_active");
+                    if let Some(s) = self.snap.selector.as_deref().filter(|s| *s != "round_robin") {
+                        p["selector"] = json!(s);
+                    }
+                }
+                self.call(Target::Initiator, "bdev_nvme_set_multipath_policy", Some(p))
+            }
+            CycleSelector => {
+                if self.snap.policy.as_deref() != Some("active_active") {
+                    self.note(Level::Warn, "the selector applies to active_active only: press p first");
+                    return vec![];
+                }
+                let next = if self.snap.selector.as_deref() == Some("queue_depth") {
+                    "round_robin"
+                } else {
+                    "queue_depth"
+                };
+                let p = json!({"name": self.bdev, "policy": "active_active", "selector": next});
+                self.call(Target::Initiator, "bdev_nvme_set_multipath_policy", Some(p))
+            }
+            PreferPath => {
+                let Some(cntlid) = self.selected_path().map(|p| p.cntlid) else {
+                    self.note(Level::Warn, "no I/O path selected");
+                    return vec![];
+                };
+                let p = json!({"name": self.bdev, "cntlid": cntlid});
+                self.call(Target::Initiator, "bdev_nvme_set_preferred_path", Some(p))
+            }
+            PauseResume => {
+                if self.load_running() {
+                    self.stop_load()
+                } else {
+                    self.start_load(None)
+                }
+            }
+            Workload => {
+                let cur = self.snap.load.workload.as_deref().unwrap_or("verify");
+                let sel = WORKLOADS.iter().position(|w| *w == cur).unwrap_or(0);
+                self.overlay = Overlay::Workload { sel };
+                vec![]
+            }
+            DropConns => {
+                let Some((traddr, trsvcid, trtype)) = self
+                    .selected_path()
+                    .map(|p| (p.traddr.clone(), p.trsvcid.clone(), p.trtype.clone()))
+                    .or_else(|| {
+                        self.selected_listener()
+                            .map(|l| (l.traddr.clone(), l.trsvcid.clone(), l.trtype.clone()))
+                    })
+                else {
+                    self.note(Level::Warn, "no path selected");
+                    return vec![];
+                };
+                let m = "mpath_listener_drop_connections";
+                if self.snap.target.has_method(m) == Some(false) {
+                    self.note(Level::Warn, format!("x: unavailable on this backend (the target has no {m})"));
+                    return vec![];
+                }
+                let p = json!({"listen_address": {"trtype": tcp(&trtype), "traddr": traddr, "trsvcid": trsvcid}});
+                self.call(Target::Target, m, Some(p))
+            }
+            CommandLine => {
+                self.cmd = Some(CmdState::default());
+                vec![]
+            }
+            Help => {
+                self.overlay = Overlay::Help { scroll: 0 };
+                vec![]
+            }
+            NextTheme => {
+                self.theme = self.theme.next_builtin();
+                self.note(Level::Info, format!("theme: {}", self.theme.name));
+                vec![]
+            }
+            Close => {
+                self.status = None;
+                vec![]
+            }
+        }
+    }
+
+    fn set_ana(&mut self, state: Option<&str>) -> Vec<Effect> {
+        let Some(l) = self.selected_listener().cloned() else {
+            self.note(Level::Warn, "no listener selected");
+            return vec![];
+        };
+        let state = match state {
+            Some(s) => s.to_string(),
+            None => match l.ana_state() {
+                Some("optimized") => "non_optimized".into(),
+                Some("non_optimized") => "inaccessible".into(),
+                _ => "optimized".into(),
+            },
+        };
+        let p = json!({
+            "nqn": l.nqn,
+            "ana_state": state,
+            "listen_address": {"trtype": tcp(&l.trtype), "traddr": l.traddr, "trsvcid": l.trsvcid},
+        });
+        self.call(Target::Target, "nvmf_subsystem_listener_set_ana_state", Some(p))
+    }
+
+    fn perf_start_call(&mut self, workload: Option<&str>) -> CallSpec {
+        let mut p = json!({"time_in_sec": FOREVER_SECS});
+        if let Some(w) = workload {
+            p["workload_type"] = json!(w);
+            if w == "rw" || w == "randrw" {
+                p["rw_percentage"] = json!(70);
+            }
+        }
+        self.spec_call(Target::Initiator, "perform_tests", Some(p), true)
+    }
+
+    /// Resume (or restart with `workload`): `perform_tests` in the
+    /// background, after a stop when a run is going.
+    pub fn start_load(&mut self, workload: Option<&str>) -> Vec<Effect> {
+        let start = self.perf_start_call(workload);
+        if workload.is_some() && self.load_running() {
+            if self.snap.initiator.has_method("mpath_perf_stop") == Some(false) {
+                self.note(Level::Warn, "cannot switch workload: this bdevperf has no mpath_perf_stop");
+                self.pending.remove(&start.id);
+                return vec![];
+            }
+            let stop = self.spec_call(Target::Initiator, "mpath_perf_stop", None, false);
+            self.log_push(LogKind::Action, stop.line.clone());
+            self.log_push(LogKind::Action, start.line.clone());
+            return vec![Effect::Sequence(vec![stop, start])];
+        }
+        self.log_push(LogKind::Action, start.line.clone());
+        vec![Effect::Call(start)]
+    }
+
+    fn stop_load(&mut self) -> Vec<Effect> {
+        if self.snap.initiator.has_method("mpath_perf_stop") == Some(false) {
+            self.note(Level::Warn, "pause: unavailable on this backend (no mpath_perf_stop)");
+            return vec![];
+        }
+        self.call(Target::Initiator, "mpath_perf_stop", None)
+    }
+
+    pub fn cmd_ctx(&self) -> cmdline::Ctx {
+        cmdline::Ctx {
+            tgt_loc: self.snap.target.location.clone(),
+            ini_loc: self.snap.initiator.location.clone(),
+            tgt_methods: self.snap.target.methods.clone(),
+            ini_methods: self.snap.initiator.methods.clone(),
+        }
+    }
+
+    /// Values worth completing: NQNs, addresses, ports, bdevs, cntlids.
+    fn completion_values(&self) -> Vec<String> {
+        let s = &self.snap;
+        let mut v: Vec<String> = vec![self.bdev.clone(), self.nqn.clone(), "tcp".into(), "ipv4".into()];
+        for x in &s.subsystems {
+            v.push(x.nqn.clone());
+            v.extend(x.namespaces.iter().map(|n| n.bdev.clone()));
+        }
+        for l in &s.listeners {
+            v.push(l.traddr.clone());
+            v.push(l.trsvcid.clone());
+        }
+        for p in &s.paths {
+            v.push(p.cntlid.to_string());
+            v.push(p.ctrlr.clone());
+        }
+        v.retain(|x| !x.is_empty());
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    fn cmd_key(&mut self, k: KeyEvent) -> Vec<Effect> {
+        let Some(cmd) = self.cmd.as_mut() else { return vec![] };
+        match k.code {
+            KeyCode::Esc => {
+                self.cmd = None;
+                self.history.pos = None;
+            }
+            KeyCode::Enter => {
+                let line = cmd.input.value().to_string();
+                if line.trim().is_empty() {
+                    self.cmd = None;
+                    return vec![];
+                }
+                let ctx = self.cmd_ctx();
+                match cmdline::parse(&line, &ctx) {
+                    Err(e) => {
+                        // Nothing is sent; the line stays for fixing.
+                        let cmd = self.cmd.as_mut().expect("cmd");
+                        cmd.msg = Some(e);
+                        cmd.msg_is_error = true;
+                    }
+                    Ok(p) => {
+                        self.history.push(&line);
+                        self.history.pos = None;
+                        self.cmd = None;
+                        if let Some(n) = &p.note {
+                            self.note(Level::Info, n.clone());
+                        }
+                        if p.dry_run {
+                            let req = json!({"method": p.method, "params": p.params});
+                            self.overlay = Overlay::Result {
+                                title: format!("dry run → {}", cmdline::app_name(p.app)),
+                                lines: serde_json::to_string_pretty(&req)
+                                    .unwrap_or_default()
+                                    .lines()
+                                    .map(String::from)
+                                    .collect(),
+                                error: false,
+                                scroll: 0,
+                            };
+                            return vec![];
+                        }
+                        let background = p.method == "perform_tests";
+                        let mut c = self.spec_call(p.app, &p.method, p.params, background);
+                        if let Some(pd) = self.pending.get_mut(&c.id) {
+                            pd.from_cmdline = !background;
+                        }
+                        c.line = cmdline::to_line(p.app, &c.method, c.params.as_ref(), Some(self.location(p.app)));
+                        self.log_push(LogKind::Action, c.line.clone());
+                        return vec![Effect::Call(c)];
+                    }
+                }
+            }
+            KeyCode::Tab => {
+                let line = cmd.input.value().to_string();
+                let ctx = self.cmd_ctx();
+                let extra = self.completion_values();
+                let (start, cands) = cmdline::complete(&line, &ctx, &extra);
+                let cmd = self.cmd.as_mut().expect("cmd");
+                match cands.len() {
+                    0 => {
+                        cmd.msg = Some("no completions".into());
+                        cmd.msg_is_error = false;
+                    }
+                    1 => {
+                        cmd.input = Input::new(format!("{}{} ", &line[..start], cands[0]));
+                        cmd.msg = None;
+                    }
+                    _ => {
+                        let pre = cmdline::common_prefix(&cands);
+                        cmd.input = Input::new(format!("{}{}", &line[..start], pre));
+                        cmd.msg = Some(cands.join("  "));
+                        cmd.msg_is_error = false;
+                    }
+                }
+            }
+            KeyCode::Up => {
+                let cur = cmd.input.value().to_string();
+                if let Some(h) = self.history.older(&cur).map(String::from) {
+                    let cmd = self.cmd.as_mut().expect("cmd");
+                    cmd.input = Input::new(h);
+                }
+            }
+            KeyCode::Down => {
+                if let Some(h) = self.history.newer() {
+                    let cmd = self.cmd.as_mut().expect("cmd");
+                    cmd.input = Input::new(h);
+                }
+            }
+            _ => {
+                cmd.input.handle_event(&Event::Key(k));
+                cmd.msg = None;
+            }
+        }
+        vec![]
+    }
+}
+
+/// The trtype as spdk-rpc users type it (`-t tcp`).
+fn tcp(t: &str) -> String {
+    if t.is_empty() {
+        "tcp".into()
+    } else {
+        t.to_ascii_lowercase()
+    }
+}

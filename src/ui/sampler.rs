@@ -1,0 +1,1218 @@
+//! The sampler: polls the applications through `Control` (one JSON-RPC call
+//! per read, target and initiator concurrently, each call with a deadline)
+//! and the kernel through `sockstat` (on a blocking thread), turns
+//! cumulative counters into rates and one-minute histories, and publishes
+//! a fresh [`Snapshot`] on a `watch` channel at the refresh rate.
+//!
+//! The I/O half ([`poll`]) only gathers answers into a [`RawPoll`]; the
+//! pure half ([`State::ingest`]) builds the snapshot, so tests feed it
+//! fixed answers and fixed instants.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use super::fmt;
+use super::snapshot::*;
+use crate::control::{App, Control, ControlError};
+use crate::sockstat::{self, TcpConn};
+
+/// Deadline of one poll call: a stuck application must not stall the
+/// sampler (the `Remote` control only bounds the connect).
+pub const POLL_TIMEOUT: Duration = Duration::from_secs(2);
+/// Points in a one-minute history (one per second).
+pub const HISTORY_POINTS: usize = 60;
+/// Events kept in the snapshot.
+pub const EVENTS_KEPT: usize = 500;
+
+#[derive(Clone, Debug)]
+pub struct SamplerOpts {
+    pub refresh: Duration,
+    pub bdev: String,
+    pub nqn: String,
+}
+
+/// Starts the sampler task; the receiver always holds the newest snapshot.
+pub fn spawn(control: Arc<dyn Control>, opts: SamplerOpts) -> watch::Receiver<Arc<Snapshot>> {
+    let mut state = State::new(&opts, control.mode());
+    let first = Arc::new(state.empty_snapshot(&*control));
+    let (tx, rx) = watch::channel(first);
+    tokio::spawn(async move {
+        let mut sys = SysProbe::new();
+        let mut tick = tokio::time::interval(opts.refresh.max(Duration::from_millis(20)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let ports = state.listener_ports();
+            let want_sys = sys.due();
+            let kernel = tokio::task::spawn_blocking(move || {
+                let sock = sockstat::query(&sockstat::Filter {
+                    ports,
+                    states: sockstat::Filter::CONNECTED,
+                })
+                .map_err(|e| format!("sock_diag: {e}"));
+                let s = if want_sys { sys.sample() } else { None };
+                (sock, s, sys)
+            });
+            let raw = poll(&*control, &state).await;
+            let (sock, s, back) = match kernel.await {
+                Ok(v) => v,
+                Err(e) => return tracing::error!("sampler kernel probe died: {e}"),
+            };
+            sys = back;
+            let raw = RawPoll {
+                sock: Some(sock),
+                sys: s,
+                ..raw
+            };
+            let snap = state.ingest(raw, &*control);
+            if tx.send(Arc::new(snap)).is_err() {
+                return; // the UI is gone
+            }
+        }
+    });
+    rx
+}
+
+/// One answer: the result, or the error as text and whether the app was
+/// unreachable (as opposed to answering with an error).
+pub type Answer = Result<Value, CallErr>;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallErr {
+    pub msg: String,
+    pub unreachable: bool,
+}
+
+/// Everything one poll gathered. `None` = not asked this time.
+#[derive(Clone, Debug)]
+pub struct RawPoll {
+    pub at: Instant,
+    pub epoch: f64,
+    pub tgt_methods: Option<Answer>,
+    pub ini_methods: Option<Answer>,
+    pub subsystems: Option<Answer>,
+    /// Per NQN.
+    pub listeners: Vec<(String, Answer)>,
+    pub qpairs: Vec<(String, Answer)>,
+    pub tgt_ctrlrs: Vec<(String, Answer)>,
+    pub tgt_bdevs: Option<Answer>,
+    pub io_paths: Option<Answer>,
+    pub ini_bdev: Option<Answer>,
+    pub ini_ctrlrs: Option<Answer>,
+    pub perf_status: Option<Answer>,
+    pub iostat: Option<Answer>,
+    pub host_events: Option<Answer>,
+    pub sock: Option<Result<Vec<TcpConn>, String>>,
+    pub sys: Option<SysStats>,
+}
+
+impl RawPoll {
+    pub fn new(at: Instant, epoch: f64) -> RawPoll {
+        RawPoll {
+            at,
+            epoch,
+            tgt_methods: None,
+            ini_methods: None,
+            subsystems: None,
+            listeners: vec![],
+            qpairs: vec![],
+            tgt_ctrlrs: vec![],
+            tgt_bdevs: None,
+            io_paths: None,
+            ini_bdev: None,
+            ini_ctrlrs: None,
+            perf_status: None,
+            iostat: None,
+            host_events: None,
+            sock: None,
+            sys: None,
+        }
+    }
+}
+
+async fn call(c: &dyn Control, app: App, method: &str, params: Option<Value>) -> Answer {
+    match tokio::time::timeout(POLL_TIMEOUT, c.call(app, method, params)).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(CallErr {
+            unreachable: !matches!(e, ControlError::Rpc(_)),
+            msg: e.to_string(),
+        }),
+        Err(_) => Err(CallErr {
+            msg: format!("{method}: no answer within {} s", POLL_TIMEOUT.as_secs()),
+            unreachable: true,
+        }),
+    }
+}
+
+/// Gathers one round of answers (target and initiator concurrently).
+pub async fn poll(c: &dyn Control, st: &State) -> RawPoll {
+    let mut raw = RawPoll::new(Instant::now(), fmt::now_epoch());
+    let tgt = async {
+        let mut r = (None, None, vec![], vec![], vec![], None);
+        if !c.has(App::Target) {
+            return r;
+        }
+        if st.target.methods.is_none() || st.target.error.is_some() {
+            r.0 = Some(call(c, App::Target, "rpc_get_methods", None).await);
+        }
+        let subs = call(c, App::Target, "nvmf_get_subsystems", None).await;
+        let nqns: Vec<String> = match &subs {
+            Ok(v) => nvme_nqns(v),
+            Err(e) if e.unreachable => {
+                r.1 = Some(subs);
+                return r;
+            }
+            Err(_) => vec![st.nqn.clone()],
+        };
+        r.1 = Some(subs);
+        for n in nqns {
+            let p = Some(json!({ "nqn": n }));
+            let (l, q, k) = tokio::join!(
+                call(c, App::Target, "nvmf_subsystem_get_listeners", p.clone()),
+                call(c, App::Target, "nvmf_subsystem_get_qpairs", p.clone()),
+                call(c, App::Target, "nvmf_subsystem_get_controllers", p.clone()),
+            );
+            r.2.push((n.clone(), l));
+            r.3.push((n.clone(), q));
+            r.4.push((n, k));
+        }
+        r.5 = Some(call(c, App::Target, "bdev_get_bdevs", None).await);
+        r
+    };
+    let ini = async {
+        let mut r: [Option<Answer>; 7] = Default::default();
+        if !c.has(App::Initiator) {
+            return r;
+        }
+        if st.initiator.methods.is_none() || st.initiator.error.is_some() {
+            let m = call(c, App::Initiator, "rpc_get_methods", None).await;
+            let unreachable = matches!(&m, Err(e) if e.unreachable);
+            r[0] = Some(m);
+            if unreachable {
+                return r;
+            }
+        }
+        let bdev = Some(json!({ "name": st.bdev }));
+        let perf = st.initiator_has("mpath_perf_status", &r[0]);
+        let evs = st.initiator_has("mpath_host_events", &r[0]);
+        let (paths, bdevs, ctrlrs) = tokio::join!(
+            call(c, App::Initiator, "bdev_nvme_get_io_paths", bdev.clone()),
+            call(c, App::Initiator, "bdev_get_bdevs", bdev.clone()),
+            call(c, App::Initiator, "bdev_nvme_get_controllers", None),
+        );
+        r[1] = Some(paths);
+        r[2] = Some(bdevs);
+        r[3] = Some(ctrlrs);
+        if perf {
+            r[4] = Some(call(c, App::Initiator, "mpath_perf_status", None).await);
+        } else {
+            r[5] = Some(call(c, App::Initiator, "bdev_get_iostat", bdev).await);
+        }
+        if evs {
+            let p = json!({ "since": st.event_seq });
+            r[6] = Some(call(c, App::Initiator, "mpath_host_events", Some(p)).await);
+        }
+        r
+    };
+    let (t, i) = tokio::join!(tgt, ini);
+    raw.tgt_methods = t.0;
+    raw.subsystems = t.1;
+    raw.listeners = t.2;
+    raw.qpairs = t.3;
+    raw.tgt_ctrlrs = t.4;
+    raw.tgt_bdevs = t.5;
+    let [m, p, b, k, ps, io, ev] = i;
+    raw.ini_methods = m;
+    raw.io_paths = p;
+    raw.ini_bdev = b;
+    raw.ini_ctrlrs = k;
+    raw.perf_status = ps;
+    raw.iostat = io;
+    raw.host_events = ev;
+    raw
+}
+
+fn nvme_nqns(subs: &Value) -> Vec<String> {
+    subs.as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|s| s["subtype"].as_str() != Some("Discovery"))
+                .filter_map(|s| s["nqn"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Process CPU/RSS and host load, on the blocking thread.
+pub struct SysProbe {
+    sys: Option<sysinfo::System>,
+    pid: Option<sysinfo::Pid>,
+    last: Option<Instant>,
+}
+
+impl SysProbe {
+    pub fn new() -> SysProbe {
+        SysProbe {
+            sys: sysinfo::System::new().ok(),
+            pid: sysinfo::get_current_pid().ok(),
+            last: None,
+        }
+    }
+    /// At most once a second (CPU use needs two refreshes apart).
+    fn due(&self) -> bool {
+        self.last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+    }
+    fn sample(&mut self) -> Option<SysStats> {
+        self.last = Some(Instant::now());
+        let (sys, pid) = (self.sys.as_mut()?, self.pid?);
+        sys.refresh_processes_specifics(
+            sysinfo::ProcessesToUpdate::Some(&[pid]),
+            false,
+            sysinfo::ProcessRefreshKind::nothing()
+                .with_cpu()
+                .with_memory(),
+        );
+        let p = sys.process(pid)?;
+        let l = sysinfo::System::load_average().ok();
+        Some(SysStats {
+            cpu_pct: p.cpu_usage(),
+            rss: p.memory(),
+            load: l.map(|l| [l.one, l.five, l.fifteen]).unwrap_or_default(),
+            cpus: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        })
+    }
+}
+
+impl Default for SysProbe {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Counters {
+    at: Instant,
+    ios: u64,
+    bytes: u64,
+    /// Σ latency (avg × count), for the interval average.
+    lat_sum: f64,
+}
+
+/// A sliding window of cumulative counters: rates over the last second.
+#[derive(Clone, Debug, Default)]
+struct Window {
+    v: VecDeque<Counters>,
+}
+
+const RATE_WINDOW: Duration = Duration::from_secs(1);
+
+impl Window {
+    /// Adds a sample; returns (ios/s, bytes/s, avg latency µs) over the
+    /// window, or `None` on the first sample or after a counter reset.
+    fn push(&mut self, c: Counters) -> Option<(f64, f64, Option<f64>)> {
+        if let Some(last) = self.v.back() {
+            if c.ios < last.ios || c.bytes < last.bytes {
+                self.v.clear(); // a new run started
+            }
+        }
+        self.v.push_back(c);
+        while self.v.len() > 2 && c.at.duration_since(self.v[1].at) >= RATE_WINDOW {
+            self.v.pop_front();
+        }
+        let first = *self.v.front()?;
+        let dt = c.at.saturating_duration_since(first.at).as_secs_f64();
+        if self.v.len() < 2 || dt <= 0.0 {
+            return None;
+        }
+        let dios = (c.ios - first.ios) as f64;
+        let lat = (dios > 0.0).then(|| ((c.lat_sum - first.lat_sum) / dios).max(0.0));
+        Some((dios / dt, (c.bytes - first.bytes) as f64 / dt, lat))
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct SockPrev {
+    cookie: u64,
+    at: Instant,
+    acked: Option<u64>,
+    received: Option<u64>,
+}
+
+/// Stall bookkeeping: when I/O stopped progressing during a run.
+#[derive(Clone, Debug, Default)]
+struct Stall {
+    last_progress: Option<Instant>,
+    stalled_since: Option<Instant>,
+    current_at_start: Option<String>,
+}
+
+/// The sampler's memory between polls.
+pub struct State {
+    bdev: String,
+    nqn: String,
+    mode: String,
+    seq: u64,
+    target: AppHealth,
+    initiator: AppHealth,
+    event_seq: u64,
+    prev: Snapshot,
+    total: Window,
+    per_path: HashMap<String, Window>,
+    socks: HashMap<(String, String), SockPrev>,
+    hist_iops: Ring,
+    hist_mibps: Ring,
+    hist_lat: Ring,
+    hist_path: HashMap<String, Ring>,
+    last_hist: Option<Instant>,
+    events: VecDeque<LogEntry>,
+    stall: Stall,
+    stall_prev_completed: Option<u64>,
+    period: Duration,
+}
+
+impl State {
+    pub fn new(o: &SamplerOpts, mode: &str) -> State {
+        State {
+            bdev: o.bdev.clone(),
+            nqn: o.nqn.clone(),
+            mode: mode.to_string(),
+            seq: 0,
+            target: AppHealth::default(),
+            initiator: AppHealth::default(),
+            event_seq: 0,
+            prev: Snapshot::default(),
+            total: Window::default(),
+            per_path: HashMap::new(),
+            socks: HashMap::new(),
+            hist_iops: Ring::new(HISTORY_POINTS),
+            hist_mibps: Ring::new(HISTORY_POINTS),
+            hist_lat: Ring::new(HISTORY_POINTS),
+            hist_path: HashMap::new(),
+            last_hist: None,
+            events: VecDeque::new(),
+            stall: Stall::default(),
+            stall_prev_completed: None,
+            period: o.refresh,
+        }
+    }
+
+    fn initiator_has(&self, m: &str, fresh: &Option<Answer>) -> bool {
+        if let Some(Ok(v)) = fresh {
+            return methods_of(v).iter().any(|x| x == m);
+        }
+        self.initiator.has_method(m).unwrap_or(false)
+    }
+
+    /// Ports whose sockets the connections pane shows: the listeners'.
+    pub fn listener_ports(&self) -> Vec<u16> {
+        let mut p: Vec<u16> = self
+            .prev
+            .listeners
+            .iter()
+            .filter_map(|l| l.trsvcid.parse().ok())
+            .chain(
+                self.prev
+                    .paths
+                    .iter()
+                    .filter_map(|p| p.trsvcid.parse().ok()),
+            )
+            .collect();
+        p.sort_unstable();
+        p.dedup();
+        if p.is_empty() {
+            // Nothing known yet: the NVMe/TCP default port only, never
+            // every socket on the machine.
+            p.push(4420);
+        }
+        p
+    }
+
+    pub fn empty_snapshot(&self, c: &dyn Control) -> Snapshot {
+        Snapshot {
+            mode: self.mode.clone(),
+            bdev: self.bdev.clone(),
+            nqn: self.nqn.clone(),
+            target: AppHealth {
+                location: c.location(App::Target),
+                present: c.has(App::Target),
+                ..Default::default()
+            },
+            initiator: AppHealth {
+                location: c.location(App::Initiator),
+                present: c.has(App::Initiator),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    /// Builds the next snapshot from one poll's answers.
+    pub fn ingest(&mut self, raw: RawPoll, c: &dyn Control) -> Snapshot {
+        self.ingest_with(raw, &c.location(App::Target), &c.location(App::Initiator), c.has(App::Target), c.has(App::Initiator))
+    }
+
+    /// [`State::ingest`] without a `Control` (tests).
+    pub fn ingest_with(
+        &mut self,
+        raw: RawPoll,
+        tgt_loc: &str,
+        ini_loc: &str,
+        has_tgt: bool,
+        has_ini: bool,
+    ) -> Snapshot {
+        self.seq += 1;
+        let mut s = self.prev.clone();
+        s.seq = self.seq;
+        s.at = raw.epoch;
+        s.mode = self.mode.clone();
+        s.bdev = self.bdev.clone();
+        s.nqn = self.nqn.clone();
+        self.target.location = tgt_loc.to_string();
+        self.target.present = has_tgt;
+        self.initiator.location = ini_loc.to_string();
+        self.initiator.present = has_ini;
+
+        // ---- health ------------------------------------------------------
+        if let Some(m) = &raw.tgt_methods {
+            if let Ok(v) = m {
+                self.target.methods = Some(methods_of(v));
+            }
+        }
+        if let Some(m) = &raw.ini_methods {
+            if let Ok(v) = m {
+                self.initiator.methods = Some(methods_of(v));
+            }
+        }
+        self.target.error = has_tgt
+            .then(|| first_unreachable([raw.tgt_methods.as_ref(), raw.subsystems.as_ref()]))
+            .flatten();
+        self.initiator.error = has_ini
+            .then(|| {
+                first_unreachable([raw.ini_methods.as_ref(), raw.io_paths.as_ref(), raw.ini_bdev.as_ref()])
+            })
+            .flatten();
+        if !has_tgt {
+            self.target.error = Some("no target attached".into());
+        }
+        if !has_ini {
+            self.initiator.error = Some("no initiator attached".into());
+        }
+
+        // ---- target ------------------------------------------------------
+        if let Some(Ok(subs)) = &raw.subsystems {
+            s.subsystems = parse_subsystems(subs, &raw);
+            s.listeners = parse_listeners(subs, &raw);
+        }
+
+        // ---- initiator ---------------------------------------------------
+        if let Some(Ok(b)) = &raw.ini_bdev {
+            let ds = &b[0]["driver_specific"];
+            s.policy = ds["mp_policy"].as_str().map(String::from);
+            s.selector = ds["selector"].as_str().map(String::from);
+        }
+        let names = raw
+            .ini_ctrlrs
+            .as_ref()
+            .and_then(|r| r.as_ref().ok())
+            .map(ctrlr_names)
+            .unwrap_or_default();
+        let mut old_current = s.paths.iter().find(|p| p.current).map(IoPath::label);
+        if let Some(Ok(p)) = &raw.io_paths {
+            s.paths = self.parse_paths(p, &names, raw.at);
+        } else if self.initiator.error.is_some() {
+            old_current = None;
+        }
+        if let Some(r) = &raw.perf_status {
+            s.load = match r {
+                Ok(v) => self.parse_perf(v, raw.at),
+                Err(e) => Load {
+                    iops: Metric::Unavailable(e.msg.clone()),
+                    ..s.load
+                },
+            };
+        } else if let Some(r) = &raw.iostat {
+            s.load = match r {
+                Ok(v) => self.parse_iostat(v, raw.at),
+                Err(e) => Load {
+                    iops: Metric::Unavailable(e.msg.clone()),
+                    ..s.load
+                },
+            };
+        } else if !has_ini {
+            s.load = Load {
+                iops: Metric::Unavailable("no initiator attached".into()),
+                ..Load::default()
+            };
+        }
+        if let Some(Ok(v)) = &raw.host_events {
+            self.take_host_events(v);
+        }
+
+        // ---- kernel ------------------------------------------------------
+        if let Some(sock) = raw.sock {
+            s.conns = self.build_conns(sock, &raw.qpairs, &s, raw.at);
+        }
+        if raw.sys.is_some() {
+            s.sys = raw.sys;
+        }
+
+        // Path bytes from the kernel when the engine has no per-path
+        // counters (real SPDK).
+        let have_path_counters = s.paths.iter().any(|p| p.iops.value().is_some());
+        if !have_path_counters {
+            for p in &mut s.paths {
+                let Some(la) = &p.local_address else { continue };
+                if let Some(r) = s
+                    .conns
+                    .rows
+                    .iter()
+                    .find(|r| r.side == Side::Host && &r.local == la)
+                {
+                    if let (Some(t), Some(x)) = (r.tx_bps.value(), r.rx_bps.value()) {
+                        p.mibps = Metric::Value((t + x) / (1024.0 * 1024.0));
+                    }
+                }
+            }
+        }
+
+        // ---- stalls and path switches ------------------------------------
+        let new_current = s.paths.iter().find(|p| p.current).map(IoPath::label);
+        self.track_stall(&s, raw.at, raw.epoch, old_current, new_current);
+
+        // ---- history -----------------------------------------------------
+        let due = self
+            .last_hist
+            .is_none_or(|t| raw.at.duration_since(t) >= Duration::from_secs(1));
+        if due {
+            self.last_hist = Some(raw.at);
+            self.hist_iops.push(s.load.iops.value().unwrap_or(0.0));
+            self.hist_mibps.push(s.load.mibps.value().unwrap_or(0.0));
+            self.hist_lat.push(s.load.avg_lat_us.value().unwrap_or(0.0));
+            let unit_iops = have_path_counters;
+            for p in &s.paths {
+                let v = if unit_iops {
+                    p.iops.value()
+                } else {
+                    p.mibps.value()
+                };
+                let n = self.hist_iops.len();
+                let ring = self.hist_path.entry(p.label()).or_insert_with(|| {
+                    let mut r = Ring::new(HISTORY_POINTS);
+                    for _ in 1..n {
+                        r.push(0.0);
+                    }
+                    r
+                });
+                ring.push(v.unwrap_or(0.0));
+            }
+            let live: Vec<String> = s.paths.iter().map(IoPath::label).collect();
+            self.hist_path.retain(|k, _| live.contains(k));
+            s.history = History {
+                iops: self.hist_iops.to_vec(),
+                mibps: self.hist_mibps.to_vec(),
+                lat_us: self.hist_lat.to_vec(),
+                per_path: live
+                    .iter()
+                    .filter_map(|l| self.hist_path.get(l).map(|r| (l.clone(), r.to_vec())))
+                    .collect(),
+                per_path_unit: if unit_iops { "IOPS" } else { "MiB/s" },
+            };
+        }
+        for p in &mut s.paths {
+            if let Some((_, h)) = s.history.per_path.iter().find(|(l, _)| *l == p.label()) {
+                p.history = h.clone();
+            }
+        }
+
+        s.target = self.target.clone();
+        s.initiator = self.initiator.clone();
+        s.events = self.events.iter().cloned().collect();
+        self.prev = s.clone();
+        s
+    }
+
+    fn push_event(&mut self, e: LogEntry) {
+        if self.events.len() == EVENTS_KEPT {
+            self.events.pop_front();
+        }
+        self.events.push_back(e);
+    }
+
+    fn take_host_events(&mut self, v: &Value) {
+        let Some(a) = v.as_array() else { return };
+        for e in a {
+            let seq = e["seq"].as_u64().unwrap_or(0);
+            if seq != 0 && seq <= self.event_seq {
+                continue;
+            }
+            self.event_seq = self.event_seq.max(seq);
+            let at = fmt::parse_time(&e["time"]).unwrap_or_else(fmt::now_epoch);
+            let text = e["text"].as_str().unwrap_or("?").to_string();
+            self.push_event(LogEntry {
+                at,
+                kind: LogKind::Host,
+                text,
+            });
+        }
+    }
+
+    fn parse_paths(&mut self, v: &Value, names: &HashMap<u16, String>, at: Instant) -> Vec<IoPath> {
+        let mut out = Vec::new();
+        let groups = v["poll_groups"].as_array().cloned().unwrap_or_default();
+        for g in &groups {
+            for p in g["io_paths"].as_array().into_iter().flatten() {
+                let t = &p["transport"];
+                let mut path = IoPath {
+                    bdev: str_of(&p["bdev_name"]),
+                    cntlid: p["cntlid"].as_u64().unwrap_or(0) as u16,
+                    trtype: str_of(&t["trtype"]),
+                    adrfam: str_of(&t["adrfam"]),
+                    traddr: str_of(&t["traddr"]),
+                    trsvcid: str_of(&t["trsvcid"]),
+                    connected: p["connected"].as_bool().unwrap_or(false),
+                    accessible: p["accessible"].as_bool().unwrap_or(false),
+                    current: p["current"].as_bool().unwrap_or(false),
+                    ana_state: p["ana_state"].as_str().unwrap_or("").to_string(),
+                    outstanding: p["outstanding_ios"].as_u64(),
+                    local_address: p["local_address"].as_str().map(String::from),
+                    ..Default::default()
+                };
+                path.ctrlr = names.get(&path.cntlid).cloned().unwrap_or_default();
+                // Several poll groups (threads) list the same path: merge.
+                if let Some(o) = out.iter_mut().find(|o: &&mut IoPath| o.label() == path.label()) {
+                    o.current |= path.current;
+                    continue;
+                }
+                let key = path.label();
+                match (p["completed_ios"].as_u64(), p["bytes"].as_u64()) {
+                    (Some(ios), Some(bytes)) => {
+                        let w = self.per_path.entry(key).or_default();
+                        match w.push(Counters {
+                            at,
+                            ios,
+                            bytes,
+                            lat_sum: 0.0,
+                        }) {
+                            Some((i, b, _)) => {
+                                path.iops = Metric::Value(i);
+                                path.mibps = Metric::Value(b / (1024.0 * 1024.0));
+                            }
+                            None => {
+                                path.iops = Metric::Unavailable("first sample".into());
+                                path.mibps = Metric::Unavailable("first sample".into());
+                            }
+                        }
+                    }
+                    _ => {
+                        let why = "no per-path counters on this backend";
+                        path.iops = Metric::Unavailable(why.into());
+                        path.mibps = Metric::Unavailable(why.into());
+                    }
+                }
+                out.push(path);
+            }
+        }
+        out
+    }
+
+    fn parse_perf(&mut self, v: &Value, at: Instant) -> Load {
+        let jobs = v["jobs"].as_array().cloned().unwrap_or_default();
+        let sum = |k: &str| jobs.iter().filter_map(|j| j[k].as_u64()).sum::<u64>();
+        let ios = sum("io_completed");
+        let lat_sum: f64 = jobs
+            .iter()
+            .map(|j| j["avg_latency_us"].as_f64().unwrap_or(0.0) * j["io_completed"].as_f64().unwrap_or(0.0))
+            .sum();
+        let p99 = jobs
+            .iter()
+            .filter_map(|j| j["p99_latency_us"].as_f64())
+            .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+        let running = v["running"].as_bool();
+        let rates = self.total.push(Counters {
+            at,
+            ios,
+            bytes: sum("bytes"),
+            lat_sum,
+        });
+        let idle = running == Some(false);
+        let (iops, mibps, lat) = match rates {
+            Some((i, b, l)) => (
+                Metric::Value(i),
+                Metric::Value(b / (1024.0 * 1024.0)),
+                match l {
+                    Some(l) => Metric::Value(l),
+                    None if idle => Metric::Unavailable("load paused".into()),
+                    None => Metric::Unavailable("no I/O completed in the last second".into()),
+                },
+            ),
+            None if idle => (
+                Metric::Value(0.0),
+                Metric::Value(0.0),
+                Metric::Unavailable("load paused".into()),
+            ),
+            None => {
+                let w = "first sample".to_string();
+                (Metric::Unavailable(w.clone()), Metric::Unavailable(w.clone()), Metric::Unavailable(w))
+            }
+        };
+        Load {
+            source: LoadSource::PerfStatus,
+            running,
+            workload: v["workload"].as_str().map(String::from),
+            queue_depth: v["queue_depth"].as_u64(),
+            io_size: v["io_size"].as_u64(),
+            iops,
+            mibps,
+            avg_lat_us: lat,
+            p99_lat_us: match p99 {
+                Some(p) if ios > 0 => Metric::Value(p),
+                _ => Metric::Unavailable("no I/O yet".into()),
+            },
+            failed: Some(sum("io_failed")),
+            miscompared: Some(sum("io_miscompared")),
+            timeouts: Some(sum("io_timeout")),
+            in_flight: Some(sum("in_flight")),
+            completed: Some(ios),
+        }
+    }
+
+    fn parse_iostat(&mut self, v: &Value, at: Instant) -> Load {
+        let b = v["bdevs"]
+            .as_array()
+            .and_then(|a| a.iter().find(|b| b["name"].as_str() == Some(&self.bdev)).cloned())
+            .unwrap_or(Value::Null);
+        let u = |k: &str| b[k].as_u64().unwrap_or(0);
+        let tick_rate = v["tick_rate"].as_f64().unwrap_or(1e9).max(1.0);
+        let ios = u("num_read_ops") + u("num_write_ops");
+        let lat_ticks = (u("read_latency_ticks") + u("write_latency_ticks")) as f64;
+        let rates = self.total.push(Counters {
+            at,
+            ios,
+            bytes: u("bytes_read") + u("bytes_written"),
+            lat_sum: lat_ticks / tick_rate * 1e6,
+        });
+        let (iops, mibps, lat) = match rates {
+            Some((i, bps, l)) => (
+                Metric::Value(i),
+                Metric::Value(bps / (1024.0 * 1024.0)),
+                l.map(Metric::Value)
+                    .unwrap_or_else(|| Metric::Unavailable("no I/O in the last second".into())),
+            ),
+            None => {
+                let w = "first sample".to_string();
+                (Metric::Unavailable(w.clone()), Metric::Unavailable(w.clone()), Metric::Unavailable(w))
+            }
+        };
+        let running = iops.value().map(|i| i > 0.0).filter(|r| *r);
+        Load {
+            source: LoadSource::Iostat,
+            running,
+            iops,
+            mibps,
+            avg_lat_us: lat,
+            p99_lat_us: Metric::Unavailable("bdev_get_iostat has no percentiles".into()),
+            completed: Some(ios),
+            ..Load::default()
+        }
+    }
+
+    fn build_conns(
+        &mut self,
+        sock: Result<Vec<TcpConn>, String>,
+        qpairs: &[(String, Answer)],
+        s: &Snapshot,
+        at: Instant,
+    ) -> Conns {
+        // (listen, peer) -> (cntlid, qid), from the target.
+        let mut qmap: HashMap<(String, String), (u16, u16)> = HashMap::new();
+        for (_, a) in qpairs {
+            let Ok(v) = a else { continue };
+            for q in v.as_array().into_iter().flatten() {
+                let l = trid_addr(&q["listen_address"]);
+                let p = trid_addr(&q["peer_address"]);
+                let cntlid = q["cntlid"].as_u64().unwrap_or(0) as u16;
+                let qid = q["qid"].as_u64().unwrap_or(0) as u16;
+                qmap.insert((l, p), (cntlid, qid));
+            }
+        }
+        let current: Vec<(String, u16)> = s
+            .paths
+            .iter()
+            .filter(|p| p.current)
+            .map(|p| (p.addr(), p.cntlid))
+            .collect();
+        let listeners: Vec<String> = s
+            .listeners
+            .iter()
+            .map(Listener::addr)
+            .chain(s.paths.iter().map(IoPath::addr))
+            .collect();
+        let (conns, error) = match sock {
+            Ok(c) => (c, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        let mut rows = Vec::new();
+        let mut seen: Vec<(String, String)> = Vec::new();
+        let mut next: HashMap<(String, String), SockPrev> = HashMap::new();
+        for c in conns {
+            let local = c.local.to_string();
+            let peer = c.peer.to_string();
+            let (side, listener, remote_end) = if listeners.contains(&local) {
+                (Side::Target, local.clone(), peer.clone())
+            } else if listeners.contains(&peer) {
+                (Side::Host, peer.clone(), local.clone())
+            } else {
+                continue;
+            };
+            let key = (local.clone(), peer.clone());
+            let cur = SockPrev {
+                cookie: c.cookie,
+                at,
+                acked: c.info.as_ref().and_then(|i| i.bytes_acked),
+                received: c.info.as_ref().and_then(|i| i.bytes_received),
+            };
+            let prev = self.socks.get(&key).copied();
+            next.insert(key, cur);
+            let rate = |b: Option<u64>, a: Option<u64>| -> Metric {
+                let Some(p) = prev.filter(|p| p.cookie == cur.cookie) else {
+                    return Metric::Unavailable("first sample of this socket".into());
+                };
+                let secs = at.saturating_duration_since(p.at).as_secs_f64();
+                match (b, a) {
+                    (Some(b), Some(a)) if a >= b && secs > 0.0 => Metric::Value((a - b) as f64 / secs),
+                    (None, _) | (_, None) if c.info.is_none() => {
+                        Metric::Unavailable("kernel gave no tcp_info".into())
+                    }
+                    (None, _) | (_, None) => Metric::Unavailable("kernel too old for byte counters".into()),
+                    _ => Metric::Unavailable("counter went backwards".into()),
+                }
+            };
+            let tx = rate(prev.and_then(|p| p.acked), cur.acked);
+            let rx = rate(prev.and_then(|p| p.received), cur.received);
+            let ids = qmap.get(&(listener.clone(), remote_end.clone())).copied();
+            if ids.is_some() {
+                seen.push((listener.clone(), remote_end.clone()));
+            }
+            let queue = match ids {
+                Some((_, 0)) => Queue::Admin,
+                Some((_, q)) => Queue::Io(q),
+                None => {
+                    // The initiator's I/O qpair socket is known by its local
+                    // address even without the target's view.
+                    if side == Side::Host && s.paths.iter().any(|p| p.local_address.as_deref() == Some(&local)) {
+                        Queue::Io(1)
+                    } else {
+                        Queue::Unknown
+                    }
+                }
+            };
+            let cntlid = ids.map(|i| i.0).or_else(|| {
+                s.paths
+                    .iter()
+                    .find(|p| side == Side::Host && p.local_address.as_deref() == Some(&local))
+                    .map(|p| p.cntlid)
+            });
+            rows.push(ConnRow {
+                side,
+                state: c.state.as_str().to_string(),
+                recv_q: Some(c.recv_q),
+                send_q: Some(c.send_q),
+                current_path: cntlid.is_some_and(|id| current.contains(&(listener.clone(), id))),
+                local,
+                peer,
+                tx_bps: tx,
+                rx_bps: rx,
+                rtt_us: c.info.as_ref().map(|i| f64::from(i.rtt_us)),
+                listener: Some(listener),
+                cntlid,
+                queue,
+            });
+        }
+        self.socks = next;
+        // Qpairs whose sockets are not on this machine.
+        for (_, a) in qpairs {
+            let Ok(v) = a else { continue };
+            for q in v.as_array().into_iter().flatten() {
+                let l = trid_addr(&q["listen_address"]);
+                let p = trid_addr(&q["peer_address"]);
+                if seen.contains(&(l.clone(), p.clone())) {
+                    continue;
+                }
+                let cntlid = q["cntlid"].as_u64().unwrap_or(0) as u16;
+                let qid = q["qid"].as_u64().unwrap_or(0) as u16;
+                let why = "not on this machine";
+                rows.push(ConnRow {
+                    side: Side::Remote,
+                    state: q["state"].as_str().unwrap_or("?").to_string(),
+                    recv_q: None,
+                    send_q: None,
+                    local: l.clone(),
+                    peer: p,
+                    tx_bps: Metric::Unavailable(why.into()),
+                    rx_bps: Metric::Unavailable(why.into()),
+                    rtt_us: None,
+                    current_path: current.contains(&(l.clone(), cntlid)),
+                    listener: Some(l),
+                    cntlid: Some(cntlid),
+                    queue: if qid == 0 { Queue::Admin } else { Queue::Io(qid) },
+                });
+            }
+        }
+        rows.sort_by(|a, b| {
+            (a.listener.clone(), a.cntlid, queue_ord(&a.queue), a.side as u8)
+                .cmp(&(b.listener.clone(), b.cntlid, queue_ord(&b.queue), b.side as u8))
+        });
+        Conns { rows, error }
+    }
+
+    fn track_stall(
+        &mut self,
+        s: &Snapshot,
+        at: Instant,
+        epoch: f64,
+        old_current: Option<String>,
+        new_current: Option<String>,
+    ) {
+        if old_current != new_current && old_current.is_some() && !s.paths.is_empty() {
+            self.push_event(LogEntry {
+                at: epoch,
+                kind: LogKind::Info,
+                text: format!(
+                    "{}: current path {} → {} (seen by the sampler)",
+                    self.bdev,
+                    old_current.as_deref().unwrap_or("none"),
+                    new_current.as_deref().unwrap_or("none")
+                ),
+            });
+        }
+        let running = s.load.running.unwrap_or(false);
+        let Some(done) = s.load.completed else { return };
+        let prev = self.stall_prev_completed.replace(done);
+        if !running {
+            self.stall = Stall::default();
+            return;
+        }
+        let progressed = prev.is_none_or(|p| done > p);
+        if progressed {
+            if let Some(since) = self.stall.stalled_since.take() {
+                let ms = at.saturating_duration_since(since).as_secs_f64() * 1000.0;
+                let from = self.stall.current_at_start.take();
+                let switch = match (&from, &new_current) {
+                    (Some(f), Some(t)) if f != t => format!(", path {f} → {t}"),
+                    _ => String::new(),
+                };
+                self.push_event(LogEntry {
+                    at: epoch,
+                    kind: LogKind::Stall,
+                    text: format!(
+                        "failover stall: no I/O completed for {:.0} ms (±{} ms sampling){switch}",
+                        ms,
+                        self.period.as_millis()
+                    ),
+                });
+            }
+            self.stall.last_progress = Some(at);
+        } else if self.stall.stalled_since.is_none() {
+            self.stall.stalled_since = self.stall.last_progress.or(Some(at));
+            self.stall.current_at_start = old_current;
+        }
+    }
+}
+
+fn queue_ord(q: &Queue) -> u32 {
+    match q {
+        Queue::Admin => 0,
+        Queue::Io(n) => u32::from(*n),
+        Queue::Unknown => u32::MAX,
+    }
+}
+
+fn methods_of(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(|m| m.as_str().map(String::from)).collect())
+        .unwrap_or_default()
+}
+
+fn first_unreachable<const N: usize>(a: [Option<&Answer>; N]) -> Option<String> {
+    a.into_iter()
+        .flatten()
+        .find_map(|r| r.as_ref().err().filter(|e| e.unreachable).map(|e| e.msg.clone()))
+}
+
+fn str_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        o => o.to_string(),
+    }
+}
+
+/// `ip:port` of a transport ID object.
+fn trid_addr(t: &Value) -> String {
+    join_addr(&str_of(&t["traddr"]), &str_of(&t["trsvcid"]))
+}
+
+fn ctrlr_names(v: &Value) -> HashMap<u16, String> {
+    let mut m = HashMap::new();
+    for g in v.as_array().into_iter().flatten() {
+        let name = str_of(&g["name"]);
+        for c in g["ctrlrs"].as_array().into_iter().flatten() {
+            if let Some(id) = c["cntlid"].as_u64() {
+                m.insert(id as u16, name.clone());
+            }
+        }
+    }
+    m
+}
+
+fn parse_subsystems(subs: &Value, raw: &RawPoll) -> Vec<Subsystem> {
+    let sizes: HashMap<String, u64> = raw
+        .tgt_bdevs
+        .as_ref()
+        .and_then(|r| r.as_ref().ok())
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|b| {
+                    let n = b["name"].as_str()?;
+                    Some((n.to_string(), b["num_blocks"].as_u64()? * b["block_size"].as_u64()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    subs.as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            let nqn = str_of(&s["nqn"]);
+            let namespaces: Vec<Namespace> = s["namespaces"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|n| {
+                    let bdev = str_of(&n["bdev_name"]);
+                    Namespace {
+                        nsid: n["nsid"].as_u64().unwrap_or(0) as u32,
+                        size: sizes.get(&bdev).copied(),
+                        bdev,
+                        anagrpid: n["anagrpid"].as_u64().map(|g| g as u32),
+                    }
+                })
+                .collect();
+            let controllers = raw
+                .tgt_ctrlrs
+                .iter()
+                .find(|(n, _)| *n == nqn)
+                .and_then(|(_, a)| a.as_ref().ok())
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .map(|c| TgtController {
+                            cntlid: c["cntlid"].as_u64().unwrap_or(0) as u16,
+                            hostnqn: str_of(&c["hostnqn"]),
+                            num_io_qpairs: c["num_io_qpairs"].as_u64().unwrap_or(0) as u32,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let listeners_have_ana = raw
+                .listeners
+                .iter()
+                .find(|(n, _)| *n == nqn)
+                .and_then(|(_, a)| a.as_ref().ok())
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().any(|l| l.get("ana_states").is_some()));
+            Subsystem {
+                subtype: str_of(&s["subtype"]),
+                serial: str_of(&s["serial_number"]),
+                model: str_of(&s["model_number"]),
+                allow_any_host: s["allow_any_host"].as_bool().unwrap_or(false),
+                ana_reporting: listeners_have_ana || namespaces.iter().any(|n| n.anagrpid.is_some()),
+                listen_addresses: s["listen_addresses"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(trid_addr)
+                    .collect(),
+                namespaces,
+                controllers,
+                nqn,
+            }
+        })
+        .collect()
+}
+
+fn parse_listeners(subs: &Value, raw: &RawPoll) -> Vec<Listener> {
+    let mut out = Vec::new();
+    for s in subs.as_array().into_iter().flatten() {
+        if s["subtype"].as_str() == Some("Discovery") {
+            continue;
+        }
+        let nqn = str_of(&s["nqn"]);
+        let detailed = raw
+            .listeners
+            .iter()
+            .find(|(n, _)| *n == nqn)
+            .and_then(|(_, a)| a.as_ref().ok())
+            .and_then(Value::as_array)
+            .cloned();
+        let qpairs: Vec<Value> = raw
+            .qpairs
+            .iter()
+            .find(|(n, _)| *n == nqn)
+            .and_then(|(_, a)| a.as_ref().ok())
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let addrs: Vec<(Value, Vec<(u32, String)>)> = match detailed {
+            Some(d) => d
+                .iter()
+                .map(|l| {
+                    let states = l["ana_states"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|g| (g["ana_group"].as_u64().unwrap_or(0) as u32, str_of(&g["ana_state"])))
+                        .collect();
+                    (l["address"].clone(), states)
+                })
+                .collect(),
+            None => s["listen_addresses"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|a| (a.clone(), vec![]))
+                .collect(),
+        };
+        for (a, ana_states) in addrs {
+            let addr = trid_addr(&a);
+            let mine: Vec<&Value> = qpairs
+                .iter()
+                .filter(|q| trid_addr(&q["listen_address"]) == addr)
+                .collect();
+            let mut controllers: Vec<u16> = mine
+                .iter()
+                .filter_map(|q| q["cntlid"].as_u64().map(|c| c as u16))
+                .collect();
+            controllers.sort_unstable();
+            controllers.dedup();
+            out.push(Listener {
+                nqn: nqn.clone(),
+                trtype: str_of(&a["trtype"]),
+                adrfam: str_of(&a["adrfam"]),
+                traddr: str_of(&a["traddr"]),
+                trsvcid: str_of(&a["trsvcid"]),
+                ana_states,
+                controllers,
+                qpairs: mine.len(),
+            });
+        }
+    }
+    out
+}
