@@ -54,6 +54,13 @@ pub struct BenchArgs {
     /// Subsystem NQN for --connect.
     #[arg(long, default_value = scenario::HOWTO_NQN)]
     pub subnqn: String,
+    /// Take the first path away mid-run to measure the failover stall:
+    /// `inaccessible` (ANA state) or `kill` (its connections dropped).
+    #[arg(long, value_parser = ["inaccessible", "kill"])]
+    pub fault: Option<String>,
+    /// Seconds into the run when --fault strikes.
+    #[arg(long, default_value_t = 2.0)]
+    pub fault_at: f64,
 }
 
 fn free_port(ip: &str) -> Result<SocketAddr> {
@@ -124,6 +131,25 @@ pub async fn run(a: BenchArgs) -> Result<()> {
     let engines = Engines::new(perf);
     engines.run_steps(&steps(&a)?).await?;
     engines.bdevperf.set_output(Some(stdout_sink()));
+    if let (Some(kind), Some(first)) = (a.fault.clone(), first_listener(&engines)) {
+        let router = engines.target_router.clone();
+        let at = std::time::Duration::from_secs_f64(a.fault_at.max(0.0));
+        tokio::spawn(async move {
+            tokio::time::sleep(at).await;
+            let la = json!({"trtype": "tcp", "traddr": first.ip().to_string(), "trsvcid": first.port().to_string()});
+            let (method, params) = match kind.as_str() {
+                "kill" => ("mpath_listener_drop_connections", json!({"listen_address": la})),
+                _ => (
+                    "nvmf_subsystem_listener_set_ana_state",
+                    json!({"nqn": scenario::HOWTO_NQN, "ana_state": "inaccessible", "listen_address": la}),
+                ),
+            };
+            match router.call(method, Some(params)).await {
+                Ok(_) => eprintln!("\n[mpath-console] fault at {:.1} s: {kind} on {first}", at.as_secs_f64()),
+                Err(e) => eprintln!("\n[mpath-console] fault {kind} failed: {e}"),
+            }
+        });
+    }
     let cpu0 = cpu_seconds();
     let t0 = Instant::now();
     let result = engines
@@ -154,6 +180,15 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// The embedded target's first listener of the HOWTO subsystem (the path
+/// active_passive uses).
+fn first_listener(e: &Engines) -> Option<SocketAddr> {
+    let ss = e.target.subsystem(scenario::HOWTO_NQN)?;
+    let cfg = ss.config();
+    // Listed newest first: the first one added is last.
+    cfg.listeners.last().map(|l| l.addr)
 }
 
 /// The result with our measurement appended after SPDK's keys.

@@ -14,7 +14,7 @@ mod raw;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{mpsc, Arc};
@@ -138,17 +138,32 @@ fn pattern(seed: u8, len: usize) -> Vec<u8> {
 }
 
 /// A running dumpcap; killed on drop if the test fails before `stop`.
+///
+/// dumpcap prints "Capturing on 'Loopback: lo'" before it opens the socket
+/// (as an unprivileged user it says so and then fails), and on SIGINT it
+/// drops what is still in the kernel's ring (up to a few hundred ms of
+/// packets). So both ends are marked: UDP datagrams with a unique payload,
+/// sent to ourselves on a port the filter also takes, repeated until that
+/// payload is in the file. The ring is FIFO: once the end mark is in the
+/// file, so is every NVMe/TCP segment before it.
 struct Capture {
     child: Child,
     stderr: mpsc::Receiver<String>,
     file: PathBuf,
+    marker: UdpSocket,
 }
 
 impl Capture {
     /// `Err` is the reason to skip: dumpcap missing or not allowed to capture.
     fn start(dir: &Path, ports: [u16; 2]) -> Result<Capture, String> {
+        let marker = UdpSocket::bind("127.0.0.1:0").unwrap();
         let file = dir.join("x.pcapng");
-        let filter = format!("tcp port {} or tcp port {}", ports[0], ports[1]);
+        let filter = format!(
+            "tcp port {} or tcp port {} or udp port {}",
+            ports[0],
+            ports[1],
+            marker.local_addr().unwrap().port()
+        );
         let mut child = Command::new("dumpcap")
             .args(["-i", "lo", "-f", &filter, "-q", "-w"])
             .arg(&file)
@@ -170,38 +185,55 @@ impl Capture {
             child,
             stderr: rx,
             file,
+            marker,
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut said = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match cap.stderr.recv_timeout(left) {
-                Ok(l) if l.contains("Capturing on") => break,
-                Ok(l) => said.push(l),
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let st = cap.child.wait().ok();
-                    return Err(format!(
-                        "dumpcap cannot capture on lo (not root / no CAP_NET_RAW?): exit {st:?}: {}",
-                        said.join(" | ")
-                    ));
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    panic!(
-                        "dumpcap did not start capturing in 10 s: {}",
-                        said.join(" | ")
-                    )
-                }
+        match cap.mark("start") {
+            Ok(()) => Ok(cap),
+            Err(status) => {
+                let said: Vec<String> = cap.stderr.iter().collect();
+                Err(format!(
+                    "dumpcap cannot capture on lo (not root / no CAP_NET_RAW?): {status}: {}",
+                    said.join(" ")
+                ))
             }
         }
-        // "Capturing on" is printed once the filter is set on the live
-        // socket; a short grace period costs little.
-        std::thread::sleep(Duration::from_millis(100));
-        Ok(cap)
     }
 
-    /// SIGINT, wait for exit (dumpcap flushes and closes the file), and
-    /// return what dumpcap said on stderr after "Capturing on".
+    /// Sends a marker datagram every 50 ms until its payload is in the
+    /// file; `Err` when dumpcap exits meanwhile.
+    fn mark(&mut self, what: &str) -> Result<(), std::process::ExitStatus> {
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let payload = format!("mpath-console tshark test {what} mark {nonce:x}");
+        let to = self.marker.local_addr().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            self.marker.send_to(payload.as_bytes(), to).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Err(status);
+            }
+            let bytes = std::fs::read(&self.file).unwrap_or_default();
+            if bytes
+                .windows(payload.len())
+                .any(|w| w == payload.as_bytes())
+            {
+                return Ok(());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "dumpcap is running but its {what} mark never reached the file"
+            );
+        }
+    }
+
+    /// Marks the end, SIGINT, waits for exit; returns what dumpcap said.
     fn stop(&mut self) -> String {
+        if let Err(st) = self.mark("end") {
+            panic!("dumpcap exited during the capture: {st}");
+        }
         let pid = self.child.id() as libc::pid_t;
         // SAFETY: signalling our own child, which has not been reaped.
         assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0, "kill -INT");
@@ -304,6 +336,9 @@ fn session(t: &Tgt, digests: bool) -> Vec<u16> {
 
 fn tshark(file: &Path, ports: [u16; 2], extra: &[&str]) -> Output {
     let mut c = Command::new("tshark");
+    // A private (empty) profile: no user preference or disabled protocol
+    // can change the verdict.
+    c.env("WIRESHARK_CONFIG_DIR", file.parent().unwrap());
     c.arg("-n").arg("-r").arg(file);
     for p in ports {
         c.args(["-d", &format!("tcp.port=={p},nvme-tcp")]);
@@ -381,6 +416,7 @@ struct Seen {
     hdgst_good: BTreeMap<bool, usize>,
     ddgst_good: BTreeMap<bool, usize>,
     icreq_ports: BTreeSet<u16>,
+    marks: usize,
     experts: BTreeMap<String, usize>,
     problems: Vec<String>,
 }
@@ -400,6 +436,11 @@ fn analyse(text: &str, digest_ports: &BTreeSet<u16>) -> Seen {
         let f: Vec<&str> = row.split('\t').collect();
         assert_eq!(f.len(), 10, "tshark row: {row:?}");
         let frame = f[0];
+        if f[1].is_empty() {
+            // A capture start/end mark (UDP), not NVMe/TCP.
+            s.marks += 1;
+            continue;
+        }
         let (src, dst): (u16, u16) = (f[1].parse().unwrap(), f[2].parse().unwrap());
         let dig = digest_ports.contains(&src) || digest_ports.contains(&dst);
         let types: Vec<u8> = list(f[3]).iter().map(|t| t.parse().unwrap()).collect();
@@ -483,8 +524,9 @@ fn wireshark_decodes_our_nvme_tcp_cleanly() {
 
     let plain: BTreeSet<u16> = session(&t, false).into_iter().collect();
     let digest: BTreeSet<u16> = session(&t, true).into_iter().collect();
-    // The sessions' sockets are closed; let the FINs reach the capture.
-    std::thread::sleep(Duration::from_millis(300));
+    // The sessions' sockets are closed; let the FINs go out before the end
+    // mark.
+    std::thread::sleep(Duration::from_millis(50));
     let said = cap.stop();
     let file = cap.file.clone();
     // "Packets received/dropped on interface 'Loopback: lo': N/D (...)"
@@ -506,9 +548,10 @@ fn wireshark_decodes_our_nvme_tcp_cleanly() {
     let text = String::from_utf8(out.stdout).unwrap();
     let s = analyse(&text, &digest);
     eprintln!(
-        "tshark: {} frames ({received} captured); PDUs (digests, type) {:?}; \
+        "tshark: {} frames ({received} captured, {} of them marks); PDUs (digests, type) {:?}; \
          good header digests {:?}, good data digests {:?}; expert infos {:?}",
         text.lines().count(),
+        s.marks,
         s.pdus,
         s.hdgst_good,
         s.ddgst_good,

@@ -24,13 +24,25 @@ pub(crate) struct Col {
     /// What its contents want; spare room is shared out up to this.
     pub pref: u16,
     /// Columns with a higher rank are dropped first; 0 is never dropped.
-    /// Among the kept columns, the lower rank gets spare room first.
     pub drop: u8,
+    /// Among the kept columns, the lower rank gets spare room first; by
+    /// default the same as `drop`. A column can be kept always and still
+    /// wait its turn for room (a long name should not starve an address).
+    pub grow: u8,
 }
 
 impl Col {
     pub(crate) const fn new(min: u16, pref: u16, drop: u8) -> Col {
-        Col { min, pref, drop }
+        Col {
+            min,
+            pref,
+            drop,
+            grow: drop,
+        }
+    }
+
+    pub(crate) const fn grow(self, grow: u8) -> Col {
+        Col { grow, ..self }
     }
 
     pub(crate) const fn fixed(width: u16, drop: u8) -> Col {
@@ -69,7 +81,7 @@ pub(crate) fn place<const N: usize>(cols: &[Col; N], width: u16) -> [Option<(u16
     }
     let mut spare = u32::from(width).saturating_sub(need(&on));
     let mut order: [usize; N] = std::array::from_fn(|i| i);
-    order.sort_by_key(|&i| (cols[i].drop, i));
+    order.sort_by_key(|&i| (cols[i].grow, i));
     for i in order {
         if on[i] {
             let add = u32::from(cols[i].pref.saturating_sub(cols[i].min)).min(spare);
@@ -211,6 +223,13 @@ mod tests {
         let cols = [Col::new(2, 6, 2), Col::new(2, 6, 1)];
         // Minimums 2+1+2 = 5; 3 spare, all to the rank-1 column.
         assert_eq!(place(&cols, 8), [Some((0, 2)), Some((3, 5))]);
+    }
+
+    #[test]
+    fn growth_order_can_differ_from_drop_order() {
+        let cols = [Col::new(2, 6, 0).grow(3), Col::new(2, 6, 1)];
+        assert_eq!(place(&cols, 8), [Some((0, 2)), Some((3, 5))]);
+        assert_eq!(place(&cols, 12), [Some((0, 5)), Some((6, 6))]);
     }
 
     #[test]

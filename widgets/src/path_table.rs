@@ -152,8 +152,13 @@ impl<'a> PathTable<'a> {
             w.min(usize::from(cap)) as u16
         };
         let name = widest(&|r| text::width(&r.name), HEADERS[NAME].len(), 32);
+        let name_min = widest(&|r| text::width(&r.name), 4, 8);
         // An IPv6 address in brackets, a colon and a port: 47 at most.
         let trid = widest(&|r| trid_width(r), HEADERS[TRID].len(), 47);
+        // Squeezing the one column that tells paths apart is worse than
+        // losing a less useful one, so it keeps room for any IPv4
+        // `addr:port` (21) before the others are even shown.
+        let trid_min = widest(&|r| trid_width(r), 9, 21);
         let ana = widest(&|r| text::width(ana_label(r)), HEADERS[ANA].len(), 32);
         let outst = widest(
             &|r| r.outstanding.map_or(0, |n| digits(u64::from(n))),
@@ -162,13 +167,16 @@ impl<'a> PathTable<'a> {
         );
         [
             Col::fixed(1, 0),
-            Col::new(4, name, 0),
+            // Never dropped, but a long name waits for room until the
+            // address and the rate have theirs.
+            Col::new(name_min, name, 0).grow(4),
             Col::fixed(6, 8),
-            Col::new(9, trid, 2),
+            Col::new(trid_min, trid, 2),
             Col::fixed(4, 5),
             Col::fixed(3, 7),
             Col::new(4, ana, 0),
-            Col::new(5, outst, 6),
+            // Numbers are never cut: a cut number reads as a smaller one.
+            Col::fixed(outst, 6),
             Col::fixed(6, 3),
             Col::fixed(6, 9),
             // Always as wide as a full history when there is room, so the
@@ -374,7 +382,7 @@ impl Widget for &PathTable<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::text::testing::{find, render_all_sizes, row, rows};
+    use crate::text::testing::{find, lines, render_all_sizes, row};
     use ratatui::style::{Color, Modifier};
 
     fn path(name: &str, cntlid: u16, traddr: &str, trsvcid: &str, ana: &str) -> PathRow {
@@ -421,7 +429,7 @@ mod tests {
             [
                 "┌ I/O paths ───────────────────────────────────────────────────────────────────────────────────────┐",
                 "│  controller cntlid transport ID   conn acc ANA           outst   IOPS  MiB/s IOPS history        │",
-                "│★ Nvme0           1 127.0.0.1:4420 yes  yes optimized        12 45.68K  178.4     ▁▂▄█            │",
+                "│★ Nvme0           1 127.0.0.1:4420 yes  yes optimized        12 45.68K  178.4                 ▁▂▄█│",
                 "│  Nvme0           2 127.0.0.2:5520 yes  yes non_optimized   n/a    n/a    n/a                     │",
                 "└──────────────────────────────────────────────────────────────────────────────────────────────────┘",
             ]
@@ -484,19 +492,28 @@ mod tests {
         let theme = Theme::dark();
         let rows = demo();
         let header = |w: u16| row(&render(&PathTable::new(&rows, &theme).bordered(false), w, 3), 0);
-        let h = header(97);
-        assert!(h.contains("IOPS history"), "{h}");
-        let h = header(80);
-        assert!(!h.contains("history") && h.contains("MiB/s"), "{h}");
-        let h = header(72);
-        assert!(!h.contains("MiB/s") && h.contains("cntlid"), "{h}");
-        let h = header(65);
-        assert!(!h.contains("cntlid") && h.contains("acc"), "{h}");
-        let h = header(40);
-        assert!(h.contains("transport ID") && h.contains("IOPS") && !h.contains("outst"), "{h}");
-        // At the narrowest: star, name, ANA (short labels).
-        let buf = render(&PathTable::new(&rows, &theme).bordered(false), 12, 3);
-        assert_eq!(rows_of(&buf), ["  cont… ANA ", "★ Nvme0 OPT ", "  Nvme0 NON "]);
+        // Which columns are there at each width, narrowest last.
+        let names = ["IOPS h", "MiB/s", "cntlid", "acc", "outst", "conn", "IOPS", "transport"];
+        let mut gone = Vec::new();
+        for w in (0..=120).rev() {
+            let h = header(w);
+            for name in names {
+                if !gone.contains(&name) && !h.contains(name) {
+                    gone.push(name);
+                }
+            }
+            // Once gone, a column stays gone at every narrower width.
+            for name in &gone {
+                assert!(!h.contains(name), "{w}: {h}");
+            }
+        }
+        assert_eq!(gone, names);
+        // At 80 columns (78 inside a border) everything is still there.
+        let h = header(78);
+        assert!(names.iter().all(|n| h.contains(n)), "{h}");
+        // At the narrowest: star, name, ANA with short labels.
+        let buf = render(&PathTable::new(&rows, &theme).bordered(false), 14, 3);
+        assert_eq!(lines(&buf), ["  cont… ANA", "★ Nvme0 OPT", "  Nvme0 NON"]);
     }
 
     #[test]
@@ -506,9 +523,10 @@ mod tests {
         rows[0].history = vec![10, 20];
         rows[1].history = vec![40, 80];
         let buf = render(&PathTable::new(&rows, &theme).bordered(false), 120, 3);
-        let x = find(&buf, 0, "IOPS history").unwrap();
-        assert_eq!(&row(&buf, 1)[x as usize..x as usize + 2], "▁▂");
-        assert_eq!(&row(&buf, 2)[x as usize..].chars().take(2).collect::<String>(), "▄█");
+        let x = usize::from(find(&buf, 0, "IOPS history").unwrap());
+        let spark = |y| row(&buf, y).chars().skip(x).collect::<String>();
+        assert_eq!(spark(1).trim(), "▁▂");
+        assert_eq!(spark(2).trim(), "▄█");
     }
 
     #[test]
@@ -560,20 +578,21 @@ mod tests {
             mibps: Some(f64::INFINITY),
             outstanding: Some(u32::MAX),
             history: vec![u64::MAX, 0, 1],
-            ..path(&long, u16::MAX, "fe80::1234:5678:9abc:def0:1111:2222:3333", "65535", "")
+            ..path(&long, u16::MAX, "fe80::1234:5678:9abc:def0:1111:2222", "65535", "")
         }];
         let buf = render(&PathTable::new(&rows, &theme).bordered(false), 120, 2);
         let r = row(&buf, 1);
-        assert!(r.contains("控制器…"), "{r}");
-        assert!(r.contains("[fe80::1234:5678:9abc:def0:1111:2222:3333]:65535"), "{r}");
+        assert!(r.starts_with("★ 控制器") && r.contains("控…"), "{r}");
+        assert!(r.contains("[fe80::1234:5678:9abc:def0:1111:2222]:65535"), "{r}");
         assert!(r.contains("4294967295") && r.contains("65535"), "{r}");
         assert!(!r.contains('\x1b'));
         assert_eq!(r.matches("n/a").count(), 2, "{r}");
         // Narrow: the address keeps its port.
         let buf = render(&PathTable::new(&rows, &theme).bordered(false), 40, 2);
-        assert!(row(&buf, 1).contains("…:65535"), "{}", row(&buf, 1));
+        let r = row(&buf, 1);
+        assert!(r.contains("[fe80::") && r.contains("…") && r.contains("]:65535"), "{r}");
         let buf = render(&PathTable::new(&rows, &theme).bordered(false), 20, 2);
-        assert_eq!(rows(&buf)[1], "★ 控…          状态…");
+        assert_eq!(lines(&buf)[1], "★ 控制器…  状态未知");
     }
 
     #[test]

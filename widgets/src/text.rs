@@ -130,7 +130,7 @@ pub(crate) mod testing {
     }
 
     /// All rows, trailing blanks trimmed.
-    pub(crate) fn rows(buf: &Buffer) -> Vec<String> {
+    pub(crate) fn lines(buf: &Buffer) -> Vec<String> {
         (buf.area.y..buf.area.bottom())
             .map(|y| row(buf, y).trim_end().to_string())
             .collect()
@@ -217,7 +217,7 @@ mod tests {
         let mut buf = Buffer::empty(Rect::new(0, 0, 6, 2));
         put_right(&mut buf, 0, 0, "42", 6, Style::new());
         put_right(&mut buf, 0, 1, "1234567", 6, Style::new());
-        assert_eq!(testing::rows(&buf), ["    42", "12345…"]);
+        assert_eq!(testing::lines(&buf), ["    42", "12345…"]);
     }
 
     #[test]

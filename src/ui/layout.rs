@@ -1,0 +1,162 @@
+//! Where each pane goes, from 72×20 up: a pure function of the terminal
+//! size and the table sizes, shared by rendering and mouse hit-testing.
+//!
+//! ```text
+//!  normal (< 170 cols)                      wide (≥ 170 cols, ≥ 40 rows)
+//! ┌ header ─────────────────────────────┐  ┌ header ──────────────────────────────────┐
+//! ├ Subsystems ─┬ Listeners ────────────┤  ├ Subsystems ┬ Listeners ──┬ Load ────────┤
+//! ├ I/O paths ──┴───────────────────────┤  ├ I/O paths ─┴─────────────┤              │
+//! ├ Connections ────────────────────────┤  ├ Connections ─────────────┼ Events ──────┤
+//! ├ Load ───────────┬ Events ───────────┤  │                          │              │
+//! └ footer: key hints / status / `:` ───┘  └ footer ──────────────────┴──────────────┘
+//! ```
+
+use ratatui::layout::Rect;
+
+use super::app::{App, Pane};
+
+/// Smallest size drawn; below it the screen says so.
+pub const MIN_W: u16 = 72;
+pub const MIN_H: u16 = 20;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Areas {
+    pub too_small: bool,
+    pub header: Rect,
+    pub panes: Vec<(Pane, Rect)>,
+    pub footer: Rect,
+}
+
+impl Areas {
+    pub fn get(&self, p: Pane) -> Option<Rect> {
+        self.panes.iter().find(|(q, _)| *q == p).map(|(_, r)| *r)
+    }
+}
+
+/// Data rows a table pane shows (borders and header row excluded).
+pub fn visible_rows(_p: Pane, r: Rect) -> usize {
+    usize::from(r.height.saturating_sub(3))
+}
+
+/// First row shown so that `sel` is visible.
+pub fn scroll_offset(sel: usize, len: usize, visible: usize) -> usize {
+    if visible == 0 || len <= visible {
+        return 0;
+    }
+    if sel < visible {
+        0
+    } else {
+        (sel + 1 - visible).min(len - visible)
+    }
+}
+
+fn rect(x: u16, y: u16, w: u16, h: u16) -> Rect {
+    Rect::new(x, y, w, h)
+}
+
+pub fn compute(w: u16, h: u16, app: &App) -> Areas {
+    let full = rect(0, 0, w, h);
+    if w < MIN_W || h < MIN_H {
+        return Areas {
+            too_small: true,
+            header: full,
+            panes: vec![],
+            footer: Rect::default(),
+        };
+    }
+    let header_h: u16 = if h >= 30 { 3 } else { 2 };
+    let footer_h: u16 = 1;
+    let header = rect(0, 0, w, header_h);
+    let footer = rect(0, h - footer_h, w, footer_h);
+    let body = rect(0, header_h, w, h - header_h - footer_h);
+
+    let n_listeners = app.snap.listeners.len().max(1) as u16;
+    let n_paths = app.snap.paths.len().max(1) as u16;
+    let n_ns: u16 = app
+        .snap
+        .subsystems
+        .iter()
+        .filter(|s| s.subtype != "Discovery")
+        .map(|s| s.namespaces.len().max(1) as u16 + 1)
+        .sum::<u16>()
+        .max(2);
+    let wide = w >= 170 && h >= 40;
+    let mut panes = Vec::new();
+    if wide {
+        let right_w = (w * 36 / 100).clamp(50, 90);
+        let left_w = w - right_w;
+        let top_h = (n_listeners.max(n_ns) + 3).clamp(5, 10);
+        let paths_h = (n_paths + 3).clamp(5, 10);
+        let sub_w = (left_w * 38 / 100).max(36);
+        panes.push((Pane::Subsystems, rect(0, body.y, sub_w, top_h)));
+        panes.push((Pane::Listeners, rect(sub_w, body.y, left_w - sub_w, top_h)));
+        panes.push((Pane::Paths, rect(0, body.y + top_h, left_w, paths_h)));
+        let conns_y = body.y + top_h + paths_h;
+        panes.push((Pane::Conns, rect(0, conns_y, left_w, body.bottom().saturating_sub(conns_y))));
+        let load_h = (body.height * 45 / 100).max(12);
+        panes.push((Pane::Load, rect(left_w, body.y, right_w, load_h)));
+        panes.push((Pane::Events, rect(left_w, body.y + load_h, right_w, body.height - load_h)));
+    } else {
+        let compact = h < 30;
+        let top_h = if compact { n_listeners + 3 } else { (n_listeners.max(n_ns) + 3).clamp(5, 9) }.min(8);
+        let paths_h = (n_paths + 3).clamp(4, if compact { 6 } else { 9 });
+        let bottom_h = if compact { 6 } else { (body.height / 4).clamp(8, 14) };
+        let conns_h = body.height.saturating_sub(top_h + paths_h + bottom_h).max(4);
+        let bottom_h = body.height.saturating_sub(top_h + paths_h + conns_h);
+        let sub_w = (w * 38 / 100).clamp(30, 60);
+        panes.push((Pane::Subsystems, rect(0, body.y, sub_w, top_h)));
+        panes.push((Pane::Listeners, rect(sub_w, body.y, w - sub_w, top_h)));
+        let y = body.y + top_h;
+        panes.push((Pane::Paths, rect(0, y, w, paths_h)));
+        let y = y + paths_h;
+        panes.push((Pane::Conns, rect(0, y, w, conns_h)));
+        let y = y + conns_h;
+        let load_w = w * 45 / 100;
+        panes.push((Pane::Load, rect(0, y, load_w, bottom_h)));
+        panes.push((Pane::Events, rect(load_w, y, w - load_w, bottom_h)));
+    }
+    Areas {
+        too_small: false,
+        header,
+        panes,
+        footer,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::keymap::Keymap;
+    use crate::ui::theme::Theme;
+
+    #[test]
+    fn panes_tile_the_body_without_overlap() {
+        let app = App::new("Nvme0n1", "nqn", Theme::dark(), Keymap::default());
+        for (w, h) in [(72, 20), (80, 24), (120, 40), (169, 50), (200, 60), (250, 70)] {
+            let a = compute(w, h, &app);
+            assert!(!a.too_small);
+            let mut cells = 0u32;
+            for (i, (_, r)) in a.panes.iter().enumerate() {
+                assert!(r.right() <= w && r.bottom() < h, "{w}x{h} {r:?}");
+                assert!(r.width >= 20 && r.height >= 4, "{w}x{h} {r:?}");
+                for (_, o) in &a.panes[i + 1..] {
+                    assert!(!r.intersects(*o), "{w}x{h} {r:?} {o:?}");
+                }
+                cells += u32::from(r.width) * u32::from(r.height);
+            }
+            let body = u32::from(w) * u32::from(h - a.header.height - a.footer.height);
+            assert_eq!(cells, body, "{w}x{h}");
+        }
+        assert!(compute(71, 24, &app).too_small);
+        assert!(compute(80, 19, &app).too_small);
+    }
+
+    #[test]
+    fn scrolling_keeps_selection_visible() {
+        assert_eq!(scroll_offset(0, 10, 3), 0);
+        assert_eq!(scroll_offset(2, 10, 3), 0);
+        assert_eq!(scroll_offset(3, 10, 3), 1);
+        assert_eq!(scroll_offset(9, 10, 3), 7);
+        assert_eq!(scroll_offset(5, 2, 3), 0);
+    }
+}

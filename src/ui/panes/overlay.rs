@@ -1,0 +1,112 @@
+//! Overlays: the help (generated from the keymap), the workload picker,
+//! and the result of a `:` command.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget};
+
+use crate::ui::app::{App, Overlay, WORKLOADS};
+use crate::ui::keymap::GROUPS;
+use crate::ui::snapshot::Snapshot;
+use crate::ui::theme::Theme;
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width.saturating_sub(2));
+    let h = h.min(area.height.saturating_sub(2));
+    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
+}
+
+fn boxed<'a>(t: &Theme, title: String, err: bool) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(if err { t.err } else { t.border_focused })
+        .title(Line::styled(format!(" {title} "), t.title_focused))
+        .style(t.popup)
+}
+
+pub fn render(s: &Snapshot, app: &App, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    match &app.overlay {
+        Overlay::None => {}
+        Overlay::Help { scroll } => {
+            let lines = help_lines(app);
+            let r = centered(area, 86, lines.len() as u16 + 2);
+            Clear.render(r, buf);
+            let b = boxed(t, "Help — Esc closes".into(), false);
+            let inner = b.inner(r);
+            b.render(r, buf);
+            let max = lines.len().saturating_sub(usize::from(inner.height));
+            Paragraph::new(lines).scroll(((*scroll).min(max) as u16, 0)).render(inner, buf);
+        }
+        Overlay::Workload { sel } => {
+            let r = centered(area, 40, WORKLOADS.len() as u16 + 4);
+            Clear.render(r, buf);
+            let b = boxed(t, "Workload — Enter starts".into(), false);
+            let inner = b.inner(r);
+            b.render(r, buf);
+            let cur = s.load.workload.as_deref();
+            let mut lines: Vec<Line> = WORKLOADS
+                .iter()
+                .enumerate()
+                .map(|(i, w)| {
+                    let mark = if Some(*w) == cur { "● " } else { "  " };
+                    let l = Line::from(vec![
+                        Span::styled(format!(" {} ", i + 1), t.muted),
+                        Span::styled(mark, t.ok),
+                        Span::raw(w.to_string()),
+                    ]);
+                    if i == *sel {
+                        l.style(t.selected)
+                    } else {
+                        l
+                    }
+                })
+                .collect();
+            lines.push(Line::styled(" restarts the run (stop + perform_tests)", t.muted));
+            Paragraph::new(lines).render(inner, buf);
+        }
+        Overlay::Result { title, lines, error, scroll } => {
+            let w = lines.iter().map(|l| l.chars().count()).max().unwrap_or(10).clamp(30, 110) as u16 + 4;
+            let h = (lines.len() as u16 + 2).clamp(3, area.height.saturating_sub(4));
+            let r = centered(area, w, h);
+            Clear.render(r, buf);
+            let b = boxed(t, format!("{title} — Esc closes"), *error);
+            let inner = b.inner(r);
+            b.render(r, buf);
+            let max = lines.len().saturating_sub(usize::from(inner.height));
+            let body: Vec<Line> = lines
+                .iter()
+                .map(|l| Line::styled(l.clone(), if *error { t.err } else { t.base }))
+                .collect();
+            Paragraph::new(body).scroll(((*scroll).min(max) as u16, 0)).render(inner, buf);
+            if max > 0 {
+                buf.set_string(r.right() - 12, r.bottom() - 1, format!(" {}/{} ", (*scroll).min(max), max), t.muted);
+            }
+        }
+    }
+}
+
+/// The help text, from the keymap table.
+pub fn help_lines(app: &App) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let mut out = Vec::new();
+    for g in GROUPS {
+        out.push(Line::styled(g.to_string(), t.header));
+        for b in app.keymap.bindings.iter().filter(|b| b.group == g) {
+            let keys = app.keymap.keys_label(b.action);
+            out.push(Line::from(vec![
+                Span::styled(format!("  {keys:<12}"), t.accent),
+                Span::raw(b.desc.to_string()),
+            ]));
+        }
+    }
+    out.push(Line::styled("Mouse", t.header));
+    out.push(Line::raw("  click focuses a pane or a row; the wheel scrolls"));
+    out.push(Line::styled("Command line", t.header));
+    out.push(Line::raw("  :nvmf_subsystem_listener_set_ana_state NQN -t tcp -a ADDR -s PORT -n STATE"));
+    out.push(Line::raw("  :bdev_nvme_set_multipath_policy -b BDEV -p active_active [-s queue_depth]"));
+    out.push(Line::raw("  :any_method key=value --flag value | '{json}'   Tab completes, ↑/↓ history"));
+    out
+}
