@@ -17,7 +17,11 @@ use serde_json::{json, Value};
 const NQN: &str = "nqn.2022-02.io.spdk:cnode0";
 
 fn free_port(ip: &str) -> u16 {
-    TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap().port()
+    TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Rig {
@@ -34,7 +38,7 @@ fn listen(p: SocketAddr) -> Value {
 }
 
 impl Rig {
-    async fn start() -> Rig {
+    async fn start(digests: bool) -> Rig {
         let target = Target::new();
         let mut tgt = Router::new("nvmf_tgt");
         rpc::nvmf::register(&mut tgt, &target);
@@ -52,30 +56,53 @@ impl Rig {
         };
         r.t("nvmf_create_transport", json!({"trtype": "tcp"})).await;
         r.t("nvmf_create_subsystem", json!({"nqn": NQN, "allow_any_host": true, "ana_reporting": true, "serial_number": "SPDK00000000000001"})).await;
-        r.t("bdev_malloc_create", json!({"num_blocks": 131072, "block_size": 512, "name": "Malloc0"})).await;
-        r.t("nvmf_subsystem_add_ns", json!({"nqn": NQN, "namespace": {"bdev_name": "Malloc0"}})).await;
+        r.t(
+            "bdev_malloc_create",
+            json!({"num_blocks": 131072, "block_size": 512, "name": "Malloc0"}),
+        )
+        .await;
+        r.t(
+            "nvmf_subsystem_add_ns",
+            json!({"nqn": NQN, "namespace": {"bdev_name": "Malloc0"}}),
+        )
+        .await;
         for p in [r.p1, r.p2] {
-            r.t("nvmf_subsystem_add_listener", json!({"nqn": NQN, "listen_address": listen(p)})).await;
+            r.t(
+                "nvmf_subsystem_add_listener",
+                json!({"nqn": NQN, "listen_address": listen(p)}),
+            )
+            .await;
         }
-        r.i("bdev_nvme_set_options", json!({"bdev_retry_count": -1})).await;
+        r.i("bdev_nvme_set_options", json!({"bdev_retry_count": -1}))
+            .await;
         for (i, p) in [r.p1, r.p2].into_iter().enumerate() {
             let mut a = json!({"name": "Nvme0", "trtype": "tcp", "traddr": p.ip().to_string(),
                 "adrfam": "ipv4", "trsvcid": p.port().to_string(), "subnqn": NQN,
-                "ctrlr_loss_timeout_sec": -1, "reconnect_delay_sec": 1});
+                "ctrlr_loss_timeout_sec": -1, "reconnect_delay_sec": 1,
+                "hdgst": digests, "ddgst": digests});
             if i == 1 {
                 a["multipath"] = json!("multipath");
             }
-            assert_eq!(r.i("bdev_nvme_attach_controller", a).await, json!(["Nvme0n1"]));
+            assert_eq!(
+                r.i("bdev_nvme_attach_controller", a).await,
+                json!(["Nvme0n1"])
+            );
         }
         r
     }
 
     async fn t(&self, m: &str, p: Value) -> Value {
-        self.tgt.call(m, Some(p)).await.unwrap_or_else(|e| panic!("{m}: {e:?}"))
+        self.tgt
+            .call(m, Some(p))
+            .await
+            .unwrap_or_else(|e| panic!("{m}: {e:?}"))
     }
 
     async fn i(&self, m: &str, p: Value) -> Value {
-        self.ini.call(m, Some(p)).await.unwrap_or_else(|e| panic!("{m}: {e:?}"))
+        self.ini
+            .call(m, Some(p))
+            .await
+            .unwrap_or_else(|e| panic!("{m}: {e:?}"))
     }
 
     async fn set_ana(&self, p: SocketAddr, state: &str) {
@@ -88,7 +115,9 @@ impl Rig {
 
     /// (trsvcid, current, completed_ios) per path.
     async fn paths(&self) -> Vec<(String, bool, u64)> {
-        let v = self.i("bdev_nvme_get_io_paths", json!({"name": "Nvme0n1"})).await;
+        let v = self
+            .i("bdev_nvme_get_io_paths", json!({"name": "Nvme0n1"}))
+            .await;
         v["poll_groups"][0]["io_paths"]
             .as_array()
             .unwrap()
@@ -141,14 +170,22 @@ fn load(dev: Arc<dyn BlockDevice>, workers: u64) -> Load {
             let _ = h.await;
         }
     });
-    Load { stop, failed, done, task }
+    Load {
+        stop,
+        failed,
+        done,
+        task,
+    }
 }
 
 impl Load {
     async fn finish(self) -> (u64, u64) {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.task.await;
-        (self.done.load(Ordering::Relaxed), self.failed.load(Ordering::Relaxed))
+        (
+            self.done.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -169,7 +206,7 @@ fn port(p: SocketAddr) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn howto_failover_and_active_active() {
-    let r = Rig::start().await;
+    let r = Rig::start(false).await;
     let bdev = r.host.bdev("Nvme0n1").expect("bdev");
     assert_eq!((bdev.block_size(), bdev.num_blocks()), (512, 131072));
     let l = load(bdev.clone(), 16);
@@ -192,14 +229,21 @@ async fn howto_failover_and_active_active() {
     eprintln!("current moved in {took:?}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let after = r.paths().await;
-    assert!(after[1].2 > before[1].2 + 100, "path 2 carries I/O: {after:?}");
+    assert!(
+        after[1].2 > before[1].2 + 100,
+        "path 2 carries I/O: {after:?}"
+    );
     let p1_mid = after[0].2;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(r.paths().await[0].2, p1_mid, "path 1 idle");
 
     // Both optimized, active_active: both carry I/O.
     r.set_ana(r.p1, "optimized").await;
-    r.i("bdev_nvme_set_multipath_policy", json!({"name": "Nvme0n1", "policy": "active_active"})).await;
+    r.i(
+        "bdev_nvme_set_multipath_policy",
+        json!({"name": "Nvme0n1", "policy": "active_active"}),
+    )
+    .await;
     for selector in ["round_robin", "queue_depth"] {
         r.i(
             "bdev_nvme_set_multipath_policy",
@@ -210,19 +254,36 @@ async fn howto_failover_and_active_active() {
         tokio::time::sleep(Duration::from_millis(400)).await;
         let b = r.paths().await;
         assert!(b[0].1 && b[1].1, "{selector}: both current");
-        assert!(b[0].2 > a[0].2 + 50 && b[1].2 > a[1].2 + 50, "{selector}: both carry I/O: {a:?} {b:?}");
+        assert!(
+            b[0].2 > a[0].2 + 50 && b[1].2 > a[1].2 + 50,
+            "{selector}: both carry I/O: {a:?} {b:?}"
+        );
     }
 
     // Back to active_passive; the current path goes inaccessible: I/O goes on.
-    r.i("bdev_nvme_set_multipath_policy", json!({"name": "Nvme0n1", "policy": "active_passive"})).await;
-    wait_for("path 1 current again", Duration::from_secs(2), async || r.paths().await[0].1).await;
+    r.i(
+        "bdev_nvme_set_multipath_policy",
+        json!({"name": "Nvme0n1", "policy": "active_passive"}),
+    )
+    .await;
+    wait_for("path 1 current again", Duration::from_secs(2), async || {
+        r.paths().await[0].1
+    })
+    .await;
     r.set_ana(r.p1, "inaccessible").await;
-    wait_for("switch to path 2", Duration::from_secs(1), async || r.paths().await[1].1).await;
+    wait_for("switch to path 2", Duration::from_secs(1), async || {
+        r.paths().await[1].1
+    })
+    .await;
     r.set_ana(r.p1, "optimized").await;
 
     // The first listener removed: its connections drop, I/O carries on via
     // path 2; back again, the path reconnects after reconnect_delay_sec.
-    r.t("nvmf_subsystem_remove_listener", json!({"nqn": NQN, "listen_address": listen(r.p1)})).await;
+    r.t(
+        "nvmf_subsystem_remove_listener",
+        json!({"nqn": NQN, "listen_address": listen(r.p1)}),
+    )
+    .await;
     wait_for("switch to path 2", Duration::from_secs(2), async || {
         let p = r.paths().await;
         p[1].1 && !p[0].1
@@ -230,11 +291,53 @@ async fn howto_failover_and_active_active() {
     .await;
     let mid = r.paths().await[1].2;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(r.paths().await[1].2 > mid + 100, "I/O goes on through path 2");
-    r.t("nvmf_subsystem_add_listener", json!({"nqn": NQN, "listen_address": listen(r.p1)})).await;
-    wait_for("path 1 back (failback)", Duration::from_secs(5), async || r.paths().await[0].1).await;
+    assert!(
+        r.paths().await[1].2 > mid + 100,
+        "I/O goes on through path 2"
+    );
+    r.t(
+        "nvmf_subsystem_add_listener",
+        json!({"nqn": NQN, "listen_address": listen(r.p1)}),
+    )
+    .await;
+    wait_for(
+        "path 1 back (failback)",
+        Duration::from_secs(5),
+        async || r.paths().await[0].1,
+    )
+    .await;
 
     let (done, failed) = l.finish().await;
     assert!(done > 1000, "I/O completed: {done}");
     assert_eq!(failed, 0, "failed or miscompared I/O");
+}
+
+/// Header and data digests on both paths: in-capsule writes, R2T writes
+/// (larger than the in-capsule size) and reads all verify.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digests_on_both_paths() {
+    let r = Rig::start(true).await;
+    let bdev = r.host.bdev("Nvme0n1").expect("bdev");
+    for (i, len) in [4096usize, 65536, 131072].into_iter().enumerate() {
+        let data: Vec<u8> = (0..len).map(|b| (b * 7 + i) as u8).collect();
+        let lba = 1000 * i as u64;
+        bdev.write(lba, Bytes::from(data.clone()))
+            .await
+            .expect("write");
+        let back = bdev.read(lba, (len / 512) as u32).await.expect("read");
+        assert_eq!(&back[..], &data[..], "{len} bytes read back");
+    }
+    // active_active so both digest connections carry I/O.
+    r.i(
+        "bdev_nvme_set_multipath_policy",
+        json!({"name": "Nvme0n1", "policy": "active_active"}),
+    )
+    .await;
+    let l = load(bdev.clone(), 8);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let p = r.paths().await;
+    assert!(p[0].2 > 100 && p[1].2 > 100, "both paths carry I/O: {p:?}");
+    let (done, failed) = l.finish().await;
+    assert!(done > 100);
+    assert_eq!(failed, 0);
 }

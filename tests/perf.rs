@@ -4,8 +4,7 @@
 //!
 //! The shared folder is `$MPATH_SHARED`, or `../shared` beside the crate.
 //!
-//! `bench_randread_q128_4k` (ignored) measures the runner itself:
-//! `cargo test --release --test perf -- --ignored --nocapture`.
+//! The runner's own speed is measured by `cargo bench --bench perf_runner`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -293,37 +292,5 @@ fn no_allocations_per_io_beyond_the_device() {
             (got - per_io).abs() < 0.02,
             "{w}: {got:.4} allocations per I/O, want {per_io}"
         );
-    }
-}
-
-/// Measures the runner: q128 4 KiB random reads against the in-memory
-/// device for 3 s, one job on one task.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore]
-async fn bench_randread_q128_4k() {
-    let dev = MemDevice::new("mem0", 512, 64 * 1024 * 2); // 64 MiB
-    for (w, t) in [(Workload::RandRead, 3u32), (Workload::Verify, 3)] {
-        let cfg = PerfConfig::new(w, 128, 4096, t);
-        let d: Arc<dyn BlockDevice> = dev.clone();
-        let r = run_job(
-            d,
-            &cfg,
-            |s| eprintln!("{}s: {:.0} IOPS", s.period, s.interval_iops),
-            StopSignal::new(),
-        )
-        .await;
-        println!(
-            "{w}: q128 4KiB: {:.0} IOPS, {:.1} MiB/s, avg {:.2} us, p50 {:.2} us, p99 {:.2} us, p99.9 {:.2} us, {} I/Os in {:.3} s",
-            r.iops(),
-            r.mibps(),
-            r.avg_latency_us(),
-            r.percentile_us(50.0),
-            r.percentile_us(99.0),
-            r.percentile_us(99.9),
-            r.io_completed,
-            r.runtime_s()
-        );
-        assert_eq!(r.status, JobStatus::Finished);
-        assert_eq!(r.io_miscompared, 0);
     }
 }

@@ -386,7 +386,7 @@ const FIELDS: &[&str] = &[
     "-E",
     "occurrence=a",
     "-E",
-    "aggregator=,",
+    "aggregator=|",
     "-e",
     "frame.number",
     "-e",
@@ -429,7 +429,7 @@ fn analyse(text: &str, digest_ports: &BTreeSet<u16>) -> Seen {
         if f.is_empty() {
             Vec::new()
         } else {
-            f.split(',').map(str::to_string).collect()
+            f.split('|').map(str::to_string).collect()
         }
     };
     for row in text.lines() {
@@ -456,7 +456,7 @@ fn analyse(text: &str, digest_ports: &BTreeSet<u16>) -> Seen {
         if !f[7].is_empty() {
             bad(format!("nvme-tcp.unknown_data present: {}", f[7]));
         }
-        for (sev, msg) in list(f[8]).iter().zip(f[9].split(',')) {
+        for (sev, msg) in list(f[8]).iter().zip(f[9].split('|')) {
             let sev: u32 = sev.parse().unwrap();
             // Error (0x800000) and Warn (0x600000) are anomalies: malformed
             // PDUs, segments missing from the capture; except the kernel's

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests (`mod common;` in each test file).
 //!
-//! * [`Serve`]: one `mpath-console serve` process on a private Unix socket,
-//!   killed when dropped.
+//! * [`Serve`]: one `mpath-console serve` process on private Unix sockets
+//!   (target and initiator), killed when dropped.
 //! * [`rpc_cli`]: SPDK's real client (`spdk-rpc`, PyPI `spdk==26.5`) against
 //!   that socket. `bash scripts/test.sh` installs it and exports `SPDK_RPC`.
 //! * [`rpc_raw`] / [`RawConn`]: exact bytes on the socket, for comparisons
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// How long a `serve` process gets to open its socket.
+/// How long a `serve` process gets to open its sockets.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long [`rpc_raw`] waits for a response line.
 pub const RAW_TIMEOUT: Duration = Duration::from_secs(5);
@@ -56,19 +56,23 @@ pub fn free_port(ip: &str) -> u16 {
     l.local_addr().unwrap().port()
 }
 
-/// A running `mpath-console serve --target-sock <tempdir>/spdk.sock`.
+/// A running `mpath-console serve --target-sock <tempdir>/spdk.sock
+/// --initiator-sock <tempdir>/bdevperf.sock` (private paths, so that several
+/// can run at once).
 pub struct Serve {
     child: Child,
-    /// The target's RPC socket.
+    /// The target's (nvmf_tgt's) RPC socket.
     pub sock: PathBuf,
+    /// The initiator's (bdevperf's) RPC socket.
+    pub isock: PathBuf,
     /// The process's stderr.
     pub log: PathBuf,
-    /// Holds the socket and the log; removed on drop.
+    /// Holds the sockets and the log; removed on drop.
     pub dir: tempfile::TempDir,
 }
 
 impl Serve {
-    /// Starts the process and waits until its socket accepts connections.
+    /// Starts the process and waits until both sockets accept connections.
     ///
     /// The child gets SIGKILL when the *thread* that started it ends
     /// (`PR_SET_PDEATHSIG`), so a test binary never leaves one behind. For a
@@ -76,11 +80,14 @@ impl Serve {
     pub fn start() -> Serve {
         let dir = tempfile::tempdir().expect("tempdir");
         let sock = dir.path().join("spdk.sock");
+        let isock = dir.path().join("bdevperf.sock");
         let log = dir.path().join("serve.log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mpath-console"));
         cmd.arg("serve")
             .arg("--target-sock")
             .arg(&sock)
+            .arg("--initiator-sock")
+            .arg(&isock)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("create log"));
@@ -95,12 +102,13 @@ impl Serve {
         let mut s = Serve {
             child,
             sock,
+            isock,
             log,
             dir,
         };
         let t0 = Instant::now();
         loop {
-            if UnixStream::connect(&s.sock).is_ok() {
+            if UnixStream::connect(&s.sock).is_ok() && UnixStream::connect(&s.isock).is_ok() {
                 return s;
             }
             if let Ok(Some(st)) = s.child.try_wait() {
@@ -111,8 +119,9 @@ impl Serve {
             }
             if t0.elapsed() > START_TIMEOUT {
                 panic!(
-                    "mpath-console serve: {} did not accept within {START_TIMEOUT:?}; log:\n{}",
+                    "mpath-console serve: {} / {} did not accept within {START_TIMEOUT:?}; log:\n{}",
                     s.sock.display(),
+                    s.isock.display(),
                     s.log_text()
                 );
             }
