@@ -30,16 +30,28 @@ pub struct Engines {
 impl Engines {
     /// Both engines, empty, with bdevperf's parameters from `perf`.
     pub fn new(perf: PerfConfig) -> Engines {
+        Engines::build(perf, true)
+    }
+
+    /// Like [`Engines::new`] but answering only SPDK's methods and keys
+    /// (no `mpath_*` methods, no extra keys): a stand-in for real SPDK.
+    pub fn spdk_strict(perf: PerfConfig) -> Engines {
+        Engines::build(perf, false)
+    }
+
+    fn build(perf: PerfConfig, extras: bool) -> Engines {
         let target = Target::new();
         let initiator = Initiator::new();
         let bdevperf = Arc::new(Bdevperf::new(perf));
         let mut tr = Router::new("nvmf_tgt");
         rpc::nvmf::register(&mut tr, &target);
         rpc::bdev::register(&mut tr, &target);
-        rpc::fault::register(&mut tr, &target);
+        if extras {
+            rpc::fault::register(&mut tr, &target);
+        }
         let mut ir = Router::new("bdevperf");
-        rpc::bdev_nvme::register(&mut ir, &initiator);
-        rpc::bdevperf::register(&mut ir, &initiator, &bdevperf);
+        rpc::bdev_nvme::register(&mut ir, &initiator, extras);
+        rpc::bdevperf::register(&mut ir, &initiator, &bdevperf, extras);
         Engines {
             target,
             initiator,

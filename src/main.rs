@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use mpath_console::bench::{self, BenchArgs};
 use mpath_console::control::App;
-use mpath_console::engines::{default_socket, Engines};
+use mpath_console::engines::{self, default_socket, Engines};
 use mpath_console::perf::config::PerfConfig;
 use mpath_console::scenario;
 
@@ -48,10 +48,35 @@ struct ServeArgs {
     /// 127.0.0.2:5520) or a JSON file of RPC calls.
     #[arg(long)]
     scenario: Option<String>,
+    /// Which engines to serve: the target (like nvmf_tgt), the initiator
+    /// (like bdevperf -z), or both.
+    #[arg(long, value_enum, default_value_t = Role::Both)]
+    role: Role,
+    /// Answer only SPDK's methods and result keys (no mpath_* methods, no
+    /// extra keys): stands in for real SPDK when testing `attach`.
+    #[arg(long)]
+    spdk_strict: bool,
     /// bdevperf's options for perform_tests (-q -o -w -t -M ...), as after
     /// `bdevperf -z`.
     #[arg(last = true)]
     perf: Vec<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Role {
+    Target,
+    Initiator,
+    Both,
+}
+
+impl Role {
+    fn serves(self, app: App) -> bool {
+        match self {
+            Role::Both => true,
+            Role::Target => app == App::Target,
+            Role::Initiator => app == App::Initiator,
+        }
+    }
 }
 
 fn main() -> Result<()> {
@@ -75,6 +100,8 @@ fn main() -> Result<()> {
             rpc_listen: None,
             allow_remote_rpc: false,
             scenario: Some("howto".into()),
+            role: Role::Both,
+            spdk_strict: false,
             perf: vec![],
         })),
     }
@@ -83,10 +110,27 @@ fn main() -> Result<()> {
 async fn serve(a: ServeArgs) -> Result<()> {
     let mut perf_args = vec!["-z".to_string()];
     perf_args.extend(a.perf.iter().cloned());
-    let perf = PerfConfig::from_args(&perf_args).map_err(|e| anyhow::anyhow!("bdevperf options: {e}"))?;
-    let mut e = Engines::new(perf);
-    e.serve_unix(App::Target, &a.target_sock).await?;
-    e.serve_unix(App::Initiator, &a.initiator_sock).await?;
+    let perf =
+        PerfConfig::from_args(&perf_args).map_err(|e| anyhow::anyhow!("bdevperf options: {e}"))?;
+    let mut e = if a.spdk_strict {
+        Engines::spdk_strict(perf)
+    } else {
+        Engines::new(perf)
+    };
+    let mut served = Vec::new();
+    for (app, sock) in [
+        (App::Target, &a.target_sock),
+        (App::Initiator, &a.initiator_sock),
+    ] {
+        if a.role.serves(app) {
+            e.serve_unix(app, sock).await?;
+            served.push(format!(
+                "{} RPC on {}",
+                engines::app_name(app),
+                sock.display()
+            ));
+        }
+    }
     if let Some(addr) = a.rpc_listen {
         if !addr.ip().is_loopback() && !a.allow_remote_rpc {
             bail!(
@@ -97,8 +141,14 @@ async fn serve(a: ServeArgs) -> Result<()> {
         if !addr.ip().is_loopback() {
             eprintln!("warning: unauthenticated RPC reachable on {addr}");
         }
-        let bound = e.serve_tcp(App::Target, addr).await?;
-        eprintln!("mpath-console serve: target RPC on tcp {bound}");
+        // Over TCP, the role's application (the target when both).
+        let app = if a.role == Role::Initiator {
+            App::Initiator
+        } else {
+            App::Target
+        };
+        let bound = e.serve_tcp(app, addr).await?;
+        served.push(format!("{} RPC on tcp {bound}", engines::app_name(app)));
     }
     match a.scenario.as_deref() {
         None => {}
@@ -119,12 +169,8 @@ async fn serve(a: ServeArgs) -> Result<()> {
         }
     }
     eprintln!(
-        "mpath-console serve: target RPC on {}, initiator RPC on {}\n  \
-         drive them with `spdk-rpc -s {}` and `spdk-rpc -s {}` (Ctrl-C stops)",
-        a.target_sock.display(),
-        a.initiator_sock.display(),
-        a.target_sock.display(),
-        a.initiator_sock.display(),
+        "mpath-console serve: {}\n  drive it with `spdk-rpc -s <socket>` (Ctrl-C stops)",
+        served.join(", ")
     );
     wait_for_signal().await;
     Ok(())

@@ -45,7 +45,7 @@ impl Rig {
         rpc::bdev::register(&mut tgt, &target);
         let host = Initiator::new();
         let mut ini = Router::new("bdevperf");
-        rpc::bdev_nvme::register(&mut ini, &host);
+        rpc::bdev_nvme::register(&mut ini, &host, true);
         let r = Rig {
             tgt,
             ini,

@@ -22,7 +22,10 @@ const ENODEV: i32 = 19;
 const EINVAL: i32 = 22;
 const EALREADY: i32 = 114;
 
-pub fn register(r: &mut Router, h: &Arc<Initiator>) {
+/// Registers SPDK's methods; with `extras`, also our own method and our
+/// extra keys in `bdev_nvme_get_io_paths` (`serve --spdk-strict` turns them
+/// off to stand in for a real SPDK backend).
+pub fn register(r: &mut Router, h: &Arc<Initiator>, extras: bool) {
     macro_rules! method {
         ($name:literal, $f:expr) => {{
             let h = h.clone();
@@ -36,13 +39,17 @@ pub fn register(r: &mut Router, h: &Arc<Initiator>) {
     method!("bdev_nvme_attach_controller", attach_controller);
     method!("bdev_nvme_detach_controller", detach_controller);
     method!("bdev_nvme_get_controllers", get_controllers);
-    method!("bdev_nvme_get_io_paths", get_io_paths);
+    if extras {
+        method!("bdev_nvme_get_io_paths", get_io_paths);
+        method!("mpath_host_events", host_events);
+    } else {
+        method!("bdev_nvme_get_io_paths", get_io_paths_strict);
+    }
     method!("bdev_nvme_set_multipath_policy", set_multipath_policy);
     method!("bdev_nvme_set_preferred_path", set_preferred_path);
     method!("bdev_nvme_reset_controller", reset_controller);
     method!("bdev_get_bdevs", get_bdevs);
     method!("bdev_get_iostat", get_iostat);
-    method!("mpath_host_events", host_events);
 }
 
 #[derive(Deserialize)]
@@ -330,6 +337,14 @@ async fn get_controllers(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
 /// `{"poll_groups":[]}` while bdevperf is idle). Keys after `transport` are
 /// ours: ANA state and per-path counters an operator needs.
 async fn get_io_paths(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
+    io_paths(h, p, true)
+}
+
+async fn get_io_paths_strict(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
+    io_paths(h, p, false)
+}
+
+fn io_paths(h: &Arc<Initiator>, p: Option<Value>, extras: bool) -> RpcResult {
     let r: NameOpt = decode(p, || {
         RpcError::invalid_params_msg("bdev_nvme_get_io_paths requires no parameters")
     })?;
@@ -340,18 +355,18 @@ async fn get_io_paths(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
         .collect();
     let groups: Vec<Value> = bdevs
         .iter()
-        .map(|b| json!({"thread": b.name, "io_paths": io_paths_json(b)}))
+        .map(|b| json!({"thread": b.name, "io_paths": io_paths_json(b, extras)}))
         .collect();
     Ok(json!({ "poll_groups": groups }))
 }
 
-fn io_paths_json(b: &NvmeBdev) -> Vec<Value> {
+fn io_paths_json(b: &NvmeBdev, extras: bool) -> Vec<Value> {
     b.paths()
         .iter()
         .map(|p| {
             let t = p.ctrlr.trid();
             let q = p.ctrlr.io_qpair();
-            json!({
+            let mut v = json!({
                 "bdev_name": b.name,
                 "cntlid": p.ctrlr.cntlid(),
                 "current": b.is_current(p),
@@ -363,12 +378,18 @@ fn io_paths_json(b: &NvmeBdev) -> Vec<Value> {
                     "trsvcid": t.trsvcid,
                     "adrfam": t.adrfam.as_str(),
                 },
-                "ana_state": p.ana_state().as_str(),
-                "outstanding_ios": p.outstanding.load(Relaxed),
-                "completed_ios": p.completed.load(Relaxed),
-                "bytes": p.bytes.load(Relaxed),
-                "local_address": q.as_ref().map(|q| q.local.to_string()),
-            })
+            });
+            if let (true, Value::Object(o)) = (extras, &mut v) {
+                o.insert("ana_state".into(), json!(p.ana_state().as_str()));
+                o.insert("outstanding_ios".into(), json!(p.outstanding.load(Relaxed)));
+                o.insert("completed_ios".into(), json!(p.completed.load(Relaxed)));
+                o.insert("bytes".into(), json!(p.bytes.load(Relaxed)));
+                o.insert(
+                    "local_address".into(),
+                    json!(q.as_ref().map(|q| q.local.to_string())),
+                );
+            }
+            v
         })
         .collect()
 }

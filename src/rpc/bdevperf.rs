@@ -12,7 +12,8 @@ use crate::bdev::BlockDevice;
 use crate::host::Initiator;
 use crate::perf::bdevperf::Bdevperf;
 
-pub fn register(r: &mut Router, h: &Arc<Initiator>, bp: &Arc<Bdevperf>) {
+/// `perform_tests`, plus our status/stop methods when `extras`.
+pub fn register(r: &mut Router, h: &Arc<Initiator>, bp: &Arc<Bdevperf>, extras: bool) {
     let (h2, bp2) = (h.clone(), bp.clone());
     r.register_fn("perform_tests", move |p| {
         let (h, bp) = (h2.clone(), bp2.clone());
@@ -26,6 +27,9 @@ pub fn register(r: &mut Router, h: &Arc<Initiator>, bp: &Arc<Bdevperf>) {
                 .map_err(|(code, msg)| RpcError::new(code, msg))
         }
     });
+    if !extras {
+        return;
+    }
     let bp2 = bp.clone();
     r.register_fn("mpath_perf_stop", move |_| {
         let bp = bp2.clone();
