@@ -7,10 +7,10 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use mpath_console::bench::{self, BenchArgs};
-use mpath_console::control::App;
+use mpath_console::control::{App, Remote};
 use mpath_console::engines::{self, default_socket, Engines};
 use mpath_console::perf::config::PerfConfig;
-use mpath_console::scenario;
+use mpath_console::{scenario, ui};
 
 #[derive(Parser)]
 #[command(name = "mpath-console", version, about)]
@@ -27,6 +27,58 @@ enum Cmd {
     /// Run the load without a screen: both engines on loopback with the
     /// HOWTO's scenario, bdevperf's table at the end.
     Bench(BenchArgs),
+    /// The console on the embedded engines with the HOWTO's scenario (the
+    /// default when no subcommand is given).
+    Run(RunArgs),
+    /// The console on real SPDK processes or another `mpath-console serve`,
+    /// through their RPC sockets.
+    Attach(AttachArgs),
+}
+
+#[derive(Args, Clone, Default)]
+struct UiArgs {
+    /// Redraw and sampling period in ms (10 Hz by default).
+    #[arg(long, default_value_t = 100)]
+    refresh_ms: u64,
+    /// Theme: dark, light, mono, or a JSON theme file.
+    #[arg(long)]
+    theme: Option<String>,
+    /// Key overrides: a JSON file of {"action": "key" | ["keys"]}.
+    #[arg(long)]
+    keymap: Option<String>,
+    /// Show the HOWTO's steps in a side panel (training mode).
+    #[arg(long)]
+    walkthrough: bool,
+    /// The multipath bdev to show.
+    #[arg(long, default_value = "Nvme0n1")]
+    bdev: String,
+    /// The subsystem to show.
+    #[arg(long, default_value = scenario::HOWTO_NQN)]
+    nqn: String,
+}
+
+#[derive(Args, Clone, Default)]
+struct RunArgs {
+    /// Start without load (space starts it).
+    #[arg(long)]
+    paused: bool,
+    /// Set-up as a JSON list of RPC calls instead of the HOWTO's.
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    #[command(flatten)]
+    ui: UiArgs,
+}
+
+#[derive(Args)]
+struct AttachArgs {
+    /// The target's RPC: a Unix socket path or HOST:PORT.
+    #[arg(long)]
+    target: Option<String>,
+    /// The initiator's (bdevperf's) RPC: a Unix socket path or HOST:PORT.
+    #[arg(long)]
+    initiator: Option<String>,
+    #[command(flatten)]
+    ui: UiArgs,
 }
 
 #[derive(Args)]
@@ -80,31 +132,112 @@ impl Role {
 }
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MPATH_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
     let cli = Cli::parse();
+    let screen = matches!(cli.cmd, None | Some(Cmd::Run(_)) | Some(Cmd::Attach(_)));
+    init_logging(screen)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     match cli.cmd {
         Some(Cmd::Serve(a)) => rt.block_on(serve(a)),
         Some(Cmd::Bench(a)) => rt.block_on(bench::run(a)),
-        None => rt.block_on(serve(ServeArgs {
-            target_sock: default_socket(App::Target),
-            initiator_sock: default_socket(App::Initiator),
-            rpc_listen: None,
-            allow_remote_rpc: false,
-            scenario: Some("howto".into()),
-            role: Role::Both,
-            spdk_strict: false,
-            perf: vec![],
+        Some(Cmd::Run(a)) => rt.block_on(run(a)),
+        Some(Cmd::Attach(a)) => rt.block_on(attach(a)),
+        None => rt.block_on(run(RunArgs {
+            ui: UiArgs {
+                refresh_ms: 100,
+                bdev: "Nvme0n1".into(),
+                nqn: scenario::HOWTO_NQN.into(),
+                ..UiArgs::default()
+            },
+            ..RunArgs::default()
         })),
     }
+}
+
+/// Logs go to stderr, except under the full-screen console, where they
+/// would tear the screen: there only to `MPATH_LOG_FILE` if set.
+fn init_logging(screen: bool) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MPATH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let b = tracing_subscriber::fmt().with_env_filter(filter);
+    match (screen, std::env::var_os("MPATH_LOG_FILE")) {
+        (_, Some(f)) => {
+            let file = std::fs::File::create(&f)
+                .with_context(|| format!("MPATH_LOG_FILE {}", f.to_string_lossy()))?;
+            b.with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
+        }
+        (false, None) => b.with_writer(std::io::stderr).init(),
+        (true, None) => {}
+    }
+    Ok(())
+}
+
+impl UiArgs {
+    fn opts(&self, paused: bool) -> ui::UiOpts {
+        ui::UiOpts {
+            refresh_ms: self.refresh_ms,
+            theme: self.theme.clone(),
+            walkthrough: self.walkthrough,
+            bdev: self.bdev.clone(),
+            nqn: self.nqn.clone(),
+            paused,
+            keymap: self.keymap.clone(),
+        }
+    }
+}
+
+/// The HOWTO's listeners, or free ports on the same addresses when taken.
+fn howto_listeners() -> Result<Vec<SocketAddr>> {
+    ["127.0.0.1:4420", "127.0.0.2:5520"]
+        .iter()
+        .map(|a| {
+            let want: SocketAddr = a.parse()?;
+            let l = std::net::TcpListener::bind(want)
+                .or_else(|_| std::net::TcpListener::bind((want.ip(), 0)))
+                .with_context(|| format!("no port on {}", want.ip()))?;
+            Ok(l.local_addr()?)
+        })
+        .collect()
+}
+
+async fn run(a: RunArgs) -> Result<()> {
+    let opts = a.ui.opts(a.paused);
+    // Theme and keymap errors are reported before anything starts.
+    ui::make_app(&opts)?;
+    let perf = PerfConfig::from_args(["-z", "-q", "128", "-o", "4096", "-w", "verify", "-t", "315360000"])
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut e = Engines::new(perf);
+    e.serve_unix(App::Target, &default_socket(App::Target)).await?;
+    e.serve_unix(App::Initiator, &default_socket(App::Initiator)).await?;
+    let steps = match &a.scenario {
+        Some(f) => {
+            let name = f.display().to_string();
+            let text = std::fs::read_to_string(f).with_context(|| format!("scenario {name}"))?;
+            scenario::parse(&name, &text)?
+        }
+        None => scenario::howto(&scenario::HowtoOpts {
+            listeners: howto_listeners()?,
+            paths: 2,
+            hdgst: false,
+            ddgst: false,
+            policy: None,
+        }),
+    };
+    e.run_steps(&steps).await?;
+    let r = ui::run(e.control(), opts).await;
+    e.bdevperf.stop();
+    r
+}
+
+async fn attach(a: AttachArgs) -> Result<()> {
+    if a.target.is_none() && a.initiator.is_none() {
+        bail!("attach needs --target ADDR, --initiator ADDR, or both");
+    }
+    let opts = a.ui.opts(true);
+    ui::make_app(&opts)?;
+    let control = std::sync::Arc::new(Remote::new(a.target, a.initiator));
+    ui::run(control, opts).await
 }
 
 async fn serve(a: ServeArgs) -> Result<()> {
