@@ -88,7 +88,7 @@ cargo fmt --all -- --check || die "formatting differs: run 'cargo fmt --all'"
 step "cargo clippy --release --workspace --all-targets -- -D warnings"
 cargo clippy --release --workspace --all-targets -- -D warnings || die "clippy found problems (above)"
 
-step "cargo test --release --workspace (SPDK_RPC=$SPDK_RPC, MPATH_SHARED=$MPATH_SHARED)"
-cargo test --release --workspace || die "tests failed (above)"
+step "cargo test --release --workspace --no-fail-fast (SPDK_RPC=$SPDK_RPC, MPATH_SHARED=$MPATH_SHARED)"
+cargo test --release --workspace --no-fail-fast || die "tests failed (above)"
 
 step "all checks passed"

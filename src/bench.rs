@@ -106,7 +106,11 @@ pub fn steps(a: &BenchArgs) -> Result<Vec<Step>> {
     .filter(|s| s.app == App::Initiator)
     .collect();
     for s in &mut v {
-        if let Some(p) = s.params.as_mut().filter(|_| s.method == "bdev_nvme_attach_controller") {
+        if let Some(p) = s
+            .params
+            .as_mut()
+            .filter(|_| s.method == "bdev_nvme_attach_controller")
+        {
             p["subnqn"] = json!(a.subnqn);
         }
     }
@@ -138,14 +142,20 @@ pub async fn run(a: BenchArgs) -> Result<()> {
             tokio::time::sleep(at).await;
             let la = json!({"trtype": "tcp", "traddr": first.ip().to_string(), "trsvcid": first.port().to_string()});
             let (method, params) = match kind.as_str() {
-                "kill" => ("mpath_listener_drop_connections", json!({"listen_address": la})),
+                "kill" => (
+                    "mpath_listener_drop_connections",
+                    json!({"listen_address": la}),
+                ),
                 _ => (
                     "nvmf_subsystem_listener_set_ana_state",
                     json!({"nqn": scenario::HOWTO_NQN, "ana_state": "inaccessible", "listen_address": la}),
                 ),
             };
             match router.call(method, Some(params)).await {
-                Ok(_) => eprintln!("\n[mpath-console] fault at {:.1} s: {kind} on {first}", at.as_secs_f64()),
+                Ok(_) => eprintln!(
+                    "\n[mpath-console] fault at {:.1} s: {kind} on {first}",
+                    at.as_secs_f64()
+                ),
                 Err(e) => eprintln!("\n[mpath-console] fault {kind} failed: {e}"),
             }
         });

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use crate::rpc::{ClientError, RpcClient, RpcError, Router};
+use crate::rpc::{ClientError, Router, RpcClient, RpcError};
 pub use crate::scenario::App;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -145,6 +145,8 @@ impl Control for Remote {
     }
 
     fn location(&self, app: App) -> String {
-        self.endpoint(app).map(|e| e.addr.clone()).unwrap_or_default()
+        self.endpoint(app)
+            .map(|e| e.addr.clone())
+            .unwrap_or_default()
     }
 }

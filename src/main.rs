@@ -165,7 +165,9 @@ fn init_logging(screen: bool) -> Result<()> {
         (_, Some(f)) => {
             let file = std::fs::File::create(&f)
                 .with_context(|| format!("MPATH_LOG_FILE {}", f.to_string_lossy()))?;
-            b.with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
+            b.with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .init();
         }
         (false, None) => b.with_writer(std::io::stderr).init(),
         (true, None) => {}
@@ -205,11 +207,23 @@ async fn run(a: RunArgs) -> Result<()> {
     let opts = a.ui.opts(a.paused);
     // Theme and keymap errors are reported before anything starts.
     ui::make_app(&opts)?;
-    let perf = PerfConfig::from_args(["-z", "-q", "128", "-o", "4096", "-w", "verify", "-t", "315360000"])
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let perf = PerfConfig::from_args([
+        "-z",
+        "-q",
+        "128",
+        "-o",
+        "4096",
+        "-w",
+        "verify",
+        "-t",
+        "315360000",
+    ])
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut e = Engines::new(perf);
-    e.serve_unix(App::Target, &default_socket(App::Target)).await?;
-    e.serve_unix(App::Initiator, &default_socket(App::Initiator)).await?;
+    e.serve_unix(App::Target, &default_socket(App::Target))
+        .await?;
+    e.serve_unix(App::Initiator, &default_socket(App::Initiator))
+        .await?;
     let steps = match &a.scenario {
         Some(f) => {
             let name = f.display().to_string();

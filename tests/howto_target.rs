@@ -773,19 +773,24 @@ fn raw_errors_match_golden_bytes_and_change_nothing() {
     h.assert_state(&before, "the raw exchanges");
 }
 
-/// `serve` creates its socket 0600, and refuses (naming the path) a socket
-/// that a live process is serving, leaving that process's socket working.
+/// `serve` creates its sockets 0600, and refuses (naming the path) a target
+/// socket that a live process is serving, leaving that process's socket
+/// working.
 #[test]
 fn serve_socket_is_private_and_not_stolen() {
     let a = Serve::start();
-    let mode = std::fs::metadata(&a.sock).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600, "socket {} has mode {mode:o}", a.sock.display());
+    for sock in [&a.sock, &a.isock] {
+        let mode = std::fs::metadata(sock).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "socket {} has mode {mode:o}", sock.display());
+    }
 
     let log = a.dir.path().join("second.log");
     let mut second = Command::new(env!("CARGO_BIN_EXE_mpath-console"))
         .arg("serve")
         .arg("--target-sock")
         .arg(&a.sock)
+        .arg("--initiator-sock")
+        .arg(a.dir.path().join("second-bdevperf.sock"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())

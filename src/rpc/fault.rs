@@ -45,5 +45,7 @@ fn drop_connections(t: &Target, p: Option<Value>) -> RpcResult {
     }
     let ip: std::net::IpAddr = a.traddr.parse().map_err(|_| RpcError::invalid_params())?;
     let port: u16 = a.trsvcid.parse().map_err(|_| RpcError::invalid_params())?;
-    Ok(json!(t.disconnect_listener_qpairs(std::net::SocketAddr::new(ip, port))))
+    Ok(json!(t.disconnect_listener_qpairs(
+        std::net::SocketAddr::new(ip, port)
+    )))
 }
