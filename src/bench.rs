@@ -61,6 +61,16 @@ pub struct BenchArgs {
     /// Seconds into the run when --fault strikes.
     #[arg(long, default_value_t = 2.0)]
     pub fault_at: f64,
+    /// reconnect_delay_sec of the attaches (the HOWTO's -o 10).
+    #[arg(long, default_value_t = 10)]
+    pub reconnect_delay: u32,
+    /// Chaos under the load: random ANA flips every 100–500 ms and a random
+    /// fault every 2–5 s, always leaving one path usable; counts at the end.
+    #[arg(long)]
+    pub chaos: bool,
+    /// Seed for --chaos (printed, so a run can be replayed).
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 fn free_port(ip: &str) -> Result<SocketAddr> {
@@ -93,6 +103,7 @@ pub fn steps(a: &BenchArgs) -> Result<Vec<Step>> {
             hdgst: a.digests,
             ddgst: a.digests,
             policy,
+            reconnect_delay_sec: a.reconnect_delay,
         }));
     }
     let mut v: Vec<Step> = scenario::howto(&HowtoOpts {
@@ -101,6 +112,7 @@ pub fn steps(a: &BenchArgs) -> Result<Vec<Step>> {
         hdgst: a.digests,
         ddgst: a.digests,
         policy,
+        reconnect_delay_sec: a.reconnect_delay,
     })
     .into_iter()
     .filter(|s| s.app == App::Initiator)
@@ -160,13 +172,34 @@ pub async fn run(a: BenchArgs) -> Result<()> {
             }
         });
     }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let chaos = a.chaos.then(|| {
+        let seed = a.seed.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
+        eprintln!("[mpath-console] chaos seed {seed}");
+        let listeners = all_listeners(&engines);
+        tokio::spawn(crate::chaos::run(
+            engines.target_router.clone(),
+            listeners,
+            seed,
+            std::time::Duration::from_secs(a.reconnect_delay as u64),
+            stop_rx,
+        ))
+    });
     let cpu0 = cpu_seconds();
     let t0 = Instant::now();
-    let result = engines
-        .initiator_router
-        .call("perform_tests", None)
-        .await
-        .map_err(|e| anyhow::anyhow!("perform_tests: {e}"))?;
+    let result = engines.initiator_router.call("perform_tests", None).await;
+    let _ = stop_tx.send(true);
+    if let Some(c) = chaos {
+        if let Ok(counts) = c.await {
+            print_chaos(&counts, &engines);
+        }
+    }
+    let result = result.map_err(|e| anyhow::anyhow!("perform_tests: {e}"))?;
     let wall = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     let iops: f64 = result["results"]
@@ -190,6 +223,33 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// The chaos summary: events injected, and what the load saw.
+fn print_chaos(counts: &std::collections::BTreeMap<String, u64>, e: &Engines) {
+    println!("[mpath-console] chaos events:");
+    for (k, v) in counts {
+        println!("    {k:<28} {v}");
+    }
+    for r in e.bdevperf.last_results() {
+        println!(
+            "[mpath-console] chaos result {}: completed {}, failed {}, miscompared {}, timed out {}, largest stall {:.2} ms",
+            r.job,
+            r.io_completed,
+            r.io_failed,
+            r.io_miscompared,
+            r.io_timeout,
+            r.max_latency_us() / 1000.0
+        );
+    }
+}
+
+/// Every listener of the HOWTO subsystem on the embedded target.
+fn all_listeners(e: &Engines) -> Vec<SocketAddr> {
+    e.target
+        .subsystem(scenario::HOWTO_NQN)
+        .map(|ss| ss.config().listeners.iter().map(|l| l.addr).collect())
+        .unwrap_or_default()
 }
 
 /// The embedded target's first listener of the HOWTO subsystem (the path

@@ -6,6 +6,7 @@
 
 pub mod bdev;
 pub mod bench;
+pub mod chaos;
 pub mod control;
 pub mod engines;
 pub mod host;
@@ -16,3 +17,4 @@ pub mod scenario;
 pub mod sockstat;
 pub mod target;
 pub mod trid;
+pub mod ui;

@@ -33,6 +33,10 @@ enum Cmd {
     /// The console on real SPDK processes or another `mpath-console serve`,
     /// through their RPC sockets.
     Attach(AttachArgs),
+    /// Pictures of the console for the README: runs the engines and the
+    /// load for a few seconds, drives the console through the HOWTO's
+    /// states and writes SVG (and PNG with rsvg-convert) files.
+    Shot(ui::shot::ShotArgs),
 }
 
 #[derive(Args, Clone, Default)]
@@ -143,6 +147,7 @@ fn main() -> Result<()> {
         Some(Cmd::Bench(a)) => rt.block_on(bench::run(a)),
         Some(Cmd::Run(a)) => rt.block_on(run(a)),
         Some(Cmd::Attach(a)) => rt.block_on(attach(a)),
+        Some(Cmd::Shot(a)) => rt.block_on(ui::shot::run(a)),
         None => rt.block_on(run(RunArgs {
             ui: UiArgs {
                 refresh_ms: 100,
@@ -236,6 +241,7 @@ async fn run(a: RunArgs) -> Result<()> {
             hdgst: false,
             ddgst: false,
             policy: None,
+            reconnect_delay_sec: 10,
         }),
     };
     e.run_steps(&steps).await?;
@@ -306,6 +312,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
                 hdgst: false,
                 ddgst: false,
                 policy: None,
+                reconnect_delay_sec: 10,
             });
             e.run_steps(&steps).await?;
         }

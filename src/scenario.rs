@@ -47,6 +47,8 @@ pub struct HowtoOpts {
     pub hdgst: bool,
     pub ddgst: bool,
     pub policy: Option<(String, Option<String>)>,
+    /// reconnect_delay_sec of the attaches (the HOWTO's `-o 10`).
+    pub reconnect_delay_sec: u32,
 }
 
 fn listen(a: SocketAddr) -> Value {
@@ -97,7 +99,7 @@ pub fn howto(o: &HowtoOpts) -> Vec<Step> {
             "adrfam": if a.is_ipv4() { "ipv4" } else { "ipv6" },
             "trsvcid": a.port().to_string(), "subnqn": HOWTO_NQN,
             "hdgst": o.hdgst, "ddgst": o.ddgst,
-            "ctrlr_loss_timeout_sec": -1, "reconnect_delay_sec": 10,
+            "ctrlr_loss_timeout_sec": -1, "reconnect_delay_sec": o.reconnect_delay_sec,
         });
         if i > 0 {
             p["multipath"] = json!("multipath");
@@ -143,6 +145,7 @@ mod tests {
             hdgst: false,
             ddgst: false,
             policy: None,
+            reconnect_delay_sec: 10,
         });
         let methods: Vec<_> = s.iter().map(|s| s.method.as_str()).collect();
         assert_eq!(

@@ -431,7 +431,12 @@ impl NvmeBdev {
                 if limit == 0 || !self.any_may_become_available() {
                     return Err(IoError::NoPath);
                 }
+                // Register for the wake-up before looking again, so a path
+                // coming back in between is not missed (notify_waiters only
+                // wakes registered waiters).
                 let waiter = self.path_change.notified();
+                tokio::pin!(waiter);
+                waiter.as_mut().enable();
                 if self.select().is_none() {
                     let _ = tokio::time::timeout(Duration::from_secs(1), waiter).await;
                 }

@@ -1,0 +1,172 @@
+//! `bench --chaos`: under the verify load, flip ANA states at random every
+//! 100–500 ms and inject a random fault every 2–5 s, always leaving at
+//! least one path usable; count what happened. Everything goes through the
+//! target's RPC, like an operator (or a test harness) would do it.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::rpc::Router;
+use crate::scenario::HOWTO_NQN;
+
+/// A small, seedable PRNG (xorshift64*): chaos runs are replayable from
+/// the printed seed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in `[lo, hi]`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo + 1)
+    }
+}
+
+const STATES: [&str; 3] = ["optimized", "non_optimized", "inaccessible"];
+
+/// What one listener is doing to its path right now.
+#[derive(Clone)]
+struct Lane {
+    addr: SocketAddr,
+    ana: &'static str,
+    /// Connections dropped: the path is down until the host reconnects.
+    down_until: Option<Instant>,
+}
+
+impl Lane {
+    fn usable(&self, now: Instant) -> bool {
+        self.ana != "inaccessible" && self.down_until.is_none_or(|t| now >= t)
+    }
+}
+
+/// Runs until `stop` flips; returns how many of each event happened.
+pub async fn run(
+    target: Arc<Router>,
+    listeners: Vec<SocketAddr>,
+    seed: u64,
+    reconnect_delay: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> BTreeMap<String, u64> {
+    let mut rng = Rng::new(seed);
+    let mut lanes: Vec<Lane> = listeners
+        .iter()
+        .map(|&addr| Lane {
+            addr,
+            ana: "optimized",
+            down_until: None,
+        })
+        .collect();
+    let mut counts = BTreeMap::new();
+    let start = Instant::now();
+    let mut next_fault = start + Duration::from_millis(rng.range(2000, 5000));
+    loop {
+        let wait = Duration::from_millis(rng.range(100, 500));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => break,
+        }
+        let now = Instant::now();
+        let i = rng.range(0, lanes.len() as u64 - 1) as usize;
+        if now >= next_fault {
+            next_fault = now + Duration::from_millis(rng.range(2000, 5000));
+            // Only hit a lane if another one stays usable meanwhile.
+            let others_ok = lanes
+                .iter()
+                .enumerate()
+                .any(|(j, l)| j != i && l.usable(now));
+            if others_ok && lanes[i].down_until.is_none_or(|t| now >= t) {
+                let la = listen_address(lanes[i].addr);
+                if call(
+                    &target,
+                    "mpath_listener_drop_connections",
+                    json!({"listen_address": la}),
+                )
+                .await
+                {
+                    // Reconnect after the delay, plus bring-up time.
+                    lanes[i].down_until = Some(now + reconnect_delay + Duration::from_secs(2));
+                    *counts.entry("fault: drop connections".into()).or_insert(0) += 1;
+                }
+            }
+            continue;
+        }
+        let state = STATES[rng.range(0, 2) as usize];
+        let mut trial = lanes.clone();
+        trial[i].ana = state;
+        if !trial.iter().any(|l| l.usable(now)) {
+            continue;
+        }
+        let params = json!({"nqn": HOWTO_NQN, "ana_state": state, "listen_address": listen_address(lanes[i].addr)});
+        if call(&target, "nvmf_subsystem_listener_set_ana_state", params).await {
+            lanes[i].ana = state;
+            *counts.entry(format!("ANA → {state}")).or_insert(0) += 1;
+        }
+    }
+    // Leave every path usable for the drain.
+    for l in &lanes {
+        let params = json!({"nqn": HOWTO_NQN, "ana_state": "optimized", "listen_address": listen_address(l.addr)});
+        call(&target, "nvmf_subsystem_listener_set_ana_state", params).await;
+    }
+    counts
+}
+
+fn listen_address(a: SocketAddr) -> Value {
+    json!({"trtype": "tcp", "traddr": a.ip().to_string(), "trsvcid": a.port().to_string()})
+}
+
+async fn call(r: &Router, method: &str, params: Value) -> bool {
+    match r.call(method, Some(params)).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!("chaos: {method}: {e}");
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rng_is_replayable_and_in_range() {
+        let (mut a, mut b) = (Rng::new(42), Rng::new(42));
+        for _ in 0..1000 {
+            let x = a.range(100, 500);
+            assert_eq!(x, b.range(100, 500));
+            assert!((100..=500).contains(&x));
+        }
+        assert_ne!(Rng::new(1).next(), Rng::new(2).next());
+    }
+
+    #[test]
+    fn a_lane_is_unusable_while_inaccessible_or_down() {
+        let now = Instant::now();
+        let mut l = Lane {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            ana: "non_optimized",
+            down_until: None,
+        };
+        assert!(l.usable(now));
+        l.down_until = Some(now + Duration::from_secs(1));
+        assert!(!l.usable(now));
+        assert!(l.usable(now + Duration::from_secs(2)));
+        l.down_until = None;
+        l.ana = "inaccessible";
+        assert!(!l.usable(now));
+    }
+}
