@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::Notify;
 
-use super::ctrlr::NvmeCtrlr;
+use super::ctrlr::{CtrlrState, NvmeCtrlr};
 use super::events::HostEvent;
+use super::qpair::Qpair;
 use crate::bdev::{BlockDevice, IoError, IoFuture};
 use crate::nvme::fabrics::RwCommand;
 use crate::nvme::log::AnaState;
@@ -135,14 +136,107 @@ pub struct NvmeBdev {
     pub num_blocks: u64,
     pub uuid: Option<[u8; 16]>,
     paths: RwLock<Vec<Arc<NvmePath>>>,
-    policy: RwLock<(MpPolicy, Selector, u32)>,
-    /// active_passive's cached path, and round_robin's position.
-    current: Mutex<Option<Arc<NvmePath>>>,
+    /// Policy, selector and rr_min_io packed by `pack_policy`: read once per
+    /// I/O without a lock.
+    policy: AtomicU64,
+    /// Path selection state, locked once per I/O.
+    sel: Mutex<Sel>,
     rr_count: AtomicU32,
     path_change: Notify,
     retry_count: AtomicI32,
     pub stats: IoStats,
     events: super::events::EventLog,
+}
+
+/// What path selection needs per I/O, under one lock: the paths with the
+/// I/O queue pair each was last seen with (so the controller's lock is not
+/// taken per I/O), and the current path.
+#[derive(Default)]
+struct Sel {
+    /// `paths` in list order; rebuilt after every change (`fresh` false).
+    snap: Vec<PathQ>,
+    fresh: bool,
+    /// active_passive's cached path, and round_robin's position: an index
+    /// into `snap`.
+    current: Option<usize>,
+}
+
+struct PathQ {
+    path: Arc<NvmePath>,
+    /// The controller's I/O queue pair when last looked at. A closed one is
+    /// looked up again: the controller closes its queue pair before it
+    /// installs a new one, so an open cached one is still its queue pair.
+    q: Option<Qpair>,
+}
+
+impl PathQ {
+    /// `NvmePath::available`, with the queue pair kept for the I/O.
+    fn usable(&mut self) -> bool {
+        let p = &self.path;
+        if p.ctrlr.state() != CtrlrState::Enabled || !p.accessible() {
+            return false;
+        }
+        if self.q.as_ref().is_none_or(|q| q.is_closed()) {
+            self.q = p.ctrlr.io_qpair();
+        }
+        self.q.is_some()
+    }
+
+    fn chosen(&self) -> Option<(Arc<NvmePath>, Qpair)> {
+        Some((self.path.clone(), self.q.clone()?))
+    }
+}
+
+impl Sel {
+    fn current_path(&self) -> Option<&Arc<NvmePath>> {
+        self.current.and_then(|i| self.snap.get(i)).map(|e| &e.path)
+    }
+
+    /// First usable optimized path in list order from `start`, else the
+    /// first usable non-optimized one.
+    fn first_available(&mut self, start: usize) -> Option<usize> {
+        let n = self.snap.len();
+        let mut non_opt = None;
+        for i in 0..n {
+            let idx = (start + i) % n;
+            let e = &mut self.snap[idx];
+            if !e.usable() {
+                continue;
+            }
+            match e.path.ana_state() {
+                AnaState::Optimized => return Some(idx),
+                AnaState::NonOptimized if non_opt.is_none() => non_opt = Some(idx),
+                _ => {}
+            }
+        }
+        non_opt
+    }
+}
+
+fn pack_policy(p: MpPolicy, s: Selector, rr_min_io: u32) -> u64 {
+    let p = match p {
+        MpPolicy::ActivePassive => 0u64,
+        MpPolicy::ActiveActive => 1,
+    };
+    let s = match s {
+        Selector::RoundRobin => 0u64,
+        Selector::QueueDepth => 1,
+    };
+    p | (s << 8) | (u64::from(rr_min_io) << 32)
+}
+
+fn unpack_policy(v: u64) -> (MpPolicy, Selector, u32) {
+    let p = if v & 0xFF == 0 {
+        MpPolicy::ActivePassive
+    } else {
+        MpPolicy::ActiveActive
+    };
+    let s = if (v >> 8) & 0xFF == 0 {
+        Selector::RoundRobin
+    } else {
+        Selector::QueueDepth
+    };
+    (p, s, (v >> 32) as u32)
 }
 
 /// `bdev_get_iostat` counters; latencies in nanoseconds (our tick).
@@ -201,8 +295,13 @@ impl IoStats {
         ops.fetch_add(1, Ordering::Relaxed);
         b.fetch_add(bytes, Ordering::Relaxed);
         sum.fetch_add(ns, Ordering::Relaxed);
-        max.fetch_max(ns, Ordering::Relaxed);
-        min.fetch_min(ns, Ordering::Relaxed);
+        // Extremes rarely move: a load first spares the read-modify-write.
+        if ns > max.load(Ordering::Relaxed) {
+            max.fetch_max(ns, Ordering::Relaxed);
+        }
+        if ns < min.load(Ordering::Relaxed) {
+            min.fetch_min(ns, Ordering::Relaxed);
+        }
     }
 }
 
@@ -220,8 +319,12 @@ impl NvmeBdev {
             num_blocks: ns.num_blocks,
             uuid: ns.uuid,
             paths: RwLock::new(Vec::new()),
-            policy: RwLock::new((MpPolicy::ActivePassive, Selector::RoundRobin, 1)),
-            current: Mutex::new(None),
+            policy: AtomicU64::new(pack_policy(
+                MpPolicy::ActivePassive,
+                Selector::RoundRobin,
+                1,
+            )),
+            sel: Mutex::new(Sel::default()),
             rr_count: AtomicU32::new(0),
             path_change: Notify::new(),
             retry_count: AtomicI32::new(retry.bdev_retry_count),
@@ -267,12 +370,17 @@ impl NvmeBdev {
     }
 
     pub fn policy(&self) -> (MpPolicy, Selector, u32) {
-        *self.policy.read().unwrap_or_else(|p| p.into_inner())
+        unpack_policy(self.policy.load(Ordering::Acquire))
     }
 
     pub fn set_policy(&self, p: MpPolicy, s: Selector, rr_min_io: u32) {
-        *self.policy.write().unwrap_or_else(|p| p.into_inner()) = (p, s, rr_min_io.max(1));
+        self.policy
+            .store(pack_policy(p, s, rr_min_io.max(1)), Ordering::Release);
         self.paths_changed();
+    }
+
+    fn sel(&self) -> std::sync::MutexGuard<'_, Sel> {
+        self.sel.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn set_retry_count(&self, n: i32) {
@@ -294,11 +402,13 @@ impl NvmeBdev {
 
     /// Clears the cached path and wakes I/O waiting for one.
     pub fn paths_changed(&self) {
-        let old = self
-            .current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let old = {
+            let mut sel = self.sel();
+            let old = sel.current_path().cloned();
+            sel.current = None;
+            sel.fresh = false;
+            old
+        };
         if let Some(o) = old {
             // Only report a switch when the next selection differs; the
             // next I/O recomputes it.
@@ -320,12 +430,7 @@ impl NvmeBdev {
             return false;
         }
         match self.policy().0 {
-            MpPolicy::ActivePassive => self
-                .current
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .as_ref()
-                .is_some_and(|c| Arc::ptr_eq(c, p)),
+            MpPolicy::ActivePassive => self.sel().current_path().is_some_and(|c| Arc::ptr_eq(c, p)),
             MpPolicy::ActiveActive => {
                 p.ana_state() == AnaState::Optimized
                     || !self
@@ -360,52 +465,82 @@ impl NvmeBdev {
         Self::first_available(&paths, 0)
     }
 
-    /// Picks the path for the next I/O.
-    fn select(&self) -> Option<Arc<NvmePath>> {
+    /// Picks the path for the next I/O, with its controller's I/O queue
+    /// pair: one lock and a few atomic loads on the fast path.
+    fn select(&self) -> Option<(Arc<NvmePath>, Qpair)> {
         let (policy, selector, rr_min_io) = self.policy();
+        let mut sel = self.sel();
+        if !sel.fresh {
+            let snap = self
+                .paths
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .map(|p| PathQ {
+                    path: p.clone(),
+                    q: None,
+                })
+                .collect();
+            *sel = Sel {
+                snap,
+                fresh: true,
+                current: None,
+            };
+        }
         match (policy, selector) {
             (MpPolicy::ActivePassive, _) => {
-                let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(c) = cur.as_ref().filter(|c| c.available()) {
-                    return Some(c.clone());
+                if let Some(i) = sel.current {
+                    if sel.snap[i].usable() {
+                        return sel.snap[i].chosen();
+                    }
                 }
-                let p = self.select_uncached();
-                cur.clone_from(&p);
-                p
+                sel.current = sel.first_available(0);
+                let i = sel.current?;
+                sel.snap[i].chosen()
             }
             (MpPolicy::ActiveActive, Selector::RoundRobin) => {
-                let paths = self.paths();
-                let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(c) = cur.as_ref().filter(|c| c.available()) {
-                    if self.rr_count.fetch_add(1, Ordering::Relaxed) + 1 < rr_min_io {
-                        return Some(c.clone());
+                if let Some(i) = sel.current {
+                    if sel.snap[i].usable()
+                        && self.rr_count.fetch_add(1, Ordering::Relaxed) + 1 < rr_min_io
+                    {
+                        return sel.snap[i].chosen();
                     }
                 }
                 self.rr_count.store(0, Ordering::Relaxed);
                 // Start the scan at the path after the current one.
-                let start = cur
-                    .as_ref()
-                    .and_then(|c| paths.iter().position(|p| Arc::ptr_eq(p, c)))
-                    .map(|i| i + 1)
-                    .unwrap_or(0);
-                let p = if paths.is_empty() {
+                let start = sel.current.map_or(0, |i| i + 1);
+                sel.current = if sel.snap.is_empty() {
                     None
                 } else {
-                    Self::first_available(&paths, start)
+                    sel.first_available(start)
                 };
-                cur.clone_from(&p);
-                p
+                let i = sel.current?;
+                sel.snap[i].chosen()
             }
             (MpPolicy::ActiveActive, Selector::QueueDepth) => {
-                let paths = self.paths();
-                let best = |want: AnaState| {
-                    paths
-                        .iter()
-                        .filter(|p| p.available() && p.ana_state() == want)
-                        .min_by_key(|p| p.outstanding.load(Ordering::Relaxed))
-                        .cloned()
-                };
-                best(AnaState::Optimized).or_else(|| best(AnaState::NonOptimized))
+                let mut best: Option<(usize, u32, bool)> = None;
+                for i in 0..sel.snap.len() {
+                    let e = &mut sel.snap[i];
+                    if !e.usable() {
+                        continue;
+                    }
+                    let opt = match e.path.ana_state() {
+                        AnaState::Optimized => true,
+                        AnaState::NonOptimized => false,
+                        _ => continue,
+                    };
+                    let depth = e.path.outstanding.load(Ordering::Relaxed);
+                    // Optimized beats non-optimized; then the fewest
+                    // outstanding, the first in list order on a tie.
+                    let better = match best {
+                        None => true,
+                        Some((_, d, o)) => (opt && !o) || (opt == o && depth < d),
+                    };
+                    if better {
+                        best = Some((i, depth, opt));
+                    }
+                }
+                sel.snap[best?.0].chosen()
             }
         }
     }
@@ -427,23 +562,14 @@ impl NvmeBdev {
         let mut retries = 0i32;
         loop {
             let limit = self.retry_count.load(Ordering::Relaxed);
-            let Some(path) = self.select() else {
+            let Some((path, q)) = self.select() else {
                 if limit == 0 || !self.any_may_become_available() {
                     return Err(IoError::NoPath);
                 }
-                // Register for the wake-up before looking again, so a path
-                // coming back in between is not missed (notify_waiters only
-                // wakes registered waiters).
                 let waiter = self.path_change.notified();
-                tokio::pin!(waiter);
-                waiter.as_mut().enable();
                 if self.select().is_none() {
                     let _ = tokio::time::timeout(Duration::from_secs(1), waiter).await;
                 }
-                continue;
-            };
-            let Some(q) = path.ctrlr.io_qpair() else {
-                self.paths_changed();
                 continue;
             };
             path.outstanding.fetch_add(1, Ordering::Relaxed);

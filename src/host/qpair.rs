@@ -5,18 +5,24 @@
 //! and wake the writer task, which sends whatever has piled up in one
 //! write: under load many commands go out per syscall. The reader task reads
 //! large chunks, decodes every complete PDU, answers R2Ts with H2CData, and
-//! completes commands through their oneshot channels.
+//! completes commands: a command's result goes into its CID's slot and its
+//! submitter is woken (no channel per command), the slots being locked once
+//! per batch of PDUs read. C2H data stays a zero-copy slice of the receive
+//! buffer; receive buffers are recycled once the data handed out is dropped.
 
+use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::{oneshot, Notify, Semaphore};
+use tokio::sync::Notify;
 
 use crate::nvme::fabrics::{Connect, ConnectData};
 use crate::nvme::pdu::{encode, CapsuleCmd, DataPdu, Decoder, Framing, IcReq, Pdu, Role};
@@ -26,6 +32,10 @@ use crate::nvme::status::Status;
 /// Largest data we accept in one PDU from a target (MDTS-bounded anyway).
 const MAX_PDU_DATA: u32 = 4 << 20;
 const READ_CHUNK: usize = 256 * 1024;
+/// Make room when less than this is free to read into.
+const READ_MIN_ROOM: usize = 32 * 1024;
+/// Receive buffers kept for reuse while completions still hold data in them.
+const MAX_SPARE_RBUFS: usize = 4;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QpairError {
@@ -64,19 +74,124 @@ pub struct QpairConfig {
     pub timeout: Duration,
 }
 
+/// One CID. A slot belongs to its command from submission until the
+/// submitter has taken the result (or dropped its future), so a CID is never
+/// reused while anyone may still look at it.
+#[derive(Default)]
 struct Slot {
-    tx: oneshot::Sender<Result<Completion, QpairError>>,
+    /// Bumped each time the slot is handed out.
+    gen: u32,
+    busy: bool,
+    /// The submitter gave up: free the slot when the command completes.
+    abandoned: bool,
+    result: Option<Result<Completion, QpairError>>,
+    waker: Option<Waker>,
     /// Expected controller-to-host length, and what has arrived.
     read_len: usize,
-    chunks: Vec<Bytes>,
     received: usize,
+    chunks: Chunks,
     /// Data to send when the controller asks with an R2T.
     write_data: Option<Bytes>,
 }
 
+impl Slot {
+    /// On the wire: submitted and not completed yet.
+    fn in_flight(&self) -> bool {
+        self.busy && self.result.is_none()
+    }
+}
+
+/// C2H data of one command: nearly always a single PDU, kept without a Vec.
+#[derive(Default)]
+enum Chunks {
+    #[default]
+    None,
+    One(Bytes),
+    Many(Vec<Bytes>),
+}
+
+impl Chunks {
+    fn push(&mut self, b: Bytes) {
+        *self = match std::mem::take(self) {
+            Chunks::None => Chunks::One(b),
+            Chunks::One(a) => Chunks::Many(vec![a, b]),
+            Chunks::Many(mut v) => {
+                v.push(b);
+                Chunks::Many(v)
+            }
+        };
+    }
+
+    fn join(self) -> Bytes {
+        match self {
+            Chunks::None => Bytes::new(),
+            Chunks::One(b) => b,
+            Chunks::Many(v) => {
+                let mut b = BytesMut::with_capacity(v.iter().map(|c| c.len()).sum());
+                for c in v {
+                    b.extend_from_slice(&c);
+                }
+                b.freeze()
+            }
+        }
+    }
+}
+
 struct Slots {
-    entries: Vec<Option<Slot>>,
+    entries: Vec<Slot>,
     free: Vec<u16>,
+    /// SQ flow control: how many more commands may be outstanding (SQSIZE
+    /// in all, one entry staying empty so head != tail).
+    credits: usize,
+    /// Submitters waiting for a credit, by ticket, oldest first.
+    waiters: VecDeque<(u64, Waker)>,
+    next_ticket: u64,
+}
+
+impl Slots {
+    /// Frees a slot and its credit; a waiting submitter's waker goes to
+    /// `wakers`, to be woken once the lock is released.
+    fn release(&mut self, cid: u16, wakers: &mut Vec<Waker>) {
+        let s = &mut self.entries[cid as usize];
+        let gen = s.gen;
+        *s = Slot {
+            gen,
+            ..Slot::default()
+        };
+        self.free.push(cid);
+        self.return_credit(wakers);
+    }
+
+    fn return_credit(&mut self, wakers: &mut Vec<Waker>) {
+        self.credits += 1;
+        if let Some((_, w)) = self.waiters.pop_front() {
+            wakers.push(w);
+        }
+    }
+
+    /// Records a command's result and takes its submitter's waker (or frees
+    /// the slot if the submitter gave up).
+    fn finish(&mut self, cid: u16, r: Result<Completion, QpairError>, wakers: &mut Vec<Waker>) {
+        let s = &mut self.entries[cid as usize];
+        if s.abandoned {
+            self.release(cid, wakers);
+            return;
+        }
+        s.result = Some(r);
+        if let Some(w) = s.waker.take() {
+            wakers.push(w);
+        }
+    }
+
+    fn waiter_pos(&self, ticket: u64) -> Option<usize> {
+        self.waiters.iter().position(|(t, _)| *t == ticket)
+    }
+}
+
+fn wake_all(wakers: Vec<Waker>) {
+    for w in wakers {
+        w.wake();
+    }
 }
 
 struct Shared {
@@ -88,7 +203,6 @@ struct Shared {
     out: Mutex<BytesMut>,
     out_ready: Notify,
     slots: Mutex<Slots>,
-    credits: Semaphore,
     closed: AtomicBool,
     closed_notify: Notify,
     pub bytes_out: AtomicU64,
@@ -114,29 +228,23 @@ impl Shared {
         self.out.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn take_slot(&self, cid: u16) -> Option<Slot> {
-        let mut s = self.slots();
-        let slot = s.entries.get_mut(cid as usize)?.take()?;
-        s.free.push(cid);
-        drop(s);
-        self.credits.add_permits(1);
-        Some(slot)
-    }
-
     /// Fails every command in flight and stops both tasks.
     fn close(&self, why: QpairError) {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
-        let drained: Vec<Slot> = {
+        let mut wakers = Vec::new();
+        {
             let mut s = self.slots();
-            s.entries.iter_mut().filter_map(|e| e.take()).collect()
-        };
-        for slot in drained {
-            let _ = slot.tx.send(Err(why.clone()));
+            for cid in 0..s.entries.len() {
+                if s.entries[cid].in_flight() {
+                    s.finish(cid as u16, Err(why.clone()), &mut wakers);
+                }
+            }
+            // Anyone waiting for a credit will see `closed`.
+            wakers.extend(s.waiters.drain(..).map(|(_, w)| w));
         }
-        // Wake anyone waiting for a credit; they will see `closed`.
-        self.credits.close();
+        wake_all(wakers);
         self.out_ready.notify_one();
         self.closed_notify.notify_waiters();
     }
@@ -216,19 +324,19 @@ impl Qpair {
             out: Mutex::new(BytesMut::with_capacity(64 * 1024)),
             out_ready: Notify::new(),
             slots: Mutex::new(Slots {
-                entries: (0..depth).map(|_| None).collect(),
+                entries: (0..depth).map(|_| Slot::default()).collect(),
                 free: (0..depth as u16).rev().collect(),
+                credits: cfg.sqsize.max(1) as usize,
+                waiters: VecDeque::new(),
+                next_ticket: 0,
             }),
-            // SQ flow control: at most SQSIZE commands outstanding (one
-            // entry stays empty so head != tail).
-            credits: Semaphore::new(cfg.sqsize.max(1) as usize),
             closed: AtomicBool::new(false),
             closed_notify: Notify::new(),
             bytes_out: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
         });
         tokio::spawn(writer(shared.clone(), wr));
-        tokio::spawn(reader(shared.clone(), rd, decoder, rbuf));
+        tokio::spawn(reader(shared.clone(), rd, decoder, RecvBuf::new(rbuf)));
         let mut qp = Qpair {
             shared,
             qid: cfg.qid,
@@ -311,14 +419,6 @@ impl Qpair {
         read_len: usize,
     ) -> Result<Completion, QpairError> {
         let sh = &self.shared;
-        let permit = sh
-            .credits
-            .acquire()
-            .await
-            .map_err(|_| QpairError::Disconnected)?;
-        // Returned by take_slot when the command completes.
-        permit.forget();
-        let (tx, rx) = oneshot::channel();
         let is_fabrics = sqe.opc() == crate::nvme::opcodes::admin::FABRICS;
         let icd_limit = if is_fabrics || self.qid == 0 {
             8192
@@ -339,23 +439,19 @@ impl Qpair {
             ),
         };
         sqe.set_sgl(sgl);
-        {
-            let mut slots = sh.slots();
-            if sh.closed.load(Ordering::Acquire) {
-                return Err(QpairError::Disconnected);
-            }
-            let Some(cid) = slots.free.pop() else {
-                return Err(QpairError::Protocol("no free command slot".into()));
-            };
-            sqe.set_cid(cid);
-            slots.entries[cid as usize] = Some(Slot {
-                tx,
-                read_len,
-                chunks: Vec::new(),
-                received: 0,
-                write_data: r2t_data,
-            });
-        }
+        let mut wait = CreditWait { sh, ticket: None };
+        let mut r2t_data = r2t_data;
+        let (cid, gen) =
+            poll_fn(|cx| wait.poll_acquire(cx.waker(), read_len, &mut r2t_data)).await?;
+        sqe.set_cid(cid);
+        // From here on the slot is ours until the result is taken; if this
+        // future is dropped first, the guard hands the slot back.
+        let mut guard = InFlight {
+            sh,
+            cid,
+            gen,
+            done: false,
+        };
         {
             let mut out = sh.out();
             encode(
@@ -368,7 +464,152 @@ impl Qpair {
             );
         }
         sh.out_ready.notify_one();
-        rx.await.map_err(|_| QpairError::Disconnected)?
+        poll_fn(|cx| guard.poll_result(cx.waker())).await
+    }
+}
+
+/// A submitter waiting for a credit (SQ flow control) and a slot.
+struct CreditWait<'a> {
+    sh: &'a Shared,
+    /// Set while queued (or woken and not yet served).
+    ticket: Option<u64>,
+}
+
+impl CreditWait<'_> {
+    fn poll_acquire(
+        &mut self,
+        waker: &Waker,
+        read_len: usize,
+        write_data: &mut Option<Bytes>,
+    ) -> Poll<Result<(u16, u32), QpairError>> {
+        let mut slots = self.sh.slots();
+        if self.sh.closed.load(Ordering::Acquire) {
+            if let Some(i) = self.ticket.take().and_then(|t| slots.waiter_pos(t)) {
+                slots.waiters.remove(i);
+            }
+            return Poll::Ready(Err(QpairError::Disconnected));
+        }
+        if slots.credits > 0 {
+            if let Some(i) = self.ticket.take().and_then(|t| slots.waiter_pos(t)) {
+                slots.waiters.remove(i);
+            }
+            // The free list always holds more entries than there are
+            // credits, so this cannot fail.
+            let Some(cid) = slots.free.pop() else {
+                return Poll::Ready(Err(QpairError::Protocol("no free command slot".into())));
+            };
+            slots.credits -= 1;
+            let s = &mut slots.entries[cid as usize];
+            s.gen = s.gen.wrapping_add(1);
+            s.busy = true;
+            s.read_len = read_len;
+            s.write_data = write_data.take();
+            return Poll::Ready(Ok((cid, s.gen)));
+        }
+        match self.ticket.and_then(|t| slots.waiter_pos(t)) {
+            Some(i) => {
+                let w = &mut slots.waiters[i].1;
+                if !w.will_wake(waker) {
+                    *w = waker.clone();
+                }
+            }
+            None => {
+                // New, or woken and beaten to the credit: a woken waiter
+                // keeps its place at the front.
+                let t = slots.next_ticket;
+                slots.next_ticket += 1;
+                if self.ticket.is_some() {
+                    slots.waiters.push_front((t, waker.clone()));
+                } else {
+                    slots.waiters.push_back((t, waker.clone()));
+                }
+                self.ticket = Some(t);
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for CreditWait<'_> {
+    fn drop(&mut self) {
+        let Some(t) = self.ticket else {
+            return;
+        };
+        let mut slots = self.sh.slots();
+        match slots.waiter_pos(t) {
+            Some(i) => {
+                slots.waiters.remove(i);
+            }
+            None => {
+                // Woken for a credit we will not take: pass the wake-up on.
+                if slots.credits > 0 {
+                    if let Some((_, w)) = slots.waiters.pop_front() {
+                        drop(slots);
+                        w.wake();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A submitted command's claim on its slot.
+struct InFlight<'a> {
+    sh: &'a Shared,
+    cid: u16,
+    gen: u32,
+    done: bool,
+}
+
+impl InFlight<'_> {
+    fn poll_result(&mut self, waker: &Waker) -> Poll<Result<Completion, QpairError>> {
+        let mut slots = self.sh.slots();
+        let s = &mut slots.entries[self.cid as usize];
+        if s.gen != self.gen || !s.busy {
+            // Cannot happen: the slot is ours until we release it.
+            self.done = true;
+            return Poll::Ready(Err(QpairError::Disconnected));
+        }
+        match s.result.take() {
+            Some(r) => {
+                let mut wakers = Vec::new();
+                slots.release(self.cid, &mut wakers);
+                drop(slots);
+                self.done = true;
+                wake_all(wakers);
+                Poll::Ready(r)
+            }
+            None => {
+                match &mut s.waker {
+                    Some(w) if w.will_wake(waker) => {}
+                    w => *w = Some(waker.clone()),
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut slots = self.sh.slots();
+        let s = &mut slots.entries[self.cid as usize];
+        if s.gen != self.gen || !s.busy {
+            return;
+        }
+        if s.result.is_some() {
+            let mut wakers = Vec::new();
+            slots.release(self.cid, &mut wakers);
+            drop(slots);
+            wake_all(wakers);
+        } else {
+            // Still on the wire: the reader frees it when it completes.
+            s.abandoned = true;
+            s.waker = None;
+        }
     }
 }
 
@@ -397,36 +638,104 @@ async fn writer(sh: Arc<Shared>, mut wr: OwnedWriteHalf) {
     }
 }
 
-async fn reader(sh: Arc<Shared>, mut rd: OwnedReadHalf, mut dec: Decoder, mut rbuf: BytesMut) {
+/// The reader's receive buffer. Decoded data PDUs are zero-copy slices of
+/// it that completions hand out, so the allocation can only be reused once
+/// they are dropped. Rather than allocating (and page-faulting) a fresh
+/// buffer whenever that has not happened yet, a few earlier buffers are kept
+/// and reclaimed as soon as their data is gone.
+struct RecvBuf {
+    cur: BytesMut,
+    spares: Vec<BytesMut>,
+}
+
+impl RecvBuf {
+    fn new(cur: BytesMut) -> Self {
+        RecvBuf {
+            cur,
+            spares: Vec::new(),
+        }
+    }
+
+    /// Makes sure there is room for a large read.
+    fn make_room(&mut self) {
+        if self.cur.capacity() - self.cur.len() >= READ_MIN_ROOM {
+            return;
+        }
+        // Everything handed out from this buffer is gone: reuse it in place.
+        if self.cur.try_reclaim(READ_CHUNK) {
+            return;
+        }
+        let want = self.cur.len() + READ_CHUNK;
+        let reusable = self.spares.iter_mut().position(|b| b.try_reclaim(want));
+        let next = match reusable {
+            Some(i) => self.spares.swap_remove(i),
+            None if self.spares.len() < MAX_SPARE_RBUFS => BytesMut::with_capacity(want),
+            None => {
+                // Too much still held elsewhere: let it go when released.
+                self.cur.reserve(READ_CHUNK);
+                return;
+            }
+        };
+        // Carry the partial PDU over; keep the old buffer for later reuse.
+        let mut old = std::mem::replace(&mut self.cur, next);
+        self.cur.extend_from_slice(&old);
+        old.clear();
+        self.spares.push(old);
+    }
+}
+
+/// Something to do after the slots are unlocked: answer an R2T.
+struct R2tReply {
+    r2t: crate::nvme::pdu::R2t,
+    data: Bytes,
+}
+
+async fn reader(sh: Arc<Shared>, mut rd: OwnedReadHalf, mut dec: Decoder, mut rb: RecvBuf) {
+    // Registered once for the life of the connection.
+    let closed = sh.closed_notify.notified();
+    tokio::pin!(closed);
+    closed.as_mut().enable();
+    let mut pdus: Vec<Pdu> = Vec::new();
+    let mut wakers: Vec<Waker> = Vec::new();
+    let mut r2ts: Vec<R2tReply> = Vec::new();
     loop {
+        let mut fatal = None;
         loop {
-            match dec.decode(&mut rbuf) {
-                Ok(Some(pdu)) => {
-                    if let Err(e) = on_pdu(&sh, pdu) {
-                        sh.close(e);
-                        return;
-                    }
-                }
+            match dec.decode(&mut rb.cur) {
+                Ok(Some(pdu)) => pdus.push(pdu),
                 Ok(None) => break,
                 Err(e) => {
-                    // Tell the controller why, then drop the connection.
-                    encode(
-                        &crate::nvme::pdu::term_req_for(&e),
-                        &sh.framing,
-                        &mut sh.out(),
-                    );
-                    sh.out_ready.notify_one();
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    sh.close(QpairError::Protocol(e.reason.to_string()));
-                    return;
+                    fatal = Some(e);
+                    break;
                 }
             }
         }
-        if rbuf.capacity() - rbuf.len() < 4096 {
-            rbuf.reserve(READ_CHUNK);
+        if !pdus.is_empty() {
+            let r = on_pdus(&sh, &mut pdus, &mut wakers, &mut r2ts);
+            for w in wakers.drain(..) {
+                w.wake();
+            }
+            if let Err(e) = r.and_then(|()| send_h2c(&sh, &mut r2ts)) {
+                pdus.clear();
+                sh.close(e);
+                return;
+            }
         }
+        if let Some(e) = fatal {
+            // Tell the controller why, then drop the connection.
+            encode(
+                &crate::nvme::pdu::term_req_for(&e),
+                &sh.framing,
+                &mut sh.out(),
+            );
+            sh.out_ready.notify_one();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            sh.close(QpairError::Protocol(e.reason.to_string()));
+            return;
+        }
+        rb.make_room();
         tokio::select! {
-            r = rd.read_buf(&mut rbuf) => match r {
+            r = rd.read_buf(&mut rb.cur) => match r {
                 Ok(0) | Err(_) => {
                     sh.close(QpairError::Disconnected);
                     return;
@@ -435,7 +744,7 @@ async fn reader(sh: Arc<Shared>, mut rd: OwnedReadHalf, mut dec: Decoder, mut rb
                     sh.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
                 }
             },
-            _ = sh.closed_notify.notified() => return,
+            _ = closed.as_mut() => return,
         }
         if sh.closed.load(Ordering::Acquire) {
             return;
@@ -443,28 +752,57 @@ async fn reader(sh: Arc<Shared>, mut rd: OwnedReadHalf, mut dec: Decoder, mut rb
     }
 }
 
-fn on_pdu(sh: &Shared, pdu: Pdu) -> Result<(), QpairError> {
+/// Handles a batch of PDUs under one lock of the slots. Wakers to call and
+/// R2Ts to answer are collected for after the lock. On error the PDUs left
+/// are dropped and the caller closes the queue pair.
+fn on_pdus(
+    sh: &Shared,
+    pdus: &mut Vec<Pdu>,
+    wakers: &mut Vec<Waker>,
+    r2ts: &mut Vec<R2tReply>,
+) -> Result<(), QpairError> {
+    let r = {
+        let mut slots = sh.slots();
+        let mut r = Ok(());
+        for pdu in pdus.drain(..) {
+            r = on_pdu(&mut slots, pdu, wakers, r2ts);
+            if r.is_err() {
+                break;
+            }
+        }
+        r
+    };
+    pdus.clear();
+    r
+}
+
+fn on_pdu(
+    slots: &mut Slots,
+    pdu: Pdu,
+    wakers: &mut Vec<Waker>,
+    r2ts: &mut Vec<R2tReply>,
+) -> Result<(), QpairError> {
     match pdu {
         Pdu::CapsuleResp(cqe) => {
-            let Some(slot) = sh.take_slot(cqe.cid) else {
-                return Err(QpairError::Protocol(format!(
-                    "CQE for unknown CID {}",
-                    cqe.cid
-                )));
+            let cid = cqe.cid;
+            let Some(slot) = slots
+                .entries
+                .get_mut(cid as usize)
+                .filter(|s| s.in_flight())
+            else {
+                return Err(QpairError::Protocol(format!("CQE for unknown CID {cid}")));
             };
-            let data = join(slot.chunks);
-            let _ = slot.tx.send(Ok(Completion { cqe, data }));
+            let data = std::mem::take(&mut slot.chunks).join();
+            slots.finish(cid, Ok(Completion { cqe, data }), wakers);
             Ok(())
         }
-        Pdu::C2HData(d) => on_c2h(sh, d),
+        Pdu::C2HData(d) => on_c2h(slots, d, wakers),
         Pdu::R2T(r) => {
-            let data = {
-                let s = sh.slots();
-                s.entries
-                    .get(r.cccid as usize)
-                    .and_then(|e| e.as_ref())
-                    .and_then(|e| e.write_data.clone())
-            };
+            let data = slots
+                .entries
+                .get(r.cccid as usize)
+                .filter(|e| e.in_flight())
+                .and_then(|e| e.write_data.clone());
             let Some(data) = data else {
                 return Err(QpairError::Protocol(
                     "R2T for a command with no data".into(),
@@ -476,7 +814,26 @@ fn on_pdu(sh: &Shared, pdu: Pdu) -> Result<(), QpairError> {
                     "R2T outside the command's data".into(),
                 ));
             }
-            let mut out = sh.out();
+            r2ts.push(R2tReply { r2t: r, data });
+            Ok(())
+        }
+        Pdu::C2HTermReq(t) => Err(QpairError::Protocol(format!(
+            "controller terminated the connection (FES {})",
+            t.fes
+        ))),
+        _ => Err(QpairError::Protocol("unexpected PDU".into())),
+    }
+}
+
+/// Answers R2Ts with H2CData PDUs of at most MAXH2CDATA each.
+fn send_h2c(sh: &Shared, r2ts: &mut Vec<R2tReply>) -> Result<(), QpairError> {
+    if r2ts.is_empty() {
+        return Ok(());
+    }
+    {
+        let mut out = sh.out();
+        for R2tReply { r2t: r, data } in r2ts.drain(..) {
+            let (start, len) = (r.r2to as usize, r.r2tl as usize);
             let mut off = start;
             while off < start + len {
                 let n = (sh.maxh2cdata as usize).min(start + len - off);
@@ -494,61 +851,178 @@ fn on_pdu(sh: &Shared, pdu: Pdu) -> Result<(), QpairError> {
                 );
                 off += n;
             }
-            drop(out);
-            sh.out_ready.notify_one();
-            Ok(())
         }
-        Pdu::C2HTermReq(t) => Err(QpairError::Protocol(format!(
-            "controller terminated the connection (FES {})",
-            t.fes
-        ))),
-        _ => Err(QpairError::Protocol("unexpected PDU".into())),
     }
+    sh.out_ready.notify_one();
+    Ok(())
 }
 
-fn on_c2h(sh: &Shared, d: DataPdu) -> Result<(), QpairError> {
-    let done = {
-        let mut s = sh.slots();
-        let Some(slot) = s.entries.get_mut(d.cccid as usize).and_then(|e| e.as_mut()) else {
-            return Err(QpairError::Protocol("C2HData for unknown CID".into()));
-        };
-        // Offsets must arrive in order and stay within the transfer.
-        if d.datao as usize != slot.received || slot.received + d.data.len() > slot.read_len {
-            return Err(QpairError::Protocol("C2HData out of range".into()));
-        }
-        slot.received += d.data.len();
-        slot.chunks.push(d.data);
-        if d.success && !d.last {
-            return Err(QpairError::Protocol("SUCCESS without LAST_PDU".into()));
-        }
-        d.success
+fn on_c2h(slots: &mut Slots, d: DataPdu, wakers: &mut Vec<Waker>) -> Result<(), QpairError> {
+    let cid = d.cccid;
+    let Some(slot) = slots
+        .entries
+        .get_mut(cid as usize)
+        .filter(|s| s.in_flight())
+    else {
+        return Err(QpairError::Protocol("C2HData for unknown CID".into()));
     };
-    if done {
+    // Offsets must arrive in order and stay within the transfer.
+    if d.datao as usize != slot.received || slot.received + d.data.len() > slot.read_len {
+        return Err(QpairError::Protocol("C2HData out of range".into()));
+    }
+    if d.success && !d.last {
+        return Err(QpairError::Protocol("SUCCESS without LAST_PDU".into()));
+    }
+    slot.received += d.data.len();
+    slot.chunks.push(d.data);
+    if d.success {
         // SUCCESS: the command completed, no CapsuleResp follows.
-        if let Some(slot) = sh.take_slot(d.cccid) {
-            if slot.received != slot.read_len {
-                return Err(QpairError::Protocol("SUCCESS with a short transfer".into()));
-            }
-            let cqe = Cqe::new(d.cccid, Status::SUCCESS);
-            let _ = slot.tx.send(Ok(Completion {
-                cqe,
-                data: join(slot.chunks),
-            }));
+        if slot.received != slot.read_len {
+            return Err(QpairError::Protocol("SUCCESS with a short transfer".into()));
         }
+        let data = std::mem::take(&mut slot.chunks).join();
+        let cqe = Cqe::new(cid, Status::SUCCESS);
+        slots.finish(cid, Ok(Completion { cqe, data }), wakers);
     }
     Ok(())
 }
 
-fn join(mut chunks: Vec<Bytes>) -> Bytes {
-    match chunks.len() {
-        0 => Bytes::new(),
-        1 => chunks.pop().unwrap_or_default(),
-        _ => {
-            let mut b = BytesMut::with_capacity(chunks.iter().map(|c| c.len()).sum());
-            for c in chunks {
-                b.extend_from_slice(&c);
-            }
-            b.freeze()
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::host::{AttachParams, Initiator, MultipathMode};
+    use crate::nvme::fabrics::RwCommand;
+    use crate::nvme::opcodes as op;
+    use crate::rpc::{self, Router};
+    use crate::target::Target;
+
+    const NQN: &str = "nqn.2016-06.io.spdk:qpair-test";
+
+    /// An embedded target with one 4 MiB malloc namespace, and the I/O
+    /// queue pair of a controller attached to it.
+    async fn io_qpair() -> (Arc<Target>, Arc<Initiator>, Qpair) {
+        let target = Target::new();
+        let mut tgt = Router::new("nvmf_tgt");
+        rpc::nvmf::register(&mut tgt, &target);
+        rpc::bdev::register(&mut tgt, &target);
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let la = json!({"trtype": "tcp", "traddr": "127.0.0.1", "trsvcid": port.to_string()});
+        for (m, p) in [
+            ("nvmf_create_transport", json!({"trtype": "tcp"})),
+            (
+                "nvmf_create_subsystem",
+                json!({"nqn": NQN, "allow_any_host": true}),
+            ),
+            (
+                "bdev_malloc_create",
+                json!({"num_blocks": 1024, "block_size": 4096, "name": "M0"}),
+            ),
+            (
+                "nvmf_subsystem_add_ns",
+                json!({"nqn": NQN, "namespace": {"bdev_name": "M0"}}),
+            ),
+            (
+                "nvmf_subsystem_add_listener",
+                json!({"nqn": NQN, "listen_address": la}),
+            ),
+        ] {
+            tgt.call(m, Some(p)).await.unwrap();
         }
+        let host = Initiator::new();
+        host.attach(AttachParams {
+            name: "T".into(),
+            addr: format!("127.0.0.1:{port}").parse().unwrap(),
+            subnqn: NQN.into(),
+            hostnqn: None,
+            hdgst: false,
+            ddgst: false,
+            multipath: MultipathMode::Disable,
+            ctrlr_loss_timeout_sec: None,
+            reconnect_delay_sec: None,
+            fast_io_fail_timeout_sec: None,
+        })
+        .await
+        .unwrap();
+        let q = host.with_ctrlrs(|c| c["T"].ctrlrs[0].io_qpair()).unwrap();
+        (target, host, q)
+    }
+
+    fn rw(opc: u8, lba: u64) -> Sqe {
+        RwCommand { slba: lba, nlb: 0 }.to_sqe(opc, 0, 1, SglDescriptor::transport(0))
+    }
+
+    /// More submitters than credits, some of them given up while waiting
+    /// for a credit or while on the wire: every other command completes,
+    /// and every slot and credit comes back.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn credits_and_cancellation() {
+        let (_t, _h, q) = io_qpair().await;
+        let mut tasks = Vec::new();
+        for i in 0..600u64 {
+            let q = q.clone();
+            tasks.push(tokio::spawn(async move {
+                let lba = i % 1024;
+                let data = Bytes::from(vec![(i % 251) as u8; 4096]);
+                let w = q.submit(rw(op::nvm::WRITE, lba), Some(data.clone()), 0);
+                if i % 7 == 0 {
+                    // Dropped at once, or a little later.
+                    let _ = tokio::time::timeout(Duration::from_micros(i % 50), w).await;
+                    return;
+                }
+                let c = w.await.unwrap();
+                assert!(c.cqe.status.is_success());
+                let c = q.submit(rw(op::nvm::READ, lba), None, 4096).await.unwrap();
+                assert!(c.cqe.status.is_success());
+                assert_eq!(c.data.len(), 4096);
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        // Abandoned commands are freed when their completions arrive.
+        for _ in 0..100 {
+            if q.outstanding() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(q.outstanding(), 0);
+        let s = q.shared.slots();
+        assert_eq!(s.credits, s.entries.len() - 1);
+        assert!(s.waiters.is_empty());
+    }
+
+    /// Writes beyond the in-capsule limit go through R2T; a read of them
+    /// gets them back; closing fails what is waiting.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn r2t_writes_and_close() {
+        let (_t, _h, q) = io_qpair().await;
+        let data: Bytes = (0..32 * 4096u32)
+            .map(|i| (i % 253) as u8)
+            .collect::<Vec<_>>()
+            .into();
+        let mut sqe = RwCommand { slba: 8, nlb: 31 }.to_sqe(
+            op::nvm::WRITE,
+            0,
+            1,
+            SglDescriptor::transport(0),
+        );
+        let c = q.submit(sqe, Some(data.clone()), 0).await.unwrap();
+        assert!(c.cqe.status.is_success());
+        sqe =
+            RwCommand { slba: 8, nlb: 31 }.to_sqe(op::nvm::READ, 0, 1, SglDescriptor::transport(0));
+        let c = q.submit(sqe, None, data.len()).await.unwrap();
+        assert_eq!(c.data, data);
+        q.close();
+        let r = q.submit(rw(op::nvm::READ, 0), None, 4096).await;
+        assert_eq!(r.unwrap_err(), QpairError::Disconnected);
     }
 }

@@ -432,10 +432,16 @@ impl Wake for SlotWaker {
         if self.queued.swap(true, Ordering::AcqRel) {
             return;
         }
+        // Only the first index queued since the job last drained the list
+        // wakes the job: it takes the whole list when it runs.
         let parent = {
             let mut g = lock(&self.shared.ready);
             g.list.push(self.idx);
-            g.waker.clone()
+            if g.list.len() == 1 {
+                g.waker.clone()
+            } else {
+                None
+            }
         };
         if let Some(w) = parent {
             w.wake();

@@ -6,7 +6,10 @@
 //! All commands complete before the next PDU is read (the bdev is RAM), so
 //! the task is a plain loop: read, decode every complete PDU, append the
 //! answers to one write buffer, write it in one go. When the host stops
-//! reading, the write blocks and so does our reading: memory stays bounded.
+//! reading, the write blocks and so does our reading: memory stays bounded
+//! (decoding also pauses once the write buffer holds `WBUF_HIGH` bytes, so
+//! a burst of small Reads cannot amplify into a huge buffer). Read data goes
+//! from the bdev straight into the write buffer behind its C2HData header.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,7 +17,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
@@ -25,13 +28,15 @@ use super::reply::Reply;
 use super::subsystem::{Namespace, Subsystem};
 use super::transport::TcpTransportOpts;
 use super::{io, QpairInfo, Target};
+use crate::nvme::digest;
 use crate::nvme::fabrics::{
     Connect, ConnectData, PropertyGet, PropertySet, REG_CAP, REG_CC, REG_CSTS, REG_VS,
 };
 use crate::nvme::opcodes as op;
 use crate::nvme::pdu::{
-    encode, term_req_for, CapsuleCmd, DataPdu, Decoded, Decoder, Fes, Framing, IcResp, Pdu,
-    PduError, R2t, Role,
+    encode, term_req_for, CapsuleCmd, CommonHeader, DataPdu, Decoded, Decoder, Fes, Framing,
+    IcResp, Pdu, PduError, PduType, R2t, Role, CH_LEN, DATA_HLEN, DDGSTF, HDGSTF, LAST_PDU,
+    SUCCESS,
 };
 use crate::nvme::sqe::{Cqe, Sqe, SGL_DATA_BLOCK_OFFSET, SGL_TRANSPORT_DATA_BLOCK};
 use crate::nvme::status::Status;
@@ -40,6 +45,12 @@ use crate::nvme::status::Status;
 const CAP_BASE: u64 = 0x0000_0020_1e01_0000;
 /// Read buffer: big enough for a maximal H2CData plus headers.
 const READ_CHUNK: usize = 256 * 1024;
+/// Make room (reclaiming the buffer) when less than this is free to read.
+const READ_MIN_ROOM: usize = 16 * 1024;
+/// Decoding pauses to flush once this much output is buffered.
+const WBUF_HIGH: usize = 512 * 1024;
+/// Spare R2T data buffers a connection keeps for reuse.
+const MAX_SPARE_BUFS: usize = 8;
 
 struct Queue {
     qid: u16,
@@ -54,7 +65,13 @@ struct PendingWrite {
     cid: u16,
     ns: Arc<Namespace>,
     slba: u64,
-    buf: BytesMut,
+    /// Bytes the R2T asked for.
+    len: usize,
+    /// Bytes received so far.
+    received: usize,
+    /// The data, gathered when it comes in more than one H2CData PDU (one
+    /// PDU carrying all of it goes to the bdev without this copy).
+    buf: Option<BytesMut>,
 }
 
 enum Flow {
@@ -75,6 +92,8 @@ struct Conn {
     kill: Arc<Notify>,
     pending: HashMap<u16, PendingWrite>,
     next_ttag: u16,
+    /// Gathering buffers of finished R2T writes, for reuse.
+    spare_bufs: Vec<BytesMut>,
 }
 
 pub async fn run(target: Arc<Target>, sock: TcpStream, local: SocketAddr, peer: SocketAddr) {
@@ -97,6 +116,7 @@ pub async fn run(target: Arc<Target>, sock: TcpStream, local: SocketAddr, peer: 
         kill: Arc::new(Notify::new()),
         pending: HashMap::new(),
         next_ttag: 1,
+        spare_bufs: Vec::new(),
     };
     c.serve(sock).await;
     c.cleanup();
@@ -108,36 +128,69 @@ impl Conn {
         let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
         let mut ka_tick = tokio::time::interval(Duration::from_millis(500));
         ka_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Registered once for the whole connection, not per loop turn.
+        let kill = self.kill.clone();
+        let killed = kill.notified();
+        tokio::pin!(killed);
+        killed.as_mut().enable();
         loop {
-            let ctrl = self.admin_ctrl();
-            let flow = tokio::select! {
-                _ = self.kill.notified() => Flow::Close,
-                _ = wait_aen(ctrl.as_deref()) => { self.deliver_aens(); Flow::Continue }
-                _ = ka_tick.tick(), if ctrl.is_some() => self.check_keep_alive(),
-                r = rd.read_buf(&mut rbuf) => match r {
-                    Ok(0) | Err(_) => Flow::Close,
-                    Ok(_) => self.on_bytes(&mut rbuf),
-                },
-            };
-            if !self.wbuf.is_empty() {
-                let kill = self.kill.clone();
-                let done = tokio::select! {
-                    r = wr.write_all(&self.wbuf) => r.is_ok(),
-                    _ = kill.notified() => false,
-                };
-                self.wbuf.clear();
-                if !done {
-                    return;
-                }
+            let flow = self.on_bytes(&mut rbuf);
+            // Decoding paused on a full write buffer: more may be buffered.
+            let more = matches!(flow, Flow::Continue) && self.wbuf.len() >= WBUF_HIGH;
+            if !self.flush(&mut wr, killed.as_mut()).await {
+                return;
             }
             if let Flow::Close = flow {
                 let _ = wr.shutdown().await;
                 return;
             }
-            if rbuf.capacity() - rbuf.len() < 4096 {
+            if more {
+                continue;
+            }
+            if rbuf.capacity() - rbuf.len() < READ_MIN_ROOM {
+                // Every decoded PDU has been dropped by now, so this moves
+                // the partial PDU left over to the front of the same buffer.
                 rbuf.reserve(READ_CHUNK);
             }
+            let ctrl = self.admin_ctrl();
+            let flow = tokio::select! {
+                _ = killed.as_mut() => Flow::Close,
+                _ = wait_aen(ctrl.as_deref()) => { self.deliver_aens(); Flow::Continue }
+                _ = ka_tick.tick(), if ctrl.is_some() => self.check_keep_alive(),
+                r = rd.read_buf(&mut rbuf) => match r {
+                    Ok(0) | Err(_) => Flow::Close,
+                    Ok(_) => Flow::Continue,
+                },
+            };
+            if let Flow::Close = flow {
+                if self.flush(&mut wr, killed.as_mut()).await {
+                    let _ = wr.shutdown().await;
+                }
+                return;
+            }
         }
+    }
+
+    /// Writes out the buffered PDUs; false if the connection is gone or was
+    /// killed meanwhile.
+    async fn flush(
+        &mut self,
+        wr: &mut tokio::net::tcp::OwnedWriteHalf,
+        killed: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
+    ) -> bool {
+        if self.wbuf.is_empty() {
+            return true;
+        }
+        let done = tokio::select! {
+            r = wr.write_all(&self.wbuf) => r.is_ok(),
+            _ = killed => false,
+        };
+        self.wbuf.clear();
+        if self.wbuf.capacity() > 4 * WBUF_HIGH {
+            // One huge admin transfer should not pin its buffer for good.
+            self.wbuf = BytesMut::with_capacity(64 * 1024);
+        }
+        done
     }
 
     fn admin_ctrl(&self) -> Option<Arc<Controller>> {
@@ -147,8 +200,10 @@ impl Conn {
             .map(|q| q.ctrl.clone())
     }
 
+    /// Handles the complete PDUs in `rbuf`, pausing once `WBUF_HIGH` bytes
+    /// of output are waiting.
     fn on_bytes(&mut self, rbuf: &mut BytesMut) -> Flow {
-        loop {
+        while self.wbuf.len() < WBUF_HIGH {
             match self.decoder.decode_checked(rbuf) {
                 Ok(None) => return Flow::Continue,
                 Ok(Some(Decoded::Pdu(pdu))) => {
@@ -163,6 +218,7 @@ impl Conn {
                 }
             }
         }
+        Flow::Continue
     }
 
     /// A data digest mismatch fails only its command, with Transient
@@ -177,6 +233,7 @@ impl Conn {
             Pdu::H2CData(d) => {
                 if let Some(p) = self.pending.remove(&d.ttag) {
                     self.complete(p.cid, st);
+                    self.recycle(p.buf);
                 }
             }
             _ => {}
@@ -239,11 +296,8 @@ impl Conn {
         if let Some(data) = r.data.clone().filter(|d| !d.is_empty()) {
             // The C2H success optimisation needs SQ flow control disabled: a
             // completion-less read gives the host no SQHD.
-            let success = r.status.is_success()
-                && r.dw0 == 0
-                && r.dw1 == 0
-                && self.opts.c2h_success
-                && self.queue.as_ref().is_some_and(|q| q.cattr & 0x4 != 0);
+            let success =
+                r.status.is_success() && r.dw0 == 0 && r.dw1 == 0 && self.c2h_success_allowed();
             let pdu = Pdu::C2HData(DataPdu {
                 cccid: cid,
                 ttag: 0,
@@ -267,6 +321,34 @@ impl Conn {
             status: r.status,
         };
         encode(&Pdu::CapsuleResp(cqe), &self.framing, &mut self.wbuf);
+    }
+
+    /// Completes a Read: its C2HData header, then the blocks copied from
+    /// the bdev straight into the write buffer (no staging buffer), then the
+    /// CapsuleResp unless the SUCCESS flag replaces it.
+    fn complete_read(&mut self, cid: u16, ns: &Namespace, slba: u64, len: usize) {
+        let success = self.c2h_success_allowed();
+        let start = self.wbuf.len();
+        let data_at = put_c2h_data_header(&mut self.wbuf, &self.framing, cid, len, success);
+        if let Err(st) = io::read_into(ns, slba, len, &mut self.wbuf) {
+            self.wbuf.truncate(start);
+            self.complete(cid, Reply::status(st));
+            return;
+        }
+        if self.framing.ddgst {
+            let crc = digest::data_digest(&self.wbuf[data_at..]);
+            self.wbuf.extend_from_slice(&crc.to_le_bytes());
+        }
+        if !success {
+            self.complete(cid, Reply::ok());
+        }
+    }
+
+    /// Whether a successful C2H transfer may carry SUCCESS instead of a
+    /// CapsuleResp: the option is on and the host disabled SQ flow control
+    /// (a completion-less read gives the host no SQHD).
+    fn c2h_success_allowed(&self) -> bool {
+        self.opts.c2h_success && self.queue.as_ref().is_some_and(|q| q.cattr & 0x4 != 0)
     }
 
     fn on_command(&mut self, cmd: CapsuleCmd) -> Flow {
@@ -374,8 +456,7 @@ impl Conn {
                         self.complete(cid, Reply::invalid_field());
                         return Flow::Continue;
                     }
-                    let r = io::read(&ns, slba, len);
-                    self.complete(cid, r);
+                    self.complete_read(cid, &ns, slba, len);
                 } else if !data.is_empty() {
                     let r = io::write(&ns, slba, &data);
                     self.complete(cid, r);
@@ -427,7 +508,9 @@ impl Conn {
                 cid,
                 ns,
                 slba,
-                buf: BytesMut::with_capacity(len),
+                len,
+                received: 0,
+                buf: None,
             },
         );
         let r2t = Pdu::R2T(R2t {
@@ -453,27 +536,22 @@ impl Conn {
 
     fn on_h2c_data(&mut self, d: DataPdu) -> Flow {
         // FEI values are byte offsets into the H2CData header.
-        let err = match self.pending.get_mut(&d.ttag) {
+        let n = d.data.len();
+        let err = match self.pending.get(&d.ttag) {
             None => Some((Fes::InvalidHeaderField, 10, "unknown TTAG")),
             Some(p) if p.cid != d.cccid => Some((Fes::InvalidHeaderField, 8, "CCCID mismatch")),
-            Some(p) if d.datao as usize != p.buf.len() => {
+            Some(p) if d.datao as usize != p.received => {
                 Some((Fes::DataTransferOutOfRange, 12, "DATAO out of sequence"))
             }
-            Some(p) if p.buf.len() + d.data.len() > p.buf.capacity() => {
+            Some(p) if p.received + n > p.len => {
                 Some((Fes::DataTransferOutOfRange, 16, "H2CData beyond the R2T"))
             }
-            Some(p) => {
-                p.buf.extend_from_slice(&d.data);
-                if p.buf.len() < p.buf.capacity() && d.last {
-                    Some((
-                        Fes::DataTransferOutOfRange,
-                        16,
-                        "LAST_PDU before the R2T was satisfied",
-                    ))
-                } else {
-                    None
-                }
-            }
+            Some(p) if p.received + n < p.len && d.last => Some((
+                Fes::DataTransferOutOfRange,
+                16,
+                "LAST_PDU before the R2T was satisfied",
+            )),
+            Some(_) => None,
         };
         if let Some((fes, fei, reason)) = err {
             // The TermReq carries the offending header back; hosts refuse
@@ -489,17 +567,43 @@ impl Conn {
             });
             return Flow::Close;
         }
-        let done = self
-            .pending
-            .get(&d.ttag)
-            .is_some_and(|p| p.buf.len() == p.buf.capacity());
-        if done {
-            if let Some(p) = self.pending.remove(&d.ttag) {
-                let r = io::write(&p.ns, p.slba, &p.buf.freeze());
-                self.complete(p.cid, r);
-            }
+        let Some(p) = self.pending.get_mut(&d.ttag) else {
+            return Flow::Continue;
+        };
+        let whole = p.received == 0 && n == p.len;
+        if !whole {
+            // Gather the pieces (rare: MAXH2CDATA is our max I/O size).
+            let buf = p.buf.get_or_insert_with(|| {
+                let mut b = self.spare_bufs.pop().unwrap_or_default();
+                b.reserve(p.len);
+                b
+            });
+            buf.extend_from_slice(&d.data);
+        }
+        p.received += n;
+        if p.received < p.len {
+            return Flow::Continue;
+        }
+        if let Some(p) = self.pending.remove(&d.ttag) {
+            let r = match &p.buf {
+                Some(buf) => io::write(&p.ns, p.slba, buf),
+                // One PDU carried it all: straight from the receive buffer.
+                None => io::write(&p.ns, p.slba, &d.data),
+            };
+            self.complete(p.cid, r);
+            self.recycle(p.buf);
         }
         Flow::Continue
+    }
+
+    /// Keeps a gathering buffer for the next multi-PDU write.
+    fn recycle(&mut self, buf: Option<BytesMut>) {
+        if let Some(mut b) = buf {
+            if self.spare_bufs.len() < MAX_SPARE_BUFS {
+                b.clear();
+                self.spare_bufs.push(b);
+            }
+        }
     }
 
     // ---- fabrics ---------------------------------------------------------
@@ -759,6 +863,55 @@ async fn wait_aen(ctrl: Option<&Controller>) {
     }
 }
 
+/// Appends the header of a C2HData PDU that carries `len` bytes at offset 0
+/// with LAST_PDU (and SUCCESS if asked), its header digest and the padding
+/// up to PDO, laid out exactly as `encode` lays out such a PDU; returns the
+/// offset in `out` where the data goes. The caller appends the data and,
+/// with data digests, its CRC.
+fn put_c2h_data_header(
+    out: &mut BytesMut,
+    f: &Framing,
+    cid: u16,
+    len: usize,
+    success: bool,
+) -> usize {
+    let pdo = f.data_pdo(DATA_HLEN);
+    let plen = pdo + len + f.ddgst_len();
+    let mut flags = LAST_PDU;
+    if success {
+        flags |= SUCCESS;
+    }
+    if f.hdgst {
+        flags |= HDGSTF;
+    }
+    if f.ddgst {
+        flags |= DDGSTF;
+    }
+    let mut h = [0u8; DATA_HLEN];
+    h[..CH_LEN].copy_from_slice(
+        &CommonHeader {
+            pdu_type: PduType::C2HData as u8,
+            flags,
+            hlen: DATA_HLEN as u8,
+            pdo: pdo as u8,
+            plen: u32::try_from(plen).unwrap_or(u32::MAX),
+        }
+        .to_bytes(),
+    );
+    h[8..10].copy_from_slice(&cid.to_le_bytes());
+    // TTAG and DATAO stay 0.
+    h[16..20].copy_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_le_bytes());
+    out.reserve(plen);
+    let start = out.len();
+    out.extend_from_slice(&h);
+    if f.hdgst {
+        out.extend_from_slice(&digest::header_digest(&h).to_le_bytes());
+    }
+    let written = out.len() - start;
+    out.put_bytes(0, pdo.saturating_sub(written));
+    out.len()
+}
+
 /// Trims or zero-pads controller-to-host data to the length the host's SGL
 /// described.
 fn fit_transfer(d: Bytes, len: usize) -> Bytes {
@@ -796,5 +949,47 @@ fn invalid_host() -> Reply {
     Reply {
         dw0: 512 | (1 << 16),
         ..Reply::status(Status::CONNECT_INVALID_HOST)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-built C2HData header matches what `encode` produces for
+    /// every framing (digests, padding) and both flag variants.
+    #[test]
+    fn c2h_data_header_matches_encode() {
+        let data: Vec<u8> = (0..4096u32).map(|i| (i * 13 + 5) as u8).collect();
+        for hdgst in [false, true] {
+            for ddgst in [false, true] {
+                for pda in [0, 4, 8, 32, 128] {
+                    for success in [false, true] {
+                        let f = Framing { hdgst, ddgst, pda };
+                        let mut want = BytesMut::new();
+                        encode(
+                            &Pdu::C2HData(DataPdu {
+                                cccid: 0x1234,
+                                ttag: 0,
+                                datao: 0,
+                                last: true,
+                                success,
+                                data: Bytes::from(data.clone()),
+                            }),
+                            &f,
+                            &mut want,
+                        );
+                        let mut got = BytesMut::from(&b"xy"[..]);
+                        let at = put_c2h_data_header(&mut got, &f, 0x1234, data.len(), success);
+                        got.extend_from_slice(&data);
+                        if ddgst {
+                            let crc = digest::data_digest(&got[at..]);
+                            got.extend_from_slice(&crc.to_le_bytes());
+                        }
+                        assert_eq!(&got[2..], &want[..], "{f:?} success {success}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! NVM I/O commands on a namespace: Read, Write, Flush, Write Zeroes, with
 //! the ANA path check SPDK makes before touching the bdev.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
 use super::controller::Controller;
 use super::reply::Reply;
@@ -46,15 +46,14 @@ pub fn rw_len(ns: &Namespace, sqe: &Sqe) -> Result<(u64, usize), Status> {
     Ok((rw.slba, (nlb * ns.bdev.block_size as u64) as usize))
 }
 
-pub fn read(ns: &Namespace, slba: u64, len: usize) -> Reply {
-    let mut buf = BytesMut::zeroed(len);
-    match ns.bdev.read(slba, &mut buf) {
-        Ok(()) => Reply::data(buf.freeze()),
-        Err(_) => Reply::status(Status::LBA_OUT_OF_RANGE.with_dnr()),
-    }
+/// Appends a Read's data to `out` (the connection's send buffer).
+pub fn read_into(ns: &Namespace, slba: u64, len: usize, out: &mut BytesMut) -> Result<(), Status> {
+    ns.bdev
+        .read_into(slba, len, out)
+        .map_err(|_| Status::LBA_OUT_OF_RANGE.with_dnr())
 }
 
-pub fn write(ns: &Namespace, slba: u64, data: &Bytes) -> Reply {
+pub fn write(ns: &Namespace, slba: u64, data: &[u8]) -> Reply {
     match ns.bdev.write(slba, data) {
         Ok(()) => Reply::ok(),
         Err(_) => Reply::status(Status::LBA_OUT_OF_RANGE.with_dnr()),

@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use crossterm::event::{
+    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 use serde_json::{json, Value};
 use tui_input::backend::crossterm::EventHandler;
 use tui_input::Input;
@@ -94,13 +96,30 @@ pub enum Effect {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Overlay {
     None,
-    Help { scroll: usize },
-    Workload { sel: usize },
-    Result { title: String, lines: Vec<String>, error: bool, scroll: usize },
+    Help {
+        scroll: usize,
+    },
+    Workload {
+        sel: usize,
+    },
+    Result {
+        title: String,
+        lines: Vec<String>,
+        error: bool,
+        scroll: usize,
+    },
 }
 
 /// The workloads `w` offers (bdevperf's `-w`).
-pub const WORKLOADS: [&str; 7] = ["verify", "read", "write", "randread", "randwrite", "rw", "randrw"];
+pub const WORKLOADS: [&str; 7] = [
+    "verify",
+    "read",
+    "write",
+    "randread",
+    "randwrite",
+    "rw",
+    "randrw",
+];
 
 /// Run time sent with `perform_tests` for an open-ended run: ten years.
 pub const FOREVER_SECS: u64 = 315_360_000;
@@ -122,9 +141,14 @@ pub struct Status {
 #[derive(Debug, Clone, Default)]
 pub struct CmdState {
     pub input: Input,
-    /// A parse error or the completion candidates.
+    /// A parse error, or a note about completion.
     pub msg: Option<String>,
     pub msg_is_error: bool,
+    /// The completion menu (open while non-empty) and its selection.
+    pub completions: Vec<String>,
+    pub comp_sel: Option<usize>,
+    /// Byte offset of the word being completed.
+    pub comp_start: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -155,6 +179,8 @@ pub struct App {
     /// Start the load on the first snapshot that shows it idle.
     pub autostart: bool,
     pub walkthrough: bool,
+    /// The walkthrough's current step (`super::walkthrough`).
+    pub walk_step: usize,
     /// Clock for log timestamps (epoch seconds); fixed in tests.
     pub clock: fn() -> f64,
     next_id: u64,
@@ -183,6 +209,7 @@ impl App {
             nqn: nqn.to_string(),
             autostart: false,
             walkthrough: false,
+            walk_step: 0,
             clock: super::fmt::now_epoch,
             next_id: 1,
             pending: HashMap::new(),
@@ -236,7 +263,13 @@ impl App {
         }
     }
 
-    fn spec_call(&mut self, app: Target, method: &str, params: Option<Value>, background: bool) -> CallSpec {
+    fn spec_call(
+        &mut self,
+        app: Target,
+        method: &str,
+        params: Option<Value>,
+        background: bool,
+    ) -> CallSpec {
         let line = cmdline::to_line(app, method, params.as_ref(), Some(self.location(app)));
         let id = self.next_id;
         self.next_id += 1;
@@ -267,7 +300,12 @@ impl App {
     pub fn rows(&self, p: Pane) -> usize {
         let s = &self.snap;
         match p {
-            Pane::Subsystems => s.subsystems.iter().filter(|x| x.subtype != "Discovery").count().max(s.subsystems.len().min(1)),
+            Pane::Subsystems => s
+                .subsystems
+                .iter()
+                .filter(|x| x.subtype != "Discovery")
+                .count()
+                .max(s.subsystems.len().min(1)),
             Pane::Listeners => s.listeners.len(),
             Pane::Paths => s.paths.len(),
             Pane::Conns => s.conns.rows.len(),
@@ -323,12 +361,20 @@ impl App {
             Pane::Listeners => s
                 .listeners
                 .get(self.sel[Pane::Listeners.index()])
-                .and_then(|l| s.paths.iter().find(|p| p.traddr == l.traddr && p.trsvcid == l.trsvcid)),
-            Pane::Conns => s.conns.rows.get(self.sel[Pane::Conns.index()]).and_then(|r| {
-                s.paths
-                    .iter()
-                    .find(|p| Some(p.addr()) == r.listener && r.cntlid == Some(p.cntlid))
-            }),
+                .and_then(|l| {
+                    s.paths
+                        .iter()
+                        .find(|p| p.traddr == l.traddr && p.trsvcid == l.trsvcid)
+                }),
+            Pane::Conns => s
+                .conns
+                .rows
+                .get(self.sel[Pane::Conns.index()])
+                .and_then(|r| {
+                    s.paths
+                        .iter()
+                        .find(|p| Some(p.addr()) == r.listener && r.cntlid == Some(p.cntlid))
+                }),
             _ => None,
         };
         from_focus.or_else(|| s.paths.get(self.sel[Pane::Paths.index()]))
@@ -346,6 +392,9 @@ impl App {
     fn on_snapshot(&mut self, s: Arc<Snapshot>) -> Vec<Effect> {
         self.snap = s;
         self.clamp();
+        if self.walkthrough {
+            self.walk_step = super::walkthrough::advance(self.walk_step, &self.snap);
+        }
         if self.autostart && self.snap.initiator.error.is_none() && !self.snap.paths.is_empty() {
             match self.snap.load.running {
                 Some(false) => {
@@ -361,14 +410,23 @@ impl App {
     }
 
     fn on_done(&mut self, id: u64, result: Result<Value, String>, ms: f64) {
-        let Some(p) = self.pending.remove(&id) else { return };
+        let Some(p) = self.pending.remove(&id) else {
+            return;
+        };
         match &result {
             Ok(v) => {
                 let mut short = v.to_string();
                 if short.len() > 120 {
-                    short = format!("{}… ({} bytes)", &short[..short.floor_char_boundary(100)], short.len());
+                    short = format!(
+                        "{}… ({} bytes)",
+                        &short[..short.floor_char_boundary(100)],
+                        short.len()
+                    );
                 }
-                self.log_push(LogKind::Reply, format!("{} → {short} ({ms:.0} ms)", p.method));
+                self.log_push(
+                    LogKind::Reply,
+                    format!("{} → {short} ({ms:.0} ms)", p.method),
+                );
             }
             Err(e) => {
                 self.log_push(LogKind::Error, format!("{} ✗ {e} ({ms:.0} ms)", p.method));
@@ -403,7 +461,12 @@ impl App {
         let hit = areas
             .panes
             .iter()
-            .find(|(_, r)| r.contains(ratatui::layout::Position { x: m.column, y: m.row }))
+            .find(|(_, r)| {
+                r.contains(ratatui::layout::Position {
+                    x: m.column,
+                    y: m.row,
+                })
+            })
             .copied();
         let Some((pane, r)) = hit else { return };
         match m.kind {
@@ -416,7 +479,8 @@ impl App {
                 let first = r.y + 2;
                 if m.row >= first && m.row + 1 < r.y + r.height {
                     let visible = layout::visible_rows(pane, r);
-                    let off = layout::scroll_offset(self.sel[pane.index()], self.rows(pane), visible);
+                    let off =
+                        layout::scroll_offset(self.sel[pane.index()], self.rows(pane), visible);
                     let row = off + usize::from(m.row - first);
                     if row < self.rows(pane) {
                         self.sel[pane.index()] = row;
@@ -432,7 +496,8 @@ impl App {
     fn move_sel(&mut self, pane: Pane, d: i64) {
         if pane == Pane::Events {
             let n = self.rows(pane);
-            self.events_back = (self.events_back as i64 - d).clamp(0, n.saturating_sub(1) as i64) as usize;
+            self.events_back =
+                (self.events_back as i64 - d).clamp(0, n.saturating_sub(1) as i64) as usize;
             return;
         }
         let n = self.rows(pane) as i64;
@@ -453,7 +518,9 @@ impl App {
             Overlay::None => {}
             Overlay::Workload { sel } => {
                 match k.code {
-                    KeyCode::Char('j') | KeyCode::Down => *sel = (*sel + 1).min(WORKLOADS.len() - 1),
+                    KeyCode::Char('j') | KeyCode::Down => {
+                        *sel = (*sel + 1).min(WORKLOADS.len() - 1)
+                    }
                     KeyCode::Char('k') | KeyCode::Up => *sel = sel.saturating_sub(1),
                     KeyCode::Char(c @ '1'..='7') => {
                         *sel = (c as usize - '1' as usize).min(WORKLOADS.len() - 1);
@@ -466,7 +533,9 @@ impl App {
                         self.overlay = Overlay::None;
                         return self.start_load(Some(w));
                     }
-                    KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('w') => self.overlay = Overlay::None,
+                    KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('w') => {
+                        self.overlay = Overlay::None
+                    }
                     _ => {}
                 }
                 return vec![];
@@ -480,7 +549,9 @@ impl App {
                     KeyCode::Char('g') | KeyCode::Home => *scroll = 0,
                     _ => {
                         let a = self.keymap.lookup(&k);
-                        if matches!(a, Some(Action::Close | Action::Help | Action::Quit)) || k.code == KeyCode::Enter {
+                        if matches!(a, Some(Action::Close | Action::Help | Action::Quit))
+                            || k.code == KeyCode::Enter
+                        {
                             self.overlay = Overlay::None;
                         } else if matches!(a, Some(Action::CommandLine)) {
                             self.overlay = Overlay::None;
@@ -540,7 +611,10 @@ impl App {
             TogglePolicy => {
                 let cur = self.snap.policy.clone();
                 let Some(cur) = cur else {
-                    self.note(Level::Warn, format!("policy of {} not known yet", self.bdev));
+                    self.note(
+                        Level::Warn,
+                        format!("policy of {} not known yet", self.bdev),
+                    );
                     return vec![];
                 };
                 let mut p = json!({"name": self.bdev});
@@ -548,7 +622,12 @@ impl App {
                     p["policy"] = json!("active_passive");
                 } else {
                     p["policy"] = json!("active_active");
-                    if let Some(s) = self.snap.selector.as_deref().filter(|s| *s != "round_robin") {
+                    if let Some(s) = self
+                        .snap
+                        .selector
+                        .as_deref()
+                        .filter(|s| *s != "round_robin")
+                    {
                         p["selector"] = json!(s);
                     }
                 }
@@ -556,7 +635,10 @@ impl App {
             }
             CycleSelector => {
                 if self.snap.policy.as_deref() != Some("active_active") {
-                    self.note(Level::Warn, "the selector applies to active_active only: press p first");
+                    self.note(
+                        Level::Warn,
+                        "the selector applies to active_active only: press p first",
+                    );
                     return vec![];
                 }
                 let next = if self.snap.selector.as_deref() == Some("queue_depth") {
@@ -602,7 +684,10 @@ impl App {
                 };
                 let m = "mpath_listener_drop_connections";
                 if self.snap.target.has_method(m) == Some(false) {
-                    self.note(Level::Warn, format!("x: unavailable on this backend (the target has no {m})"));
+                    self.note(
+                        Level::Warn,
+                        format!("x: unavailable on this backend (the target has no {m})"),
+                    );
                     return vec![];
                 }
                 let p = json!({"listen_address": {"trtype": tcp(&trtype), "traddr": traddr, "trsvcid": trsvcid}});
@@ -646,7 +731,11 @@ impl App {
             "ana_state": state,
             "listen_address": {"trtype": tcp(&l.trtype), "traddr": l.traddr, "trsvcid": l.trsvcid},
         });
-        self.call(Target::Target, "nvmf_subsystem_listener_set_ana_state", Some(p))
+        self.call(
+            Target::Target,
+            "nvmf_subsystem_listener_set_ana_state",
+            Some(p),
+        )
     }
 
     fn perf_start_call(&mut self, workload: Option<&str>) -> CallSpec {
@@ -666,7 +755,10 @@ impl App {
         let start = self.perf_start_call(workload);
         if workload.is_some() && self.load_running() {
             if self.snap.initiator.has_method("mpath_perf_stop") == Some(false) {
-                self.note(Level::Warn, "cannot switch workload: this bdevperf has no mpath_perf_stop");
+                self.note(
+                    Level::Warn,
+                    "cannot switch workload: this bdevperf has no mpath_perf_stop",
+                );
                 self.pending.remove(&start.id);
                 return vec![];
             }
@@ -681,7 +773,10 @@ impl App {
 
     fn stop_load(&mut self) -> Vec<Effect> {
         if self.snap.initiator.has_method("mpath_perf_stop") == Some(false) {
-            self.note(Level::Warn, "pause: unavailable on this backend (no mpath_perf_stop)");
+            self.note(
+                Level::Warn,
+                "pause: unavailable on this backend (no mpath_perf_stop)",
+            );
             return vec![];
         }
         self.call(Target::Initiator, "mpath_perf_stop", None)
@@ -699,7 +794,12 @@ impl App {
     /// Values worth completing: NQNs, addresses, ports, bdevs, cntlids.
     fn completion_values(&self) -> Vec<String> {
         let s = &self.snap;
-        let mut v: Vec<String> = vec![self.bdev.clone(), self.nqn.clone(), "tcp".into(), "ipv4".into()];
+        let mut v: Vec<String> = vec![
+            self.bdev.clone(),
+            self.nqn.clone(),
+            "tcp".into(),
+            "ipv4".into(),
+        ];
         for x in &s.subsystems {
             v.push(x.nqn.clone());
             v.extend(x.namespaces.iter().map(|n| n.bdev.clone()));
@@ -719,11 +819,24 @@ impl App {
     }
 
     fn cmd_key(&mut self, k: KeyEvent) -> Vec<Effect> {
-        let Some(cmd) = self.cmd.as_mut() else { return vec![] };
+        let Some(cmd) = self.cmd.as_mut() else {
+            return vec![];
+        };
         match k.code {
+            KeyCode::Esc if !cmd.completions.is_empty() => {
+                cmd.completions.clear();
+                cmd.comp_sel = None;
+            }
             KeyCode::Esc => {
                 self.cmd = None;
                 self.history.pos = None;
+            }
+            KeyCode::Enter if cmd.comp_sel.is_some() => {
+                // Accept the menu's choice; a second Enter runs the line.
+                let v = format!("{} ", cmd.input.value());
+                cmd.input = Input::new(v);
+                cmd.completions.clear();
+                cmd.comp_sel = None;
             }
             KeyCode::Enter => {
                 let line = cmd.input.value().to_string();
@@ -765,11 +878,30 @@ impl App {
                         if let Some(pd) = self.pending.get_mut(&c.id) {
                             pd.from_cmdline = !background;
                         }
-                        c.line = cmdline::to_line(p.app, &c.method, c.params.as_ref(), Some(self.location(p.app)));
+                        c.line = cmdline::to_line(
+                            p.app,
+                            &c.method,
+                            c.params.as_ref(),
+                            Some(self.location(p.app)),
+                        );
                         self.log_push(LogKind::Action, c.line.clone());
                         return vec![Effect::Call(c)];
                     }
                 }
+            }
+            KeyCode::Tab | KeyCode::BackTab if !cmd.completions.is_empty() => {
+                // Menu open: cycle through it, the word follows.
+                let n = cmd.completions.len();
+                let next = match (cmd.comp_sel, k.code) {
+                    (None, KeyCode::BackTab) => n - 1,
+                    (None, _) => 0,
+                    (Some(i), KeyCode::BackTab) => (i + n - 1) % n,
+                    (Some(i), _) => (i + 1) % n,
+                };
+                cmd.comp_sel = Some(next);
+                let line = cmd.input.value().to_string();
+                let start = cmd.comp_start.min(line.len());
+                cmd.input = Input::new(format!("{}{}", &line[..start], cmd.completions[next]));
             }
             KeyCode::Tab => {
                 let line = cmd.input.value().to_string();
@@ -777,6 +909,7 @@ impl App {
                 let extra = self.completion_values();
                 let (start, cands) = cmdline::complete(&line, &ctx, &extra);
                 let cmd = self.cmd.as_mut().expect("cmd");
+                cmd.msg = None;
                 match cands.len() {
                     0 => {
                         cmd.msg = Some("no completions".into());
@@ -784,13 +917,13 @@ impl App {
                     }
                     1 => {
                         cmd.input = Input::new(format!("{}{} ", &line[..start], cands[0]));
-                        cmd.msg = None;
                     }
                     _ => {
                         let pre = cmdline::common_prefix(&cands);
                         cmd.input = Input::new(format!("{}{}", &line[..start], pre));
-                        cmd.msg = Some(cands.join("  "));
-                        cmd.msg_is_error = false;
+                        cmd.completions = cands;
+                        cmd.comp_sel = None;
+                        cmd.comp_start = start;
                     }
                 }
             }
@@ -810,6 +943,8 @@ impl App {
             _ => {
                 cmd.input.handle_event(&Event::Key(k));
                 cmd.msg = None;
+                cmd.completions.clear();
+                cmd.comp_sel = None;
             }
         }
         vec![]

@@ -32,7 +32,7 @@ enum Kind {
     List,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct Arg {
     short: Option<&'static str>,
     long: Option<&'static str>,
@@ -121,7 +121,11 @@ enum Post {
     /// `group_as(params, name, keys)`.
     Group(&'static str, &'static [&'static str]),
     /// Defaults merged first (`apply_defaults`), then grouping.
-    DefaultsThenGroup(&'static [(&'static str, bool)], &'static str, &'static [&'static str]),
+    DefaultsThenGroup(
+        &'static [(&'static str, bool)],
+        &'static str,
+        &'static [&'static str],
+    ),
     /// `bdev_malloc_create`: total_size (MB) → num_blocks.
     Malloc,
     /// `nqn == "discovery"` → the discovery NQN, then group.
@@ -159,235 +163,489 @@ macro_rules! spec {
 /// spdk-rpc 26.5's arguments for the methods an operator of the HOWTO
 /// uses, plus bdevperf.py's `perform_tests`.
 pub static SPECS: &[Spec] = &[
-    spec!("nvmf_subsystem_listener_set_ana_state", Target, [
-        pos("nqn"),
-        TRID_FLAGS[0], TRID_FLAGS[1], TRID_FLAGS[2], TRID_FLAGS[3], TRID_FLAGS[4],
-        flag("-n", "--ana-state", "ana_state").req().choices(ANA),
-        flag("-g", "--anagrpid", "anagrpid").int(),
-    ], Post::Group("listen_address", LISTEN), true),
-    spec!("nvmf_subsystem_add_listener", Target, [
-        pos("nqn"),
-        TRID_FLAGS[0], TRID_FLAGS[1], TRID_FLAGS[2], TRID_FLAGS[3], TRID_FLAGS[4],
-        flag("-k", "--secure-channel", "secure_channel").store_true(),
-        flag("-n", "--ana-state", "ana_state").choices(ANA),
-        flag("-S", "--sock-impl", "sock_impl"),
-        flag("", "--numa-id", "numa_id").int(),
-    ], Post::Discovery(LISTEN), true),
-    spec!("nvmf_subsystem_remove_listener", Target, [
-        pos("nqn"),
-        TRID_FLAGS[0], TRID_FLAGS[1], TRID_FLAGS[2], TRID_FLAGS[3], TRID_FLAGS[4],
-    ], Post::Discovery(LISTEN), true),
-    spec!("nvmf_create_transport", Target, [
-        flag("-t", "--trtype", "trtype").req(),
-        flag("-g", "--tgt-name", "tgt_name"),
-        flag("-q", "--max-queue-depth", "max_queue_depth").int(),
-        flag("-m", "--max-io-qpairs-per-ctrlr", "max_io_qpairs_per_ctrlr").int(),
-        flag("-c", "--in-capsule-data-size", "in_capsule_data_size").int(),
-        flag("-i", "--max-io-size", "max_io_size").int(),
-        flag("-u", "--io-unit-size", "io_unit_size").int(),
-        flag("-a", "--max-aq-depth", "max_aq_depth").int(),
-        flag("-n", "--num-shared-buffers", "num_shared_buffers").int(),
-        flag("-b", "--buf-cache-size", "buf_cache_size").int(),
-        flag("", "--iobuf-small-cache-size", "iobuf_small_cache_size").int(),
-        flag("", "--iobuf-large-cache-size", "iobuf_large_cache_size").int(),
-        flag("-z", "--zcopy", "zcopy").store_true(),
-        flag("-d", "--num-cqe", "num_cqe").int(),
-        flag("-s", "--max-srq-depth", "max_srq_depth").int(),
-        flag("-r", "--no-srq", "no_srq").store_true(),
-        flag("-o", "--c2h-success", "c2h_success").store_false(),
-        flag("-f", "--dif-insert-or-strip", "dif_insert_or_strip").store_true(),
-        flag("-y", "--sock-priority", "sock_priority").int(),
-        flag("-l", "--acceptor-backlog", "acceptor_backlog").int(),
-        flag("-x", "--abort-timeout-sec", "abort_timeout_sec").int(),
-        flag("-w", "--no-wr-batching", "no_wr_batching").store_true(),
-        flag("-e", "--control-msg-num", "control_msg_num").int(),
-        flag("-M", "--disable-mappable-bar0", "disable_mappable_bar0").store_true(),
-        flag("-I", "--disable-adaptive-irq", "disable_adaptive_irq").store_true(),
-        flag("-S", "--disable-shadow-doorbells", "disable_shadow_doorbells").store_true(),
-        flag("", "--acceptor-poll-rate", "acceptor_poll_rate").int(),
-        flag("", "--ack-timeout", "ack_timeout").int(),
-        flag("", "--data-wr-pool-size", "data_wr_pool_size").int(),
-        flag("", "--disable-command-passthru", "disable_command_passthru").store_true(),
-        flag("", "--kas", "kas").int(),
-        flag("", "--min-kato", "min_kato").int(),
-    ], Post::DefaultsThenGroup(&[("no_srq", false), ("c2h_success", true)], "", &[]), true),
-    spec!("nvmf_create_subsystem", Target, [
-        pos("nqn"),
-        flag("-t", "--tgt-name", "tgt_name"),
-        flag("-s", "--serial-number", "serial_number"),
-        flag("-d", "--model-number", "model_number"),
-        flag("-a", "--allow-any-host", "allow_any_host").store_true(),
-        flag("-m", "--max-namespaces", "max_namespaces").int(),
-        flag("-r", "--ana-reporting", "ana_reporting").store_true(),
-        flag("-i", "--min-cntlid", "min_cntlid").int(),
-        flag("-I", "--max-cntlid", "max_cntlid").int(),
-        flag("", "--max-discard-size", "max_discard_size_kib").int(),
-        flag("", "--dmrsl", "dmrsl").int(),
-        flag("", "--max-write-zeroes-size", "max_write_zeroes_size_kib").int(),
-        flag("", "--wzsl", "wzsl").int(),
-        flag("-p", "--passthrough", "passthrough").store_true(),
-        flag("-n", "--enable-nssr", "enable_nssr").store_true(),
-    ], Post::None, true),
-    spec!("nvmf_delete_subsystem", Target, [pos("nqn"), flag("-t", "--tgt-name", "tgt_name")], Post::None, true),
-    spec!("nvmf_get_subsystems", Target, [pos("nqn").opt(), flag("-t", "--tgt-name", "tgt_name")], Post::None, true),
-    spec!("nvmf_get_transports", Target, [flag("", "--trtype", "trtype"), flag("-t", "--tgt-name", "tgt_name")], Post::None, true),
-    spec!("nvmf_get_stats", Target, [flag("-t", "--tgt-name", "tgt_name")], Post::None, true),
-    spec!("nvmf_subsystem_get_listeners", Target, [pos("nqn"), flag("-t", "--tgt-name", "tgt_name")], Post::None, true),
-    spec!("nvmf_subsystem_get_controllers", Target, [pos("nqn"), flag("-t", "--tgt-name", "tgt_name")], Post::None, true),
-    spec!("nvmf_subsystem_get_qpairs", Target, [pos("nqn"), flag("-t", "--tgt-name", "tgt_name")], Post::None, true),
-    spec!("nvmf_subsystem_add_ns", Target, [
-        pos("nqn"),
-        pos("bdev_name"),
-        flag("-t", "--tgt-name", "tgt_name"),
-        flag("-p", "--ptpl-file", "ptpl_file"),
-        flag("-n", "--nsid", "nsid").int(),
-        flag("-g", "--nguid", "nguid"),
-        flag("-e", "--eui64", "eui64"),
-        flag("-u", "--uuid", "uuid"),
-        flag("-a", "--anagrpid", "anagrpid").int(),
-        flag("-i", "--no-auto-visible", "no_auto_visible").store_true(),
-        flag("-N", "--hide-metadata", "hide_metadata").store_true(),
-    ], Post::Group("namespace", &["bdev_name", "ptpl_file", "nsid", "nguid", "eui64", "uuid", "anagrpid", "no_auto_visible", "hide_metadata"]), true),
-    spec!("nvmf_subsystem_remove_ns", Target, [pos("nqn"), pos("nsid").int(), flag("-t", "--tgt-name", "tgt_name")], Post::None, true),
-    spec!("nvmf_subsystem_allow_any_host", Target, [
-        pos("nqn"),
-        flag("", "--allow-any-host", "allow_any_host").bool_opt().req(),
-        flag("-t", "--tgt-name", "tgt_name"),
-    ], Post::None, true),
-    spec!("nvmf_subsystem_add_host", Target, [
-        pos("nqn"), pos("host"), flag("-t", "--tgt-name", "tgt_name"), flag("", "--psk", "psk"),
-        flag("", "--dhchap-key", "dhchap_key"), flag("", "--dhchap-ctrlr-key", "dhchap_ctrlr_key"),
-    ], Post::None, true),
-    spec!("nvmf_subsystem_remove_host", Target, [
-        pos("nqn"), pos("host"), flag("-t", "--tgt-name", "tgt_name"), flag("-T", "--timeout-ms", "timeout_ms").int(),
-    ], Post::None, true),
-    spec!("bdev_malloc_create", Target, [
-        flag("-b", "--name", "name"),
-        flag("-u", "--uuid", "uuid"),
-        pos("total_size").float(),
-        pos("block_size").int(),
-        flag("-p", "--physical-block-size", "physical_block_size").int(),
-        flag("-o", "--optimal-io-boundary", "optimal_io_boundary").int(),
-        flag("-m", "--md-size", "md_size").int(),
-        flag("-i", "--md-interleave", "md_interleave").store_true(),
-        flag("-t", "--dif-type", "dif_type").int().choices(&["0", "1", "2", "3"]),
-        flag("-d", "--dif-is-head-of-md", "dif_is_head_of_md").store_true(),
-        flag("-f", "--dif-pi-format", "dif_pi_format").int().choices(&["0", "1", "2"]),
-        flag("-n", "--numa-id", "numa_id").int(),
-    ], Post::Malloc, true),
-    spec!("bdev_malloc_delete", Target, [pos("name")], Post::None, true),
-    spec!("bdev_nvme_set_options", Initiator, [
-        flag("-a", "--action-on-timeout", "action_on_timeout").choices(&["none", "reset", "abort"]),
-        flag("-t", "--timeout-us", "timeout_us").int(),
-        flag("", "--timeout-admin-us", "timeout_admin_us").int(),
-        flag("-k", "--keep-alive-timeout-ms", "keep_alive_timeout_ms").int(),
-        flag("", "--arbitration-burst", "arbitration_burst").int(),
-        flag("", "--low-priority-weight", "low_priority_weight").int(),
-        flag("", "--medium-priority-weight", "medium_priority_weight").int(),
-        flag("", "--high-priority-weight", "high_priority_weight").int(),
-        flag("-p", "--nvme-adminq-poll-period-us", "nvme_adminq_poll_period_us").int(),
-        flag("-i", "--nvme-ioq-poll-period-us", "nvme_ioq_poll_period_us").int(),
-        flag("-s", "--io-queue-requests", "io_queue_requests").int(),
-        flag("-d", "--disable-delay-cmd-submit", "delay_cmd_submit").store_false(),
-        flag("-c", "--transport-retry-count", "transport_retry_count").int(),
-        flag("-r", "--bdev-retry-count", "bdev_retry_count").int(),
-        flag("-e", "--transport-ack-timeout", "transport_ack_timeout").int(),
-        flag("-l", "--ctrlr-loss-timeout-sec", "ctrlr_loss_timeout_sec").int(),
-        flag("-o", "--reconnect-delay-sec", "reconnect_delay_sec").int(),
-        flag("-u", "--fast-io-fail-timeout-sec", "fast_io_fail_timeout_sec").int(),
-        flag("-f", "--disable-auto-failback", "disable_auto_failback").store_true(),
-        flag("", "--generate-uuids", "generate_uuids").store_true(),
-        flag("", "--transport-tos", "transport_tos").int(),
-        flag("-m", "--nvme-error-stat", "nvme_error_stat").store_true(),
-        flag("-q", "--rdma-srq-size", "rdma_srq_size").int(),
-        flag("", "--io-path-stat", "io_path_stat").store_true(),
-        flag("", "--allow-accel-sequence", "allow_accel_sequence").store_true(),
-        flag("", "--rdma-max-cq-size", "rdma_max_cq_size").int(),
-        flag("", "--rdma-cm-event-timeout-ms", "rdma_cm_event_timeout_ms").int(),
-        flag("", "--dhchap-digests", "dhchap_digests").list(),
-        flag("", "--dhchap-dhgroups", "dhchap_dhgroups").list(),
-        flag("", "--rdma-umr-per-io", "rdma_umr_per_io").bool_opt(),
-        flag("", "--tcp-connect-timeout-ms", "tcp_connect_timeout_ms").int(),
-        flag("", "--enable-flush", "enable_flush").store_true(),
-        flag("", "--policy", "policy").choices(&["active_passive", "active_active"]),
-        flag("", "--selector", "selector").choices(&["round_robin", "queue_depth"]),
-        flag("", "--min-io", "min_io").int(),
-    ], Post::Group("multipath_opts", MP_OPTS), true),
-    spec!("bdev_nvme_attach_controller", Initiator, [
-        flag("-b", "--name", "name").req(),
-        flag("-t", "--trtype", "trtype").req(),
-        flag("-a", "--traddr", "traddr").req(),
-        flag("-f", "--adrfam", "adrfam"),
-        flag("-s", "--trsvcid", "trsvcid"),
-        flag("-p", "--priority", "priority"),
-        flag("-n", "--subnqn", "subnqn"),
-        flag("-q", "--hostnqn", "hostnqn"),
-        flag("-i", "--hostaddr", "hostaddr"),
-        flag("-c", "--hostsvcid", "hostsvcid"),
-        flag("-r", "--prchk-reftag", "prchk_reftag").store_true(),
-        flag("-g", "--prchk-guard", "prchk_guard").store_true(),
-        flag("-e", "--hdgst", "hdgst").store_true(),
-        flag("-d", "--ddgst", "ddgst").store_true(),
-        flag("", "--fabrics-timeout", "fabrics_connect_timeout_us").int(),
-        flag("-x", "--multipath", "multipath").choices(&["disable", "failover", "multipath"]),
-        flag("", "--num-io-queues", "num_io_queues").int(),
-        flag("-l", "--ctrlr-loss-timeout-sec", "ctrlr_loss_timeout_sec").int(),
-        flag("-o", "--reconnect-delay-sec", "reconnect_delay_sec").int(),
-        flag("-u", "--fast-io-fail-timeout-sec", "fast_io_fail_timeout_sec").int(),
-        flag("-k", "--psk", "psk"),
-        flag("-m", "--max-bdevs", "max_bdevs").int(),
-        flag("", "--dhchap-key", "dhchap_key"),
-        flag("", "--dhchap-ctrlr-key", "dhchap_ctrlr_key"),
-        flag("-U", "--allow-unrecognized-csi", "allow_unrecognized_csi").store_true(),
-        flag("", "--policy", "policy").choices(&["active_passive", "active_active"]),
-        flag("", "--selector", "selector").choices(&["round_robin", "queue_depth"]),
-        flag("", "--min-io", "min_io").int(),
-    ], Post::Group("multipath_opts", MP_OPTS), true),
-    spec!("bdev_nvme_detach_controller", Initiator, [
-        pos("name"),
-        flag("-t", "--trtype", "trtype"),
-        flag("-a", "--traddr", "traddr"),
-        flag("-f", "--adrfam", "adrfam"),
-        flag("-s", "--trsvcid", "trsvcid"),
-        flag("-n", "--subnqn", "subnqn"),
-        flag("-i", "--hostaddr", "hostaddr"),
-        flag("-c", "--hostsvcid", "hostsvcid"),
-    ], Post::None, false),
-    spec!("bdev_nvme_get_controllers", Initiator, [flag("-n", "--name", "name")], Post::None, false),
-    spec!("bdev_nvme_get_io_paths", Initiator, [flag("-n", "--name", "name")], Post::None, false),
-    spec!("bdev_nvme_set_multipath_policy", Initiator, [
-        flag("-b", "--name", "name").req(),
-        flag("-p", "--policy", "policy").req().choices(&["active_passive", "active_active"]),
-        flag("-s", "--selector", "selector").choices(&["round_robin", "queue_depth"]),
-        flag("-r", "--rr-min-io", "rr_min_io").int(),
-    ], Post::None, false),
-    spec!("bdev_nvme_set_preferred_path", Initiator, [
-        flag("-b", "--name", "name").req(),
-        flag("-c", "--cntlid", "cntlid").int().req(),
-    ], Post::None, false),
-    spec!("bdev_nvme_reset_controller", Initiator, [pos("name"), flag("-c", "--cntlid", "cntlid").int()], Post::None, false),
-    spec!("bdev_get_bdevs", Initiator, [
-        flag("-b", "--name", "name"),
-        flag("-t", "--timeout-ms", "timeout").int(),
-    ], Post::None, false),
-    spec!("bdev_get_iostat", Initiator, [
-        flag("-c", "--per-channel", "per_channel").store_true(),
-        flag("", "--reset-mode", "reset_mode").choices(&["all", "maxmin", "error", "none"]),
-        flag("", "--names", "names").list(),
-    ], Post::None, true),
-    spec!("rpc_get_methods", Target, [
-        flag("", "--current", "current").store_true(),
-        flag("", "--include-aliases", "include_aliases").store_true(),
-    ], Post::None, true),
+    spec!(
+        "nvmf_subsystem_listener_set_ana_state",
+        Target,
+        [
+            pos("nqn"),
+            TRID_FLAGS[0],
+            TRID_FLAGS[1],
+            TRID_FLAGS[2],
+            TRID_FLAGS[3],
+            TRID_FLAGS[4],
+            flag("-n", "--ana-state", "ana_state").req().choices(ANA),
+            flag("-g", "--anagrpid", "anagrpid").int(),
+        ],
+        Post::Group("listen_address", LISTEN),
+        true
+    ),
+    spec!(
+        "nvmf_subsystem_add_listener",
+        Target,
+        [
+            pos("nqn"),
+            TRID_FLAGS[0],
+            TRID_FLAGS[1],
+            TRID_FLAGS[2],
+            TRID_FLAGS[3],
+            TRID_FLAGS[4],
+            flag("-k", "--secure-channel", "secure_channel").store_true(),
+            flag("-n", "--ana-state", "ana_state").choices(ANA),
+            flag("-S", "--sock-impl", "sock_impl"),
+            flag("", "--numa-id", "numa_id").int(),
+        ],
+        Post::Discovery(LISTEN),
+        true
+    ),
+    spec!(
+        "nvmf_subsystem_remove_listener",
+        Target,
+        [
+            pos("nqn"),
+            TRID_FLAGS[0],
+            TRID_FLAGS[1],
+            TRID_FLAGS[2],
+            TRID_FLAGS[3],
+            TRID_FLAGS[4],
+        ],
+        Post::Discovery(LISTEN),
+        true
+    ),
+    spec!(
+        "nvmf_create_transport",
+        Target,
+        [
+            flag("-t", "--trtype", "trtype").req(),
+            flag("-g", "--tgt-name", "tgt_name"),
+            flag("-q", "--max-queue-depth", "max_queue_depth").int(),
+            flag("-m", "--max-io-qpairs-per-ctrlr", "max_io_qpairs_per_ctrlr").int(),
+            flag("-c", "--in-capsule-data-size", "in_capsule_data_size").int(),
+            flag("-i", "--max-io-size", "max_io_size").int(),
+            flag("-u", "--io-unit-size", "io_unit_size").int(),
+            flag("-a", "--max-aq-depth", "max_aq_depth").int(),
+            flag("-n", "--num-shared-buffers", "num_shared_buffers").int(),
+            flag("-b", "--buf-cache-size", "buf_cache_size").int(),
+            flag("", "--iobuf-small-cache-size", "iobuf_small_cache_size").int(),
+            flag("", "--iobuf-large-cache-size", "iobuf_large_cache_size").int(),
+            flag("-z", "--zcopy", "zcopy").store_true(),
+            flag("-d", "--num-cqe", "num_cqe").int(),
+            flag("-s", "--max-srq-depth", "max_srq_depth").int(),
+            flag("-r", "--no-srq", "no_srq").store_true(),
+            flag("-o", "--c2h-success", "c2h_success").store_false(),
+            flag("-f", "--dif-insert-or-strip", "dif_insert_or_strip").store_true(),
+            flag("-y", "--sock-priority", "sock_priority").int(),
+            flag("-l", "--acceptor-backlog", "acceptor_backlog").int(),
+            flag("-x", "--abort-timeout-sec", "abort_timeout_sec").int(),
+            flag("-w", "--no-wr-batching", "no_wr_batching").store_true(),
+            flag("-e", "--control-msg-num", "control_msg_num").int(),
+            flag("-M", "--disable-mappable-bar0", "disable_mappable_bar0").store_true(),
+            flag("-I", "--disable-adaptive-irq", "disable_adaptive_irq").store_true(),
+            flag(
+                "-S",
+                "--disable-shadow-doorbells",
+                "disable_shadow_doorbells"
+            )
+            .store_true(),
+            flag("", "--acceptor-poll-rate", "acceptor_poll_rate").int(),
+            flag("", "--ack-timeout", "ack_timeout").int(),
+            flag("", "--data-wr-pool-size", "data_wr_pool_size").int(),
+            flag("", "--disable-command-passthru", "disable_command_passthru").store_true(),
+            flag("", "--kas", "kas").int(),
+            flag("", "--min-kato", "min_kato").int(),
+        ],
+        Post::DefaultsThenGroup(&[("no_srq", false), ("c2h_success", true)], "", &[]),
+        true
+    ),
+    spec!(
+        "nvmf_create_subsystem",
+        Target,
+        [
+            pos("nqn"),
+            flag("-t", "--tgt-name", "tgt_name"),
+            flag("-s", "--serial-number", "serial_number"),
+            flag("-d", "--model-number", "model_number"),
+            flag("-a", "--allow-any-host", "allow_any_host").store_true(),
+            flag("-m", "--max-namespaces", "max_namespaces").int(),
+            flag("-r", "--ana-reporting", "ana_reporting").store_true(),
+            flag("-i", "--min-cntlid", "min_cntlid").int(),
+            flag("-I", "--max-cntlid", "max_cntlid").int(),
+            flag("", "--max-discard-size", "max_discard_size_kib").int(),
+            flag("", "--dmrsl", "dmrsl").int(),
+            flag("", "--max-write-zeroes-size", "max_write_zeroes_size_kib").int(),
+            flag("", "--wzsl", "wzsl").int(),
+            flag("-p", "--passthrough", "passthrough").store_true(),
+            flag("-n", "--enable-nssr", "enable_nssr").store_true(),
+        ],
+        Post::None,
+        true
+    ),
+    spec!(
+        "nvmf_delete_subsystem",
+        Target,
+        [pos("nqn"), flag("-t", "--tgt-name", "tgt_name")],
+        Post::None,
+        true
+    ),
+    spec!(
+        "nvmf_get_subsystems",
+        Target,
+        [pos("nqn").opt(), flag("-t", "--tgt-name", "tgt_name")],
+        Post::None,
+        true
+    ),
+    spec!(
+        "nvmf_get_transports",
+        Target,
+        [
+            flag("", "--trtype", "trtype"),
+            flag("-t", "--tgt-name", "tgt_name")
+        ],
+        Post::None,
+        true
+    ),
+    spec!(
+        "nvmf_get_stats",
+        Target,
+        [flag("-t", "--tgt-name", "tgt_name")],
+        Post::None,
+        true
+    ),
+    spec!(
+        "nvmf_subsystem_get_listeners",
+        Target,
+        [pos("nqn"), flag("-t", "--tgt-name", "tgt_name")],
+        Post::None,
+        true
+    ),
+    spec!(
+        "nvmf_subsystem_get_controllers",
+        Target,
+        [pos("nqn"), flag("-t", "--tgt-name", "tgt_name")],
+        Post::None,
+        true
+    ),
+    spec!(
+        "nvmf_subsystem_get_qpairs",
+        Target,
+        [pos("nqn"), flag("-t", "--tgt-name", "tgt_name")],
+        Post::None,
+        true
+    ),
+    spec!(
+        "nvmf_subsystem_add_ns",
+        Target,
+        [
+            pos("nqn"),
+            pos("bdev_name"),
+            flag("-t", "--tgt-name", "tgt_name"),
+            flag("-p", "--ptpl-file", "ptpl_file"),
+            flag("-n", "--nsid", "nsid").int(),
+            flag("-g", "--nguid", "nguid"),
+            flag("-e", "--eui64", "eui64"),
+            flag("-u", "--uuid", "uuid"),
+            flag("-a", "--anagrpid", "anagrpid").int(),
+            flag("-i", "--no-auto-visible", "no_auto_visible").store_true(),
+            flag("-N", "--hide-metadata", "hide_metadata").store_true(),
+        ],
+        Post::Group(
+            "namespace",
+            &[
+                "bdev_name",
+                "ptpl_file",
+                "nsid",
+                "nguid",
+                "eui64",
+                "uuid",
+                "anagrpid",
+                "no_auto_visible",
+                "hide_metadata"
+            ]
+        ),
+        true
+    ),
+    spec!(
+        "nvmf_subsystem_remove_ns",
+        Target,
+        [
+            pos("nqn"),
+            pos("nsid").int(),
+            flag("-t", "--tgt-name", "tgt_name")
+        ],
+        Post::None,
+        true
+    ),
+    spec!(
+        "nvmf_subsystem_allow_any_host",
+        Target,
+        [
+            pos("nqn"),
+            flag("", "--allow-any-host", "allow_any_host")
+                .bool_opt()
+                .req(),
+            flag("-t", "--tgt-name", "tgt_name"),
+        ],
+        Post::None,
+        true
+    ),
+    spec!(
+        "nvmf_subsystem_add_host",
+        Target,
+        [
+            pos("nqn"),
+            pos("host"),
+            flag("-t", "--tgt-name", "tgt_name"),
+            flag("", "--psk", "psk"),
+            flag("", "--dhchap-key", "dhchap_key"),
+            flag("", "--dhchap-ctrlr-key", "dhchap_ctrlr_key"),
+        ],
+        Post::None,
+        true
+    ),
+    spec!(
+        "nvmf_subsystem_remove_host",
+        Target,
+        [
+            pos("nqn"),
+            pos("host"),
+            flag("-t", "--tgt-name", "tgt_name"),
+            flag("-T", "--timeout-ms", "timeout_ms").int(),
+        ],
+        Post::None,
+        true
+    ),
+    spec!(
+        "bdev_malloc_create",
+        Target,
+        [
+            flag("-b", "--name", "name"),
+            flag("-u", "--uuid", "uuid"),
+            pos("total_size").float(),
+            pos("block_size").int(),
+            flag("-p", "--physical-block-size", "physical_block_size").int(),
+            flag("-o", "--optimal-io-boundary", "optimal_io_boundary").int(),
+            flag("-m", "--md-size", "md_size").int(),
+            flag("-i", "--md-interleave", "md_interleave").store_true(),
+            flag("-t", "--dif-type", "dif_type")
+                .int()
+                .choices(&["0", "1", "2", "3"]),
+            flag("-d", "--dif-is-head-of-md", "dif_is_head_of_md").store_true(),
+            flag("-f", "--dif-pi-format", "dif_pi_format")
+                .int()
+                .choices(&["0", "1", "2"]),
+            flag("-n", "--numa-id", "numa_id").int(),
+        ],
+        Post::Malloc,
+        true
+    ),
+    spec!(
+        "bdev_malloc_delete",
+        Target,
+        [pos("name")],
+        Post::None,
+        true
+    ),
+    spec!(
+        "bdev_nvme_set_options",
+        Initiator,
+        [
+            flag("-a", "--action-on-timeout", "action_on_timeout")
+                .choices(&["none", "reset", "abort"]),
+            flag("-t", "--timeout-us", "timeout_us").int(),
+            flag("", "--timeout-admin-us", "timeout_admin_us").int(),
+            flag("-k", "--keep-alive-timeout-ms", "keep_alive_timeout_ms").int(),
+            flag("", "--arbitration-burst", "arbitration_burst").int(),
+            flag("", "--low-priority-weight", "low_priority_weight").int(),
+            flag("", "--medium-priority-weight", "medium_priority_weight").int(),
+            flag("", "--high-priority-weight", "high_priority_weight").int(),
+            flag(
+                "-p",
+                "--nvme-adminq-poll-period-us",
+                "nvme_adminq_poll_period_us"
+            )
+            .int(),
+            flag("-i", "--nvme-ioq-poll-period-us", "nvme_ioq_poll_period_us").int(),
+            flag("-s", "--io-queue-requests", "io_queue_requests").int(),
+            flag("-d", "--disable-delay-cmd-submit", "delay_cmd_submit").store_false(),
+            flag("-c", "--transport-retry-count", "transport_retry_count").int(),
+            flag("-r", "--bdev-retry-count", "bdev_retry_count").int(),
+            flag("-e", "--transport-ack-timeout", "transport_ack_timeout").int(),
+            flag("-l", "--ctrlr-loss-timeout-sec", "ctrlr_loss_timeout_sec").int(),
+            flag("-o", "--reconnect-delay-sec", "reconnect_delay_sec").int(),
+            flag(
+                "-u",
+                "--fast-io-fail-timeout-sec",
+                "fast_io_fail_timeout_sec"
+            )
+            .int(),
+            flag("-f", "--disable-auto-failback", "disable_auto_failback").store_true(),
+            flag("", "--generate-uuids", "generate_uuids").store_true(),
+            flag("", "--transport-tos", "transport_tos").int(),
+            flag("-m", "--nvme-error-stat", "nvme_error_stat").store_true(),
+            flag("-q", "--rdma-srq-size", "rdma_srq_size").int(),
+            flag("", "--io-path-stat", "io_path_stat").store_true(),
+            flag("", "--allow-accel-sequence", "allow_accel_sequence").store_true(),
+            flag("", "--rdma-max-cq-size", "rdma_max_cq_size").int(),
+            flag("", "--rdma-cm-event-timeout-ms", "rdma_cm_event_timeout_ms").int(),
+            flag("", "--dhchap-digests", "dhchap_digests").list(),
+            flag("", "--dhchap-dhgroups", "dhchap_dhgroups").list(),
+            flag("", "--rdma-umr-per-io", "rdma_umr_per_io").bool_opt(),
+            flag("", "--tcp-connect-timeout-ms", "tcp_connect_timeout_ms").int(),
+            flag("", "--enable-flush", "enable_flush").store_true(),
+            flag("", "--policy", "policy").choices(&["active_passive", "active_active"]),
+            flag("", "--selector", "selector").choices(&["round_robin", "queue_depth"]),
+            flag("", "--min-io", "min_io").int(),
+        ],
+        Post::Group("multipath_opts", MP_OPTS),
+        true
+    ),
+    spec!(
+        "bdev_nvme_attach_controller",
+        Initiator,
+        [
+            flag("-b", "--name", "name").req(),
+            flag("-t", "--trtype", "trtype").req(),
+            flag("-a", "--traddr", "traddr").req(),
+            flag("-f", "--adrfam", "adrfam"),
+            flag("-s", "--trsvcid", "trsvcid"),
+            flag("-p", "--priority", "priority"),
+            flag("-n", "--subnqn", "subnqn"),
+            flag("-q", "--hostnqn", "hostnqn"),
+            flag("-i", "--hostaddr", "hostaddr"),
+            flag("-c", "--hostsvcid", "hostsvcid"),
+            flag("-r", "--prchk-reftag", "prchk_reftag").store_true(),
+            flag("-g", "--prchk-guard", "prchk_guard").store_true(),
+            flag("-e", "--hdgst", "hdgst").store_true(),
+            flag("-d", "--ddgst", "ddgst").store_true(),
+            flag("", "--fabrics-timeout", "fabrics_connect_timeout_us").int(),
+            flag("-x", "--multipath", "multipath").choices(&["disable", "failover", "multipath"]),
+            flag("", "--num-io-queues", "num_io_queues").int(),
+            flag("-l", "--ctrlr-loss-timeout-sec", "ctrlr_loss_timeout_sec").int(),
+            flag("-o", "--reconnect-delay-sec", "reconnect_delay_sec").int(),
+            flag(
+                "-u",
+                "--fast-io-fail-timeout-sec",
+                "fast_io_fail_timeout_sec"
+            )
+            .int(),
+            flag("-k", "--psk", "psk"),
+            flag("-m", "--max-bdevs", "max_bdevs").int(),
+            flag("", "--dhchap-key", "dhchap_key"),
+            flag("", "--dhchap-ctrlr-key", "dhchap_ctrlr_key"),
+            flag("-U", "--allow-unrecognized-csi", "allow_unrecognized_csi").store_true(),
+            flag("", "--policy", "policy").choices(&["active_passive", "active_active"]),
+            flag("", "--selector", "selector").choices(&["round_robin", "queue_depth"]),
+            flag("", "--min-io", "min_io").int(),
+        ],
+        Post::Group("multipath_opts", MP_OPTS),
+        true
+    ),
+    spec!(
+        "bdev_nvme_detach_controller",
+        Initiator,
+        [
+            pos("name"),
+            flag("-t", "--trtype", "trtype"),
+            flag("-a", "--traddr", "traddr"),
+            flag("-f", "--adrfam", "adrfam"),
+            flag("-s", "--trsvcid", "trsvcid"),
+            flag("-n", "--subnqn", "subnqn"),
+            flag("-i", "--hostaddr", "hostaddr"),
+            flag("-c", "--hostsvcid", "hostsvcid"),
+        ],
+        Post::None,
+        false
+    ),
+    spec!(
+        "bdev_nvme_get_controllers",
+        Initiator,
+        [flag("-n", "--name", "name")],
+        Post::None,
+        false
+    ),
+    spec!(
+        "bdev_nvme_get_io_paths",
+        Initiator,
+        [flag("-n", "--name", "name")],
+        Post::None,
+        false
+    ),
+    spec!(
+        "bdev_nvme_set_multipath_policy",
+        Initiator,
+        [
+            flag("-b", "--name", "name").req(),
+            flag("-p", "--policy", "policy")
+                .req()
+                .choices(&["active_passive", "active_active"]),
+            flag("-s", "--selector", "selector").choices(&["round_robin", "queue_depth"]),
+            flag("-r", "--rr-min-io", "rr_min_io").int(),
+        ],
+        Post::None,
+        false
+    ),
+    spec!(
+        "bdev_nvme_set_preferred_path",
+        Initiator,
+        [
+            flag("-b", "--name", "name").req(),
+            flag("-c", "--cntlid", "cntlid").int().req(),
+        ],
+        Post::None,
+        false
+    ),
+    spec!(
+        "bdev_nvme_reset_controller",
+        Initiator,
+        [pos("name"), flag("-c", "--cntlid", "cntlid").int()],
+        Post::None,
+        false
+    ),
+    spec!(
+        "bdev_get_bdevs",
+        Initiator,
+        [
+            flag("-b", "--name", "name"),
+            flag("-t", "--timeout-ms", "timeout").int(),
+        ],
+        Post::None,
+        false
+    ),
+    spec!(
+        "bdev_get_iostat",
+        Initiator,
+        [
+            flag("-c", "--per-channel", "per_channel").store_true(),
+            flag("", "--reset-mode", "reset_mode").choices(&["all", "maxmin", "error", "none"]),
+            flag("", "--names", "names").list(),
+        ],
+        Post::None,
+        true
+    ),
+    spec!(
+        "rpc_get_methods",
+        Target,
+        [
+            flag("", "--current", "current").store_true(),
+            flag("", "--include-aliases", "include_aliases").store_true(),
+        ],
+        Post::None,
+        true
+    ),
     spec!("spdk_get_version", Target, [], Post::None, true),
     // bdevperf.py: only truthy values are sent.
-    spec!("perform_tests", Initiator, [
-        flag("-q", "", "queue_depth").int(),
-        flag("-o", "", "io_size"),
-        flag("-t", "", "time_in_sec").int(),
-        flag("-w", "", "workload_type"),
-        flag("-M", "", "rw_percentage").int(),
-    ], Post::None, false),
+    spec!(
+        "perform_tests",
+        Initiator,
+        [
+            flag("-q", "", "queue_depth").int(),
+            flag("-o", "", "io_size"),
+            flag("-t", "", "time_in_sec").int(),
+            flag("-w", "", "workload_type"),
+            flag("-M", "", "rw_percentage").int(),
+        ],
+        Post::None,
+        false
+    ),
 ];
 
 /// Methods of ours (not in spdk-rpc), for routing and completion.
@@ -514,7 +772,9 @@ pub fn parse(line: &str, ctx: &Ctx) -> Result<Parsed, String> {
             break;
         }
         let val = |i: usize| -> Result<String, String> {
-            toks.get(i + 1).cloned().ok_or_else(|| format!("option {t} needs a value"))
+            toks.get(i + 1)
+                .cloned()
+                .ok_or_else(|| format!("option {t} needs a value"))
         };
         match t.as_str() {
             "-s" => {
@@ -538,7 +798,10 @@ pub fn parse(line: &str, ctx: &Ctx) -> Result<Parsed, String> {
             o => return Err(format!("unknown global option {o} (known: -s SOCK, -p PORT, -t TIMEOUT, -r N, -v, --dry-run)")),
         }
     }
-    let method = toks.get(i).ok_or("no method given (try Tab to complete one)")?.clone();
+    let method = toks
+        .get(i)
+        .ok_or("no method given (try Tab to complete one)")?
+        .clone();
     if !method
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
@@ -576,11 +839,19 @@ fn route(method: &str, sock: Option<&str>, ctx: &Ctx) -> Result<(App, Option<Str
     };
     let by_name = spec(method)
         .map(|s| s.app)
-        .or_else(|| OUR_METHODS.iter().find(|(m, _)| *m == method).map(|(_, a)| *a))
+        .or_else(|| {
+            OUR_METHODS
+                .iter()
+                .find(|(m, _)| *m == method)
+                .map(|(_, a)| *a)
+        })
         .or_else(|| {
             if method.starts_with("nvmf_") || method.starts_with("bdev_malloc_") {
                 Some(App::Target)
-            } else if method.starts_with("bdev_nvme_") || method.starts_with("bdevperf") || method == "perform_tests" {
+            } else if method.starts_with("bdev_nvme_")
+                || method.starts_with("bdevperf")
+                || method == "perform_tests"
+            {
                 Some(App::Initiator)
             } else {
                 None
@@ -638,9 +909,9 @@ fn parse_spec(s: &Spec, toks: &[String]) -> Result<Option<Value>, String> {
                 .find(|a| !a.positional && (a.short == Some(name) || a.long == Some(name)))
                 .or_else(|| {
                     negated.and_then(|n| {
-                        s.args
-                            .iter()
-                            .find(|a| a.kind == Kind::BoolOpt && a.long.is_some_and(|l| l == format!("--{n}")))
+                        s.args.iter().find(|a| {
+                            a.kind == Kind::BoolOpt && a.long.is_some_and(|l| l == format!("--{n}"))
+                        })
                     })
                 })
                 .ok_or_else(|| format!("{m}: unknown option {name}\n{}", usage()))?;
@@ -719,7 +990,10 @@ fn parse_spec(s: &Spec, toks: &[String]) -> Result<Option<Value>, String> {
             group_as(&mut out, "listen_address", keys);
         }
         Post::Malloc => {
-            let size = out.remove("total_size").and_then(|v| v.as_f64()).unwrap_or(0.0);
+            let size = out
+                .remove("total_size")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0);
             let bs = out.get("block_size").and_then(Value::as_u64).unwrap_or(0);
             if bs == 0 {
                 return Err(format!("{m}: block_size must be > 0"));
@@ -728,7 +1002,11 @@ fn parse_spec(s: &Spec, toks: &[String]) -> Result<Option<Value>, String> {
             out.insert("num_blocks".into(), json!(blocks));
         }
     }
-    Ok(if out.is_empty() { None } else { Some(Value::Object(out)) })
+    Ok(if out.is_empty() {
+        None
+    } else {
+        Some(Value::Object(out))
+    })
 }
 
 fn group_as(out: &mut Map<String, Value>, name: &str, keys: &[&str]) {
@@ -794,8 +1072,8 @@ fn parse_generic(m: &str, toks: &[String]) -> Result<Option<Value>, String> {
     }
     let joined = toks.join(" ");
     if joined.trim_start().starts_with('{') {
-        let v: Value =
-            serde_json::from_str(&joined).map_err(|e| format!("{m}: params are not valid JSON: {e}"))?;
+        let v: Value = serde_json::from_str(&joined)
+            .map_err(|e| format!("{m}: params are not valid JSON: {e}"))?;
         if !v.is_object() {
             return Err(format!("{m}: params must be a JSON object"));
         }
@@ -807,7 +1085,9 @@ fn parse_generic(m: &str, toks: &[String]) -> Result<Option<Value>, String> {
         let t = &toks[i];
         if let Some(f) = t.strip_prefix("--").filter(|f| !f.is_empty()) {
             let key = f.replace('-', "_");
-            let next = toks.get(i + 1).filter(|n| !n.starts_with("--") && !n.contains('='));
+            let next = toks
+                .get(i + 1)
+                .filter(|n| !n.starts_with("--") && !n.contains('='));
             match next {
                 Some(v) => {
                     out.insert(key, value_of(v));
@@ -840,9 +1120,14 @@ fn value_of(s: &str) -> Value {
 /// Events pane shows for every action). Falls back to raw JSON params
 /// for methods without a spec.
 pub fn to_line(app: App, method: &str, params: Option<&Value>, sock: Option<&str>) -> String {
-    let prog = if method == "perform_tests" { "bdevperf.py" } else { "spdk-rpc" };
+    let prog = if method == "perform_tests" {
+        "bdevperf.py"
+    } else {
+        "spdk-rpc"
+    };
     let mut out = vec![prog.to_string()];
-    if let Some(s) = sock.filter(|s| !s.is_empty() && *s != "/var/tmp/spdk.sock" && s.contains('/')) {
+    if let Some(s) = sock.filter(|s| !s.is_empty() && *s != "/var/tmp/spdk.sock" && s.contains('/'))
+    {
         out.push("-s".into());
         out.push(s.to_string());
     }
@@ -894,7 +1179,11 @@ pub fn to_line(app: App, method: &str, params: Option<&Value>, sock: Option<&str
             Kind::True | Kind::False => {}
             Kind::BoolOpt => {
                 let l = a.long.unwrap_or(name);
-                out.push(if v == &Value::Bool(true) { l.to_string() } else { l.replacen("--", "--no-", 1) });
+                out.push(if v == &Value::Bool(true) {
+                    l.to_string()
+                } else {
+                    l.replacen("--", "--no-", 1)
+                });
             }
             Kind::List => {
                 let items: Vec<String> = v.as_array().into_iter().flatten().map(text).collect();
@@ -909,7 +1198,10 @@ pub fn to_line(app: App, method: &str, params: Option<&Value>, sock: Option<&str
     }
     if used < f.len() && method != "bdev_malloc_create" {
         // Keys spdk-rpc has no flag for: show the raw request instead.
-        return format!("{prog} {method} {}", shell_quote(&Value::Object(p.clone()).to_string()));
+        return format!(
+            "{prog} {method} {}",
+            shell_quote(&Value::Object(p.clone()).to_string())
+        );
     }
     out.join(" ")
 }
@@ -941,12 +1233,19 @@ pub fn complete(line: &str, ctx: &Ctx, extra: &[String]) -> (usize, Vec<String>)
         i = 1;
     }
     while i < before.len() && before[i].starts_with('-') {
-        i += if ["-s", "-p", "-t", "-r", "--verbose"].contains(&before[i].as_str()) { 2 } else { 1 };
+        i += if ["-s", "-p", "-t", "-r", "--verbose"].contains(&before[i].as_str()) {
+            2
+        } else {
+            1
+        };
     }
     let mut cands: Vec<String> = if i >= before.len() {
         // The method name.
         if word.starts_with('-') {
-            ["-s", "-p", "-t", "-r", "-v", "--dry-run"].iter().map(|s| s.to_string()).collect()
+            ["-s", "-p", "-t", "-r", "-v", "--dry-run"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
         } else {
             method_names(ctx)
         }
@@ -960,8 +1259,12 @@ pub fn complete(line: &str, ctx: &Ctx, extra: &[String]) -> (usize, Vec<String>)
                     .iter()
                     .find(|a| !a.positional && (a.short == Some(prev) || a.long == Some(prev)));
                 match prev_arg {
-                    Some(a) if !a.choices.is_empty() => a.choices.iter().map(|c| c.to_string()).collect(),
-                    Some(a) if !matches!(a.kind, Kind::True | Kind::False | Kind::BoolOpt) => extra.to_vec(),
+                    Some(a) if !a.choices.is_empty() => {
+                        a.choices.iter().map(|c| c.to_string()).collect()
+                    }
+                    Some(a) if !matches!(a.kind, Kind::True | Kind::False | Kind::BoolOpt) => {
+                        extra.to_vec()
+                    }
                     _ if word.starts_with('-') => s
                         .args
                         .iter()
@@ -991,7 +1294,9 @@ pub fn complete(line: &str, ctx: &Ctx, extra: &[String]) -> (usize, Vec<String>)
 
 /// Longest common prefix of the candidates.
 pub fn common_prefix(c: &[String]) -> String {
-    let Some(first) = c.first() else { return String::new() };
+    let Some(first) = c.first() else {
+        return String::new();
+    };
     let mut n = first.len();
     for s in &c[1..] {
         n = n.min(
@@ -1065,16 +1370,28 @@ mod tests {
         Ctx {
             tgt_loc: "/var/tmp/spdk.sock".into(),
             ini_loc: "/tmp/bdevperf.sock".into(),
-            tgt_methods: Some(vec!["nvmf_get_subsystems".into(), "framework_get_reactors".into()]),
-            ini_methods: Some(vec!["bdev_nvme_get_io_paths".into(), "mpath_perf_status".into()]),
+            tgt_methods: Some(vec![
+                "nvmf_get_subsystems".into(),
+                "framework_get_reactors".into(),
+            ]),
+            ini_methods: Some(vec![
+                "bdev_nvme_get_io_paths".into(),
+                "mpath_perf_status".into(),
+            ]),
         }
     }
 
     #[test]
     fn split_and_quote() {
-        assert_eq!(shell_split(r#"a 'b c' "d \"e\"" f\ g"#).unwrap(), ["a", "b c", "d \"e\"", "f g"]);
+        assert_eq!(
+            shell_split(r#"a 'b c' "d \"e\"" f\ g"#).unwrap(),
+            ["a", "b c", "d \"e\"", "f g"]
+        );
         assert!(shell_split("a 'b").is_err());
-        assert_eq!(shell_quote("nqn.2022-02.io.spdk:cnode0"), "nqn.2022-02.io.spdk:cnode0");
+        assert_eq!(
+            shell_quote("nqn.2022-02.io.spdk:cnode0"),
+            "nqn.2022-02.io.spdk:cnode0"
+        );
         assert_eq!(shell_quote(r#"{"a":1}"#), r#"'{"a":1}'"#);
     }
 
@@ -1082,30 +1399,51 @@ mod tests {
     fn to_line_round_trips() {
         let p = json!({"nqn":"nqn.2022-02.io.spdk:cnode0","ana_state":"non_optimized",
             "listen_address":{"trtype":"tcp","traddr":"127.0.0.1","trsvcid":"4420"}});
-        let l = to_line(App::Target, "nvmf_subsystem_listener_set_ana_state", Some(&p), Some("/var/tmp/spdk.sock"));
+        let l = to_line(
+            App::Target,
+            "nvmf_subsystem_listener_set_ana_state",
+            Some(&p),
+            Some("/var/tmp/spdk.sock"),
+        );
         assert_eq!(
             l,
             "spdk-rpc nvmf_subsystem_listener_set_ana_state nqn.2022-02.io.spdk:cnode0 -t tcp -a 127.0.0.1 -s 4420 -n non_optimized"
         );
         let back = parse(&l, &ctx()).unwrap();
         assert_eq!(back.params, Some(p));
-        let l = to_line(App::Initiator, "mpath_perf_stop", None, Some("/tmp/bdevperf.sock"));
+        let l = to_line(
+            App::Initiator,
+            "mpath_perf_stop",
+            None,
+            Some("/tmp/bdevperf.sock"),
+        );
         assert_eq!(l, "spdk-rpc -s /tmp/bdevperf.sock mpath_perf_stop");
-        let l = to_line(App::Initiator, "perform_tests", Some(&json!({"time_in_sec": 315360000})), None);
+        let l = to_line(
+            App::Initiator,
+            "perform_tests",
+            Some(&json!({"time_in_sec": 315360000})),
+            None,
+        );
         assert_eq!(l, "bdevperf.py perform_tests -t 315360000");
     }
 
     #[test]
     fn completion() {
         let (s, c) = complete("bdev_nvme_set_m", &ctx(), &[]);
-        assert_eq!((s, c), (0, vec!["bdev_nvme_set_multipath_policy".to_string()]));
+        assert_eq!(
+            (s, c),
+            (0, vec!["bdev_nvme_set_multipath_policy".to_string()])
+        );
         let (_, c) = complete("bdev_nvme_set_multipath_policy -b Nvme0n1 -p ", &ctx(), &[]);
         assert_eq!(c, ["active_active", "active_passive"]);
         let (_, c) = complete("bdev_nvme_set_multipath_policy --s", &ctx(), &[]);
         assert_eq!(c, ["--selector"]);
         let (_, c) = complete("framework_get", &ctx(), &[]);
         assert_eq!(c, ["framework_get_reactors"]);
-        assert_eq!(common_prefix(&["nvmf_get_a".into(), "nvmf_get_b".into()]), "nvmf_get_");
+        assert_eq!(
+            common_prefix(&["nvmf_get_a".into(), "nvmf_get_b".into()]),
+            "nvmf_get_"
+        );
     }
 
     #[test]

@@ -14,7 +14,10 @@ use crate::control::Control;
 /// Deadline of an action's call (not of background ones).
 pub const ACTION_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub fn spawn(control: Arc<dyn Control>, events: mpsc::UnboundedSender<UiEvent>) -> mpsc::UnboundedSender<Effect> {
+pub fn spawn(
+    control: Arc<dyn Control>,
+    events: mpsc::UnboundedSender<UiEvent>,
+) -> mpsc::UnboundedSender<Effect> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Effect>();
     tokio::spawn(async move {
         while let Some(e) = rx.recv().await {
@@ -50,7 +53,11 @@ pub fn spawn(control: Arc<dyn Control>, events: mpsc::UnboundedSender<UiEvent>) 
 }
 
 /// Makes one call; returns whether it succeeded.
-async fn run_one(control: &dyn Control, c: CallSpec, events: &mpsc::UnboundedSender<UiEvent>) -> bool {
+async fn run_one(
+    control: &dyn Control,
+    c: CallSpec,
+    events: &mpsc::UnboundedSender<UiEvent>,
+) -> bool {
     let t0 = Instant::now();
     let fut = control.call(c.app, &c.method, c.params.clone());
     let result = if c.background {

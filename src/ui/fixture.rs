@@ -13,7 +13,9 @@ pub const T0: f64 = 1_764_000_000.0;
 const NQN: &str = "nqn.2022-02.io.spdk:cnode0";
 
 fn wave(n: usize, base: f64, amp: f64, phase: f64) -> Vec<f64> {
-    (0..n).map(|i| base + amp * ((i as f64) * 0.37 + phase).sin()).collect()
+    (0..n)
+        .map(|i| base + amp * ((i as f64) * 0.37 + phase).sin())
+        .collect()
 }
 
 /// The HOWTO's state: 4420 optimized and current, 5520 optimized standby.
@@ -60,7 +62,17 @@ pub fn snapshot() -> Snapshot {
     };
     p1.history[10] = 0.0;
     p2.history[10] = 24_100.0;
-    let conn = |side: Side, local: &str, peer: &str, l: &str, cntlid: u16, q: Queue, rq: u32, sq: u32, tx: f64, rx: f64, cur: bool| ConnRow {
+    let conn = |side: Side,
+                local: &str,
+                peer: &str,
+                l: &str,
+                cntlid: u16,
+                q: Queue,
+                rq: u32,
+                sq: u32,
+                tx: f64,
+                rx: f64,
+                cur: bool| ConnRow {
         side,
         state: "ESTAB".into(),
         recv_q: Some(rq),
@@ -78,26 +90,122 @@ pub fn snapshot() -> Snapshot {
     let a = "127.0.0.1:4420";
     let b = "127.0.0.2:5520";
     let rows = vec![
-        conn(Side::Host, "127.0.0.1:40110", a, a, 1, Queue::Admin, 0, 0, 40.0, 40.0, true),
-        conn(Side::Target, a, "127.0.0.1:40110", a, 1, Queue::Admin, 0, 0, 40.0, 40.0, true),
-        conn(Side::Host, "127.0.0.1:40112", a, a, 1, Queue::Io(1), 0, 262_144, 50_331_648.0, 50_438_144.0, true),
-        conn(Side::Target, a, "127.0.0.1:40112", a, 1, Queue::Io(1), 131_072, 65_536, 50_438_144.0, 50_331_648.0, true),
-        conn(Side::Host, "127.0.0.1:51318", b, b, 2, Queue::Admin, 0, 0, 40.0, 40.0, false),
-        conn(Side::Target, b, "127.0.0.1:51318", b, 2, Queue::Admin, 0, 0, 40.0, 40.0, false),
+        conn(
+            Side::Host,
+            "127.0.0.1:40110",
+            a,
+            a,
+            1,
+            Queue::Admin,
+            0,
+            0,
+            40.0,
+            40.0,
+            true,
+        ),
+        conn(
+            Side::Target,
+            a,
+            "127.0.0.1:40110",
+            a,
+            1,
+            Queue::Admin,
+            0,
+            0,
+            40.0,
+            40.0,
+            true,
+        ),
+        conn(
+            Side::Host,
+            "127.0.0.1:40112",
+            a,
+            a,
+            1,
+            Queue::Io(1),
+            0,
+            262_144,
+            50_331_648.0,
+            50_438_144.0,
+            true,
+        ),
+        conn(
+            Side::Target,
+            a,
+            "127.0.0.1:40112",
+            a,
+            1,
+            Queue::Io(1),
+            131_072,
+            65_536,
+            50_438_144.0,
+            50_331_648.0,
+            true,
+        ),
+        conn(
+            Side::Host,
+            "127.0.0.1:51318",
+            b,
+            b,
+            2,
+            Queue::Admin,
+            0,
+            0,
+            40.0,
+            40.0,
+            false,
+        ),
+        conn(
+            Side::Target,
+            b,
+            "127.0.0.1:51318",
+            b,
+            2,
+            Queue::Admin,
+            0,
+            0,
+            40.0,
+            40.0,
+            false,
+        ),
         ConnRow {
             tx_bps: Metric::Unavailable("first sample of this socket".into()),
             rx_bps: Metric::Unavailable("first sample of this socket".into()),
-            ..conn(Side::Host, "127.0.0.1:51320", b, b, 2, Queue::Io(1), 0, 0, 0.0, 0.0, false)
+            ..conn(
+                Side::Host,
+                "127.0.0.1:51320",
+                b,
+                b,
+                2,
+                Queue::Io(1),
+                0,
+                0,
+                0.0,
+                0.0,
+                false,
+            )
         },
-        conn(Side::Target, b, "127.0.0.1:51320", b, 2, Queue::Io(1), 0, 0, 0.0, 0.0, false),
+        conn(
+            Side::Target,
+            b,
+            "127.0.0.1:51320",
+            b,
+            2,
+            Queue::Io(1),
+            0,
+            0,
+            0.0,
+            0.0,
+            false,
+        ),
     ];
     let events = vec![
         LogEntry { at: T0 + 1.0, kind: LogKind::Host, text: "path 127.0.0.1:4420 (cntlid 1) connected".into() },
         LogEntry { at: T0 + 1.2, kind: LogKind::Host, text: "path 127.0.0.2:5520 (cntlid 2) connected".into() },
         LogEntry { at: T0 + 20.5, kind: LogKind::Host, text: "AEN ANA change (DW0 0x000c0302) on 127.0.0.1:4420".into() },
         LogEntry { at: T0 + 20.51, kind: LogKind::Host, text: "ANA log read on 127.0.0.1:4420: grp 1 optimized → non_optimized".into() },
-        LogEntry { at: T0 + 20.52, kind: LogKind::Host, text: "Nvme0n1: current path 4420#1 → 5520#2".into() },
-        LogEntry { at: T0 + 20.7, kind: LogKind::Stall, text: "failover stall: no I/O completed for 200 ms (±100 ms sampling), path 4420#1 → 5520#2".into() },
+        LogEntry { at: T0 + 20.52, kind: LogKind::Host, text: "Nvme0n1: current path 127.0.0.1:4420 (cntlid 1) → 127.0.0.2:5520 (cntlid 2)".into() },
+        LogEntry { at: T0 + 20.7, kind: LogKind::Stall, text: "failover stall: no I/O completed for 200 ms (±100 ms sampling), path 127.0.0.1:4420 → 127.0.0.2:5520".into() },
     ];
     Snapshot {
         seq: 42,
@@ -109,13 +217,20 @@ pub fn snapshot() -> Snapshot {
             location: "/var/tmp/spdk.sock".into(),
             present: true,
             error: None,
-            methods: Some(vec!["nvmf_get_subsystems".into(), "mpath_listener_drop_connections".into()]),
+            methods: Some(vec![
+                "nvmf_get_subsystems".into(),
+                "mpath_listener_drop_connections".into(),
+            ]),
         },
         initiator: AppHealth {
             location: "/tmp/bdevperf.sock".into(),
             present: true,
             error: None,
-            methods: Some(vec!["bdev_nvme_get_io_paths".into(), "mpath_perf_status".into(), "mpath_perf_stop".into()]),
+            methods: Some(vec![
+                "bdev_nvme_get_io_paths".into(),
+                "mpath_perf_status".into(),
+                "mpath_perf_stop".into(),
+            ]),
         },
         policy: Some("active_passive".into()),
         selector: Some("round_robin".into()),
@@ -129,13 +244,19 @@ pub fn snapshot() -> Snapshot {
             mibps: Metric::Value(96.09),
             avg_lat_us: Metric::Value(5203.0),
             p99_lat_us: Metric::Value(9876.0),
+            max_lat_us: Metric::Value(21_004.0),
             failed: Some(0),
             miscompared: Some(0),
             timeouts: Some(0),
             in_flight: Some(128),
             completed: Some(1_475_886),
         },
-        sys: Some(SysStats { cpu_pct: 143.0, rss: 52 * 1024 * 1024, load: [1.25, 0.9, 0.7], cpus: 8 }),
+        sys: Some(SysStats {
+            cpu_pct: 143.0,
+            rss: 52 * 1024 * 1024,
+            load: [1.25, 0.9, 0.7],
+            cpus: 8,
+        }),
         subsystems: vec![Subsystem {
             nqn: NQN.into(),
             subtype: "NVMe".into(),
@@ -143,19 +264,38 @@ pub fn snapshot() -> Snapshot {
             model: "SPDK bdev Controller".into(),
             allow_any_host: true,
             ana_reporting: true,
-            namespaces: vec![Namespace { nsid: 1, bdev: "Malloc0".into(), size: Some(64 * 1024 * 1024), anagrpid: Some(1) }],
+            namespaces: vec![Namespace {
+                nsid: 1,
+                bdev: "Malloc0".into(),
+                size: Some(64 * 1024 * 1024),
+                anagrpid: Some(1),
+            }],
             controllers: vec![
-                TgtController { cntlid: 1, hostnqn: "nqn.2014-08.org.nvmexpress:uuid:host".into(), num_io_qpairs: 2 },
-                TgtController { cntlid: 2, hostnqn: "nqn.2014-08.org.nvmexpress:uuid:host".into(), num_io_qpairs: 2 },
+                TgtController {
+                    cntlid: 1,
+                    hostnqn: "nqn.2014-08.org.nvmexpress:uuid:host".into(),
+                    num_io_qpairs: 2,
+                },
+                TgtController {
+                    cntlid: 2,
+                    hostnqn: "nqn.2014-08.org.nvmexpress:uuid:host".into(),
+                    num_io_qpairs: 2,
+                },
             ],
             listen_addresses: vec![a.into(), b.into()],
         }],
-        listeners: vec![listener("4420", "127.0.0.1", 1), listener("5520", "127.0.0.2", 2)],
+        listeners: vec![
+            listener("4420", "127.0.0.1", 1),
+            listener("5520", "127.0.0.2", 2),
+        ],
         history: History {
             iops: wave(60, 24_000.0, 900.0, 0.0),
             mibps: wave(60, 94.0, 3.5, 0.0),
             lat_us: wave(60, 5200.0, 300.0, 1.0),
-            per_path: vec![("4420#1".into(), p1.history.clone()), ("5520#2".into(), p2.history.clone())],
+            per_path: vec![
+                ("127.0.0.1:4420".into(), p1.history.clone()),
+                ("127.0.0.2:5520".into(), p2.history.clone()),
+            ],
             per_path_unit: "IOPS",
         },
         paths: vec![p1, p2],

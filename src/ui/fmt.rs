@@ -202,7 +202,10 @@ mod tests {
         assert_eq!(micros(87.4), "87µs");
         assert_eq!(micros(1240.0), "1.24ms");
         assert_eq!(bytes(64 * 1024 * 1024), "64 MiB");
-        assert_eq!(truncate_middle("nqn.2022-02.io.spdk:cnode0", 11), "nqn.2…node0");
+        assert_eq!(
+            truncate_middle("nqn.2022-02.io.spdk:cnode0", 11),
+            "nqn.2…node0"
+        );
         assert_eq!(truncate("abcdef", 4), "abc…");
     }
 

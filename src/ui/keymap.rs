@@ -61,7 +61,8 @@ impl Key {
 
     /// Normalises a terminal key event for lookup.
     pub fn from_event(e: &KeyEvent) -> Key {
-        let mut mods = e.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
+        let mut mods =
+            e.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
         let code = match e.code {
             KeyCode::Char(c) => {
                 mods.remove(KeyModifiers::SHIFT);
@@ -87,9 +88,11 @@ impl Key {
         let mut rest = s;
         loop {
             let lower = rest.to_ascii_lowercase();
-            let strip = ["ctrl-", "ctrl+", "c-", "alt-", "alt+", "a-", "shift-", "shift+", "s-"]
-                .iter()
-                .find(|p| lower.starts_with(**p) && rest.len() > p.len());
+            let strip = [
+                "ctrl-", "ctrl+", "c-", "alt-", "alt+", "a-", "shift-", "shift+", "s-",
+            ]
+            .iter()
+            .find(|p| lower.starts_with(**p) && rest.len() > p.len());
             let Some(p) = strip else { break };
             mods |= match p.chars().next() {
                 Some('c') => KeyModifiers::CONTROL,
@@ -119,7 +122,10 @@ impl Key {
             "pgdn" | "pagedown" => KeyCode::PageDown,
             "backspace" | "bs" => KeyCode::Backspace,
             "delete" | "del" => KeyCode::Delete,
-            f if f.len() >= 2 && f.starts_with('f') && f[1..].parse::<u8>().is_ok_and(|n| (1..=24).contains(&n)) => {
+            f if f.len() >= 2
+                && f.starts_with('f')
+                && f[1..].parse::<u8>().is_ok_and(|n| (1..=24).contains(&n)) =>
+            {
                 KeyCode::F(f[1..].parse().unwrap_or(1))
             }
             _ => {
@@ -197,7 +203,13 @@ pub struct Keymap {
     pub bindings: Vec<Binding>,
 }
 
-pub const GROUPS: [&str; 5] = ["Navigate", "Listener (target)", "Path (initiator)", "Load", "General"];
+pub const GROUPS: [&str; 5] = [
+    "Navigate",
+    "Listener (target)",
+    "Path (initiator)",
+    "Load",
+    "General",
+];
 
 impl Default for Keymap {
     fn default() -> Keymap {
@@ -217,27 +229,174 @@ impl Default for Keymap {
         let gen = GROUPS[4];
         Keymap {
             bindings: vec![
-                b(NextPane, "pane.next", &[Key::plain(KeyCode::Tab)], "next pane", nav, Some("pane")),
-                b(PrevPane, "pane.prev", &[Key::plain(KeyCode::BackTab)], "previous pane", nav, None),
-                b(Down, "select.down", &[Key::ch('j'), Key::plain(KeyCode::Down)], "select next row", nav, None),
-                b(Up, "select.up", &[Key::ch('k'), Key::plain(KeyCode::Up)], "select previous row", nav, None),
-                b(Top, "select.first", &[Key::ch('g'), Key::plain(KeyCode::Home)], "first row", nav, None),
-                b(Bottom, "select.last", &[Key::ch('G'), Key::plain(KeyCode::End)], "last row", nav, None),
-                b(AnaOptimized, "ana.optimized", &[Key::ch('o')], "set the selected listener's ANA state to optimized", lis, Some("opt")),
-                b(AnaNonOptimized, "ana.non_optimized", &[Key::ch('n')], "… to non_optimized", lis, Some("non-opt")),
-                b(AnaInaccessible, "ana.inaccessible", &[Key::ch('i')], "… to inaccessible", lis, Some("inacc")),
-                b(AnaCycle, "ana.cycle", &[Key::ch('a')], "cycle optimized → non_optimized → inaccessible", lis, None),
-                b(DropConns, "conn.drop", &[Key::ch('x')], "drop the selected path's TCP connections (target side)", lis, Some("drop")),
-                b(TogglePolicy, "policy.toggle", &[Key::ch('p')], "toggle multipath policy active_passive ⇄ active_active", path, Some("policy")),
-                b(CycleSelector, "selector.cycle", &[Key::ch('s')], "cycle selector round_robin ⇄ queue_depth (active_active)", path, Some("selector")),
-                b(PreferPath, "path.prefer", &[Key::ch('P')], "make the selected path preferred", path, Some("prefer")),
-                b(PauseResume, "load.toggle", &[Key::ch(' ')], "pause / resume the load", load, Some("pause")),
-                b(Workload, "load.workload", &[Key::ch('w')], "pick the workload (restarts the load)", load, Some("workload")),
-                b(CommandLine, "cmdline", &[Key::ch(':')], "command line: any RPC in spdk-rpc syntax", gen, Some("rpc")),
-                b(Help, "help", &[Key::ch('?'), Key::plain(KeyCode::F(1))], "this help", gen, Some("help")),
-                b(NextTheme, "theme.next", &[Key::ch('T')], "next theme", gen, None),
-                b(Close, "close", &[Key::plain(KeyCode::Esc)], "close overlay / result", gen, None),
-                b(Quit, "quit", &[Key::ch('q'), Key::ctrl('c')], "quit (restores the terminal)", gen, Some("quit")),
+                b(
+                    NextPane,
+                    "pane.next",
+                    &[Key::plain(KeyCode::Tab)],
+                    "next pane",
+                    nav,
+                    Some("pane"),
+                ),
+                b(
+                    PrevPane,
+                    "pane.prev",
+                    &[Key::plain(KeyCode::BackTab)],
+                    "previous pane",
+                    nav,
+                    None,
+                ),
+                b(
+                    Down,
+                    "select.down",
+                    &[Key::ch('j'), Key::plain(KeyCode::Down)],
+                    "select next row",
+                    nav,
+                    None,
+                ),
+                b(
+                    Up,
+                    "select.up",
+                    &[Key::ch('k'), Key::plain(KeyCode::Up)],
+                    "select previous row",
+                    nav,
+                    None,
+                ),
+                b(
+                    Top,
+                    "select.first",
+                    &[Key::ch('g'), Key::plain(KeyCode::Home)],
+                    "first row",
+                    nav,
+                    None,
+                ),
+                b(
+                    Bottom,
+                    "select.last",
+                    &[Key::ch('G'), Key::plain(KeyCode::End)],
+                    "last row",
+                    nav,
+                    None,
+                ),
+                b(
+                    AnaOptimized,
+                    "ana.optimized",
+                    &[Key::ch('o')],
+                    "set the selected listener's ANA state to optimized",
+                    lis,
+                    Some("opt"),
+                ),
+                b(
+                    AnaNonOptimized,
+                    "ana.non_optimized",
+                    &[Key::ch('n')],
+                    "… to non_optimized",
+                    lis,
+                    Some("non-opt"),
+                ),
+                b(
+                    AnaInaccessible,
+                    "ana.inaccessible",
+                    &[Key::ch('i')],
+                    "… to inaccessible",
+                    lis,
+                    Some("inacc"),
+                ),
+                b(
+                    AnaCycle,
+                    "ana.cycle",
+                    &[Key::ch('a')],
+                    "cycle optimized → non_optimized → inaccessible",
+                    lis,
+                    None,
+                ),
+                b(
+                    DropConns,
+                    "conn.drop",
+                    &[Key::ch('x')],
+                    "drop the selected path's TCP connections (target side)",
+                    lis,
+                    Some("drop"),
+                ),
+                b(
+                    TogglePolicy,
+                    "policy.toggle",
+                    &[Key::ch('p')],
+                    "toggle multipath policy active_passive ⇄ active_active",
+                    path,
+                    Some("policy"),
+                ),
+                b(
+                    CycleSelector,
+                    "selector.cycle",
+                    &[Key::ch('s')],
+                    "cycle selector round_robin ⇄ queue_depth (active_active)",
+                    path,
+                    Some("selector"),
+                ),
+                b(
+                    PreferPath,
+                    "path.prefer",
+                    &[Key::ch('P')],
+                    "make the selected path preferred",
+                    path,
+                    Some("prefer"),
+                ),
+                b(
+                    PauseResume,
+                    "load.toggle",
+                    &[Key::ch(' ')],
+                    "pause / resume the load",
+                    load,
+                    Some("pause"),
+                ),
+                b(
+                    Workload,
+                    "load.workload",
+                    &[Key::ch('w')],
+                    "pick the workload (restarts the load)",
+                    load,
+                    Some("workload"),
+                ),
+                b(
+                    CommandLine,
+                    "cmdline",
+                    &[Key::ch(':')],
+                    "command line: any RPC in spdk-rpc syntax",
+                    gen,
+                    Some("rpc"),
+                ),
+                b(
+                    Help,
+                    "help",
+                    &[Key::ch('?'), Key::plain(KeyCode::F(1))],
+                    "this help",
+                    gen,
+                    Some("help"),
+                ),
+                b(
+                    NextTheme,
+                    "theme.next",
+                    &[Key::ch('T')],
+                    "next theme",
+                    gen,
+                    None,
+                ),
+                b(
+                    Close,
+                    "close",
+                    &[Key::plain(KeyCode::Esc)],
+                    "close overlay / result",
+                    gen,
+                    None,
+                ),
+                b(
+                    Quit,
+                    "quit",
+                    &[Key::ch('q'), Key::ctrl('c')],
+                    "quit (restores the terminal)",
+                    gen,
+                    Some("quit"),
+                ),
             ],
         }
     }
@@ -270,10 +429,13 @@ impl Keymap {
             .unwrap_or_default()
     }
 
-    /// (keys, label) for the footer, in table order.
+    /// (keys, label) for the footer: help and quit first (they must never
+    /// be the ones dropped on a narrow screen), then table order.
     pub fn hints(&self) -> Vec<(String, &'static str)> {
-        self.bindings
-            .iter()
+        let first = |b: &&Binding| !matches!(b.action, Action::Help | Action::Quit);
+        let mut v: Vec<&Binding> = self.bindings.iter().collect();
+        v.sort_by_key(|b| first(b));
+        v.into_iter()
             .filter_map(|b| {
                 let h = b.hint?;
                 let k = b.keys.first()?;
@@ -295,13 +457,19 @@ impl Keymap {
         for (name, keys) in o {
             let Some(i) = self.bindings.iter().position(|b| b.name == name) else {
                 let known: Vec<&str> = self.bindings.iter().map(|b| b.name).collect();
-                return Err(err(format!("unknown action {name:?} (known: {})", known.join(", "))));
+                return Err(err(format!(
+                    "unknown action {name:?} (known: {})",
+                    known.join(", ")
+                )));
             };
             let list: Vec<&str> = match keys {
                 Value::String(s) => vec![s.as_str()],
                 Value::Array(a) => a
                     .iter()
-                    .map(|k| k.as_str().ok_or_else(|| err(format!("{name}: keys must be strings"))))
+                    .map(|k| {
+                        k.as_str()
+                            .ok_or_else(|| err(format!("{name}: keys must be strings")))
+                    })
                     .collect::<Result<_, _>>()?,
                 _ => return Err(err(format!("{name}: expected a key or a list of keys"))),
             };
@@ -340,10 +508,22 @@ mod tests {
     #[test]
     fn default_table_is_unambiguous_and_dispatches() {
         let k = Keymap::default().with_file("-", "{}").unwrap();
-        assert_eq!(k.lookup(&ev(KeyCode::Char('n'), KeyModifiers::NONE)), Some(Action::AnaNonOptimized));
-        assert_eq!(k.lookup(&ev(KeyCode::Char('P'), KeyModifiers::SHIFT)), Some(Action::PreferPath));
-        assert_eq!(k.lookup(&ev(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Action::Quit));
-        assert_eq!(k.lookup(&ev(KeyCode::BackTab, KeyModifiers::SHIFT)), Some(Action::PrevPane));
+        assert_eq!(
+            k.lookup(&ev(KeyCode::Char('n'), KeyModifiers::NONE)),
+            Some(Action::AnaNonOptimized)
+        );
+        assert_eq!(
+            k.lookup(&ev(KeyCode::Char('P'), KeyModifiers::SHIFT)),
+            Some(Action::PreferPath)
+        );
+        assert_eq!(
+            k.lookup(&ev(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            k.lookup(&ev(KeyCode::BackTab, KeyModifiers::SHIFT)),
+            Some(Action::PrevPane)
+        );
         assert_eq!(k.lookup(&ev(KeyCode::Char('Z'), KeyModifiers::SHIFT)), None);
         assert_eq!(k.keys_label(Action::Down), "j/↓");
     }
@@ -352,7 +532,10 @@ mod tests {
     fn key_names() {
         assert_eq!(Key::parse("ctrl-c").unwrap(), Key::ctrl('c'));
         assert_eq!(Key::parse("C-C").unwrap(), Key::ctrl('c'));
-        assert_eq!(Key::parse("shift-tab").unwrap(), Key::plain(KeyCode::BackTab));
+        assert_eq!(
+            Key::parse("shift-tab").unwrap(),
+            Key::plain(KeyCode::BackTab)
+        );
         assert_eq!(Key::parse("shift-p").unwrap(), Key::ch('P'));
         assert_eq!(Key::parse("space").unwrap(), Key::ch(' '));
         assert_eq!(Key::parse("-").unwrap(), Key::ch('-'));
@@ -364,15 +547,35 @@ mod tests {
     #[test]
     fn user_file_overrides_and_errors() {
         let k = Keymap::default()
-            .with_file("k.json", r#"{"ana.optimized": "O", "quit": ["q", "ctrl-q"]}"#)
+            .with_file(
+                "k.json",
+                r#"{"ana.optimized": "O", "quit": ["q", "ctrl-q"]}"#,
+            )
             .unwrap();
-        assert_eq!(k.lookup(&ev(KeyCode::Char('O'), KeyModifiers::SHIFT)), Some(Action::AnaOptimized));
+        assert_eq!(
+            k.lookup(&ev(KeyCode::Char('O'), KeyModifiers::SHIFT)),
+            Some(Action::AnaOptimized)
+        );
         assert_eq!(k.lookup(&ev(KeyCode::Char('o'), KeyModifiers::NONE)), None);
-        let e = Keymap::default().with_file("k.json", r#"{"ana.optimised": "O"}"#).unwrap_err();
-        assert!(e.to_string().starts_with("keymap k.json: unknown action \"ana.optimised\""), "{e}");
-        let e = Keymap::default().with_file("k.json", r#"{"quit": "ctrl-alt-banana"}"#).unwrap_err();
-        assert!(e.to_string().contains("quit: unknown key \"ctrl-alt-banana\""), "{e}");
-        let e = Keymap::default().with_file("k.json", r#"{"quit": "o"}"#).unwrap_err();
+        let e = Keymap::default()
+            .with_file("k.json", r#"{"ana.optimised": "O"}"#)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("keymap k.json: unknown action \"ana.optimised\""),
+            "{e}"
+        );
+        let e = Keymap::default()
+            .with_file("k.json", r#"{"quit": "ctrl-alt-banana"}"#)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("quit: unknown key \"ctrl-alt-banana\""),
+            "{e}"
+        );
+        let e = Keymap::default()
+            .with_file("k.json", r#"{"quit": "o"}"#)
+            .unwrap_err();
         assert!(e.to_string().contains("bound to both"), "{e}");
     }
 }

@@ -25,6 +25,8 @@ pub struct Areas {
     pub header: Rect,
     pub panes: Vec<(Pane, Rect)>,
     pub footer: Rect,
+    /// The walkthrough panel (a column) or banner (one row), when on.
+    pub walk: Option<Rect>,
 }
 
 impl Areas {
@@ -62,13 +64,28 @@ pub fn compute(w: u16, h: u16, app: &App) -> Areas {
             header: full,
             panes: vec![],
             footer: Rect::default(),
+            walk: None,
         };
     }
-    let header_h: u16 = if h >= 30 { 3 } else { 2 };
+    // Two lines of header (and a rule when tall) on wide screens; three
+    // lines on narrow ones, where the header's segments wrap.
+    let header_h: u16 = if w >= 150 && h < 30 { 2 } else { 3 };
     let footer_h: u16 = 1;
     let header = rect(0, 0, w, header_h);
     let footer = rect(0, h - footer_h, w, footer_h);
-    let body = rect(0, header_h, w, h - header_h - footer_h);
+    let mut body = rect(0, header_h, w, h - header_h - footer_h);
+    let mut walk = None;
+    if app.walkthrough {
+        if w >= 110 {
+            let ww = (w / 4).clamp(34, 48);
+            walk = Some(rect(w - ww, body.y, ww, body.height));
+            body.width -= ww;
+        } else {
+            walk = Some(rect(0, body.bottom() - 1, w, 1));
+            body.height -= 1;
+        }
+    }
+    let w = body.width;
 
     let n_listeners = app.snap.listeners.len().max(1) as u16;
     let n_paths = app.snap.paths.len().max(1) as u16;
@@ -83,25 +100,45 @@ pub fn compute(w: u16, h: u16, app: &App) -> Areas {
     let wide = w >= 170 && h >= 40;
     let mut panes = Vec::new();
     if wide {
-        let right_w = (w * 36 / 100).clamp(50, 90);
+        // Left: the tables, then the events; right: the load charts.
+        let right_w = (w * 34 / 100).clamp(56, 96);
         let left_w = w - right_w;
         let top_h = (n_listeners.max(n_ns) + 3).clamp(5, 10);
         let paths_h = (n_paths + 3).clamp(5, 10);
-        let sub_w = (left_w * 38 / 100).max(36);
+        let sub_w = (left_w * 36 / 100).max(36);
         panes.push((Pane::Subsystems, rect(0, body.y, sub_w, top_h)));
         panes.push((Pane::Listeners, rect(sub_w, body.y, left_w - sub_w, top_h)));
         panes.push((Pane::Paths, rect(0, body.y + top_h, left_w, paths_h)));
         let conns_y = body.y + top_h + paths_h;
-        panes.push((Pane::Conns, rect(0, conns_y, left_w, body.bottom().saturating_sub(conns_y))));
-        let load_h = (body.height * 45 / 100).max(12);
-        panes.push((Pane::Load, rect(left_w, body.y, right_w, load_h)));
-        panes.push((Pane::Events, rect(left_w, body.y + load_h, right_w, body.height - load_h)));
+        let rest = body.bottom().saturating_sub(conns_y);
+        let n_conns = app.snap.conns.rows.len().max(4) as u16;
+        let conns_h = (n_conns + 4).clamp(8, rest.saturating_sub(10).max(8));
+        panes.push((Pane::Conns, rect(0, conns_y, left_w, conns_h)));
+        panes.push((
+            Pane::Events,
+            rect(0, conns_y + conns_h, left_w, rest - conns_h),
+        ));
+        panes.push((Pane::Load, rect(left_w, body.y, right_w, body.height)));
     } else {
         let compact = h < 30;
-        let top_h = if compact { n_listeners + 3 } else { (n_listeners.max(n_ns) + 3).clamp(5, 9) }.min(8);
+        let top_h = if compact {
+            n_listeners + 3
+        } else {
+            (n_listeners.max(n_ns) + 3).clamp(5, 9)
+        }
+        .min(8);
         let paths_h = (n_paths + 3).clamp(4, if compact { 6 } else { 9 });
-        let bottom_h = if compact { 6 } else { (body.height / 4).clamp(8, 14) };
-        let conns_h = body.height.saturating_sub(top_h + paths_h + bottom_h).max(4);
+        let bottom_h = if h < 26 {
+            4
+        } else if compact {
+            6
+        } else {
+            (body.height / 4).clamp(8, 14)
+        };
+        let conns_h = body
+            .height
+            .saturating_sub(top_h + paths_h + bottom_h)
+            .max(4);
         let bottom_h = body.height.saturating_sub(top_h + paths_h + conns_h);
         let sub_w = (w * 38 / 100).clamp(30, 60);
         panes.push((Pane::Subsystems, rect(0, body.y, sub_w, top_h)));
@@ -120,6 +157,7 @@ pub fn compute(w: u16, h: u16, app: &App) -> Areas {
         header,
         panes,
         footer,
+        walk,
     }
 }
 
@@ -132,7 +170,14 @@ mod tests {
     #[test]
     fn panes_tile_the_body_without_overlap() {
         let app = App::new("Nvme0n1", "nqn", Theme::dark(), Keymap::default());
-        for (w, h) in [(72, 20), (80, 24), (120, 40), (169, 50), (200, 60), (250, 70)] {
+        for (w, h) in [
+            (72, 20),
+            (80, 24),
+            (120, 40),
+            (169, 50),
+            (200, 60),
+            (250, 70),
+        ] {
             let a = compute(w, h, &app);
             assert!(!a.too_small);
             let mut cells = 0u32;

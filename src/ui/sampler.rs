@@ -213,7 +213,7 @@ pub async fn poll(c: &dyn Control, st: &State) -> RawPoll {
             r[5] = Some(call(c, App::Initiator, "bdev_get_iostat", bdev).await);
         }
         if evs {
-            let p = json!({ "since": st.event_seq });
+            let p = json!({ "since": st.next_event });
             r[6] = Some(call(c, App::Initiator, "mpath_host_events", Some(p)).await);
         }
         r
@@ -264,7 +264,8 @@ impl SysProbe {
     }
     /// At most once a second (CPU use needs two refreshes apart).
     fn due(&self) -> bool {
-        self.last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        self.last
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
     }
     fn sample(&mut self) -> Option<SysStats> {
         self.last = Some(Instant::now());
@@ -360,7 +361,8 @@ pub struct State {
     seq: u64,
     target: AppHealth,
     initiator: AppHealth,
-    event_seq: u64,
+    /// The next host event sequence number wanted (`since` is inclusive).
+    next_event: u64,
     prev: Snapshot,
     total: Window,
     per_path: HashMap<String, Window>,
@@ -385,7 +387,7 @@ impl State {
             seq: 0,
             target: AppHealth::default(),
             initiator: AppHealth::default(),
-            event_seq: 0,
+            next_event: 0,
             prev: Snapshot::default(),
             total: Window::default(),
             per_path: HashMap::new(),
@@ -454,7 +456,13 @@ impl State {
 
     /// Builds the next snapshot from one poll's answers.
     pub fn ingest(&mut self, raw: RawPoll, c: &dyn Control) -> Snapshot {
-        self.ingest_with(raw, &c.location(App::Target), &c.location(App::Initiator), c.has(App::Target), c.has(App::Initiator))
+        self.ingest_with(
+            raw,
+            &c.location(App::Target),
+            &c.location(App::Initiator),
+            c.has(App::Target),
+            c.has(App::Initiator),
+        )
     }
 
     /// [`State::ingest`] without a `Control` (tests).
@@ -479,22 +487,22 @@ impl State {
         self.initiator.present = has_ini;
 
         // ---- health ------------------------------------------------------
-        if let Some(m) = &raw.tgt_methods {
-            if let Ok(v) = m {
-                self.target.methods = Some(methods_of(v));
-            }
+        if let Some(Ok(v)) = &raw.tgt_methods {
+            self.target.methods = Some(methods_of(v));
         }
-        if let Some(m) = &raw.ini_methods {
-            if let Ok(v) = m {
-                self.initiator.methods = Some(methods_of(v));
-            }
+        if let Some(Ok(v)) = &raw.ini_methods {
+            self.initiator.methods = Some(methods_of(v));
         }
         self.target.error = has_tgt
             .then(|| first_unreachable([raw.tgt_methods.as_ref(), raw.subsystems.as_ref()]))
             .flatten();
         self.initiator.error = has_ini
             .then(|| {
-                first_unreachable([raw.ini_methods.as_ref(), raw.io_paths.as_ref(), raw.ini_bdev.as_ref()])
+                first_unreachable([
+                    raw.ini_methods.as_ref(),
+                    raw.io_paths.as_ref(),
+                    raw.ini_bdev.as_ref(),
+                ])
             })
             .flatten();
         if !has_tgt {
@@ -508,6 +516,16 @@ impl State {
         if let Some(Ok(subs)) = &raw.subsystems {
             s.subsystems = parse_subsystems(subs, &raw);
             s.listeners = parse_listeners(subs, &raw);
+            s.listeners.sort_by(|a, b| {
+                let key = |l: &Listener| {
+                    (
+                        l.nqn.clone(),
+                        l.trsvcid.parse::<u32>().unwrap_or(u32::MAX),
+                        l.traddr.clone(),
+                    )
+                };
+                key(a).cmp(&key(b))
+            });
         }
 
         // ---- initiator ---------------------------------------------------
@@ -567,16 +585,37 @@ impl State {
         let have_path_counters = s.paths.iter().any(|p| p.iops.value().is_some());
         if !have_path_counters {
             for p in &mut s.paths {
-                let Some(la) = &p.local_address else { continue };
-                if let Some(r) = s
-                    .conns
-                    .rows
-                    .iter()
-                    .find(|r| r.side == Side::Host && &r.local == la)
-                {
-                    if let (Some(t), Some(x)) = (r.tx_bps.value(), r.rx_bps.value()) {
-                        p.mibps = Metric::Value((t + x) / (1024.0 * 1024.0));
+                // The path's own socket when the initiator names it (our
+                // `local_address`), else every socket to its listener: the
+                // host's end if it is on this machine, else the target's.
+                let addr = p.addr();
+                let rows: Vec<&ConnRow> = match &p.local_address {
+                    Some(la) => s.conns.rows.iter().filter(|r| r.side == Side::Host && &r.local == la).collect(),
+                    None => {
+                        let mine = |side: Side| -> Vec<&ConnRow> {
+                            s.conns
+                                .rows
+                                .iter()
+                                .filter(|r| r.side == side && r.listener.as_deref() == Some(addr.as_str()))
+                                .collect()
+                        };
+                        let host = mine(Side::Host);
+                        if host.is_empty() {
+                            mine(Side::Target)
+                        } else {
+                            host
+                        }
                     }
+                };
+                let rates: Option<Vec<f64>> = rows
+                    .iter()
+                    .map(|r| Some(r.tx_bps.value()? + r.rx_bps.value()?))
+                    .collect();
+                match rates {
+                    Some(v) if !v.is_empty() => {
+                        p.mibps = Metric::Value(v.iter().sum::<f64>() / (1024.0 * 1024.0));
+                    }
+                    _ => {}
                 }
             }
         }
@@ -647,11 +686,13 @@ impl State {
     fn take_host_events(&mut self, v: &Value) {
         let Some(a) = v.as_array() else { return };
         for e in a {
-            let seq = e["seq"].as_u64().unwrap_or(0);
-            if seq != 0 && seq <= self.event_seq {
+            let Some(seq) = e["seq"].as_u64() else {
+                continue;
+            };
+            if seq < self.next_event {
                 continue;
             }
-            self.event_seq = self.event_seq.max(seq);
+            self.next_event = seq + 1;
             let at = fmt::parse_time(&e["time"]).unwrap_or_else(fmt::now_epoch);
             let text = e["text"].as_str().unwrap_or("?").to_string();
             self.push_event(LogEntry {
@@ -685,7 +726,10 @@ impl State {
                 };
                 path.ctrlr = names.get(&path.cntlid).cloned().unwrap_or_default();
                 // Several poll groups (threads) list the same path: merge.
-                if let Some(o) = out.iter_mut().find(|o: &&mut IoPath| o.label() == path.label()) {
+                if let Some(o) = out
+                    .iter_mut()
+                    .find(|o: &&mut IoPath| o.label() == path.label())
+                {
                     o.current |= path.current;
                     continue;
                 }
@@ -727,12 +771,20 @@ impl State {
         let ios = sum("io_completed");
         let lat_sum: f64 = jobs
             .iter()
-            .map(|j| j["avg_latency_us"].as_f64().unwrap_or(0.0) * j["io_completed"].as_f64().unwrap_or(0.0))
+            .map(|j| {
+                j["avg_latency_us"].as_f64().unwrap_or(0.0)
+                    * j["io_completed"].as_f64().unwrap_or(0.0)
+            })
             .sum();
-        let p99 = jobs
-            .iter()
-            .filter_map(|j| j["p99_latency_us"].as_f64())
-            .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+        let fold_max = |k: &str| {
+            jobs.iter()
+                .filter_map(|j| j[k].as_f64())
+                .fold(None, |m: Option<f64>, x| {
+                    Some(m.map_or(x, |m: f64| m.max(x)))
+                })
+        };
+        let p99 = fold_max("p99_latency_us");
+        let max = fold_max("max_latency_us");
         let running = v["running"].as_bool();
         let rates = self.total.push(Counters {
             at,
@@ -758,7 +810,11 @@ impl State {
             ),
             None => {
                 let w = "first sample".to_string();
-                (Metric::Unavailable(w.clone()), Metric::Unavailable(w.clone()), Metric::Unavailable(w))
+                (
+                    Metric::Unavailable(w.clone()),
+                    Metric::Unavailable(w.clone()),
+                    Metric::Unavailable(w),
+                )
             }
         };
         Load {
@@ -772,6 +828,11 @@ impl State {
             avg_lat_us: lat,
             p99_lat_us: match p99 {
                 Some(p) if ios > 0 => Metric::Value(p),
+                Some(_) => Metric::Unavailable("no I/O yet".into()),
+                None => Metric::Unavailable("this backend reports no p99".into()),
+            },
+            max_lat_us: match max {
+                Some(m) if ios > 0 => Metric::Value(m),
                 _ => Metric::Unavailable("no I/O yet".into()),
             },
             failed: Some(sum("io_failed")),
@@ -785,7 +846,11 @@ impl State {
     fn parse_iostat(&mut self, v: &Value, at: Instant) -> Load {
         let b = v["bdevs"]
             .as_array()
-            .and_then(|a| a.iter().find(|b| b["name"].as_str() == Some(&self.bdev)).cloned())
+            .and_then(|a| {
+                a.iter()
+                    .find(|b| b["name"].as_str() == Some(&self.bdev))
+                    .cloned()
+            })
             .unwrap_or(Value::Null);
         let u = |k: &str| b[k].as_u64().unwrap_or(0);
         let tick_rate = v["tick_rate"].as_f64().unwrap_or(1e9).max(1.0);
@@ -806,7 +871,11 @@ impl State {
             ),
             None => {
                 let w = "first sample".to_string();
-                (Metric::Unavailable(w.clone()), Metric::Unavailable(w.clone()), Metric::Unavailable(w))
+                (
+                    Metric::Unavailable(w.clone()),
+                    Metric::Unavailable(w.clone()),
+                    Metric::Unavailable(w),
+                )
             }
         };
         let running = iops.value().map(|i| i > 0.0).filter(|r| *r);
@@ -817,6 +886,7 @@ impl State {
             mibps,
             avg_lat_us: lat,
             p99_lat_us: Metric::Unavailable("bdev_get_iostat has no percentiles".into()),
+            max_lat_us: Metric::Unavailable("bdev_get_iostat max is since reset".into()),
             completed: Some(ios),
             ..Load::default()
         }
@@ -885,11 +955,15 @@ impl State {
                 };
                 let secs = at.saturating_duration_since(p.at).as_secs_f64();
                 match (b, a) {
-                    (Some(b), Some(a)) if a >= b && secs > 0.0 => Metric::Value((a - b) as f64 / secs),
+                    (Some(b), Some(a)) if a >= b && secs > 0.0 => {
+                        Metric::Value((a - b) as f64 / secs)
+                    }
                     (None, _) | (_, None) if c.info.is_none() => {
                         Metric::Unavailable("kernel gave no tcp_info".into())
                     }
-                    (None, _) | (_, None) => Metric::Unavailable("kernel too old for byte counters".into()),
+                    (None, _) | (_, None) => {
+                        Metric::Unavailable("kernel too old for byte counters".into())
+                    }
                     _ => Metric::Unavailable("counter went backwards".into()),
                 }
             };
@@ -905,7 +979,11 @@ impl State {
                 None => {
                     // The initiator's I/O qpair socket is known by its local
                     // address even without the target's view.
-                    if side == Side::Host && s.paths.iter().any(|p| p.local_address.as_deref() == Some(&local)) {
+                    if side == Side::Host
+                        && s.paths
+                            .iter()
+                            .any(|p| p.local_address.as_deref() == Some(&local))
+                    {
                         Queue::Io(1)
                     } else {
                         Queue::Unknown
@@ -960,13 +1038,27 @@ impl State {
                     current_path: current.contains(&(l.clone(), cntlid)),
                     listener: Some(l),
                     cntlid: Some(cntlid),
-                    queue: if qid == 0 { Queue::Admin } else { Queue::Io(qid) },
+                    queue: if qid == 0 {
+                        Queue::Admin
+                    } else {
+                        Queue::Io(qid)
+                    },
                 });
             }
         }
         rows.sort_by(|a, b| {
-            (a.listener.clone(), a.cntlid, queue_ord(&a.queue), a.side as u8)
-                .cmp(&(b.listener.clone(), b.cntlid, queue_ord(&b.queue), b.side as u8))
+            (
+                a.listener.clone(),
+                a.cntlid,
+                queue_ord(&a.queue),
+                a.side as u8,
+            )
+                .cmp(&(
+                    b.listener.clone(),
+                    b.cntlid,
+                    queue_ord(&b.queue),
+                    b.side as u8,
+                ))
         });
         Conns { rows, error }
     }
@@ -979,12 +1071,23 @@ impl State {
         old_current: Option<String>,
         new_current: Option<String>,
     ) {
-        if old_current != new_current && old_current.is_some() && !s.paths.is_empty() {
+        let switched = old_current != new_current && old_current.is_some() && !s.paths.is_empty();
+        if switched {
+            let running = s.load.running.unwrap_or(false);
+            let stalled = self.stall.stalled_since.is_some();
+            let tail = if running && !stalled {
+                format!(
+                    "; I/O never stopped (sampled every {} ms)",
+                    self.period.as_millis()
+                )
+            } else {
+                String::new()
+            };
             self.push_event(LogEntry {
                 at: epoch,
                 kind: LogKind::Info,
                 text: format!(
-                    "{}: current path {} → {} (seen by the sampler)",
+                    "{}: current path {} → {}{tail}",
                     self.bdev,
                     old_current.as_deref().unwrap_or("none"),
                     new_current.as_deref().unwrap_or("none")
@@ -1035,14 +1138,21 @@ fn queue_ord(q: &Queue) -> u32 {
 
 fn methods_of(v: &Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(|m| m.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn first_unreachable<const N: usize>(a: [Option<&Answer>; N]) -> Option<String> {
-    a.into_iter()
-        .flatten()
-        .find_map(|r| r.as_ref().err().filter(|e| e.unreachable).map(|e| e.msg.clone()))
+    a.into_iter().flatten().find_map(|r| {
+        r.as_ref()
+            .err()
+            .filter(|e| e.unreachable)
+            .map(|e| e.msg.clone())
+    })
 }
 
 fn str_of(v: &Value) -> String {
@@ -1081,7 +1191,10 @@ fn parse_subsystems(subs: &Value, raw: &RawPoll) -> Vec<Subsystem> {
             a.iter()
                 .filter_map(|b| {
                     let n = b["name"].as_str()?;
-                    Some((n.to_string(), b["num_blocks"].as_u64()? * b["block_size"].as_u64()?))
+                    Some((
+                        n.to_string(),
+                        b["num_blocks"].as_u64()? * b["block_size"].as_u64()?,
+                    ))
                 })
                 .collect()
         })
@@ -1133,7 +1246,8 @@ fn parse_subsystems(subs: &Value, raw: &RawPoll) -> Vec<Subsystem> {
                 serial: str_of(&s["serial_number"]),
                 model: str_of(&s["model_number"]),
                 allow_any_host: s["allow_any_host"].as_bool().unwrap_or(false),
-                ana_reporting: listeners_have_ana || namespaces.iter().any(|n| n.anagrpid.is_some()),
+                ana_reporting: listeners_have_ana
+                    || namespaces.iter().any(|n| n.anagrpid.is_some()),
                 listen_addresses: s["listen_addresses"]
                     .as_array()
                     .into_iter()
@@ -1178,7 +1292,12 @@ fn parse_listeners(subs: &Value, raw: &RawPoll) -> Vec<Listener> {
                         .as_array()
                         .into_iter()
                         .flatten()
-                        .map(|g| (g["ana_group"].as_u64().unwrap_or(0) as u32, str_of(&g["ana_state"])))
+                        .map(|g| {
+                            (
+                                g["ana_group"].as_u64().unwrap_or(0) as u32,
+                                str_of(&g["ana_state"]),
+                            )
+                        })
                         .collect();
                     (l["address"].clone(), states)
                 })
@@ -1190,7 +1309,18 @@ fn parse_listeners(subs: &Value, raw: &RawPoll) -> Vec<Listener> {
                 .map(|a| (a.clone(), vec![]))
                 .collect(),
         };
-        for (a, ana_states) in addrs {
+        // Only the ANA groups that hold a namespace matter (SPDK lists a
+        // state for every group up to max_namespaces).
+        let used: Vec<u32> = s["namespaces"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n["anagrpid"].as_u64().map(|g| g as u32))
+            .collect();
+        for (a, mut ana_states) in addrs {
+            if !used.is_empty() {
+                ana_states.retain(|(g, _)| used.contains(g));
+            }
             let addr = trid_addr(&a);
             let mine: Vec<&Value> = qpairs
                 .iter()

@@ -145,9 +145,10 @@ impl IoPath {
     pub fn addr(&self) -> String {
         join_addr(&self.traddr, &self.trsvcid)
     }
-    /// A short stable label for charts: `4420#1`.
+    /// The path's identity across reconnects (a new controller gets a
+    /// new cntlid on the same transport ID): its address.
     pub fn label(&self) -> String {
-        format!("{}#{}", self.trsvcid, self.cntlid)
+        self.addr()
     }
 }
 
@@ -242,6 +243,8 @@ pub struct Load {
     pub avg_lat_us: Metric,
     /// p99 since the run started (cumulative in `mpath_perf_status`).
     pub p99_lat_us: Metric,
+    /// Maximum since the run started.
+    pub max_lat_us: Metric,
     pub failed: Option<u64>,
     pub miscompared: Option<u64>,
     pub timeouts: Option<u64>,

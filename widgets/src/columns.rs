@@ -106,6 +106,58 @@ pub(crate) fn place<const N: usize>(cols: &[Col; N], width: u16) -> [Option<(u16
     out
 }
 
+/// A column heading: the long form when it fits, else the short one.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Head {
+    pub long: &'static str,
+    pub short: &'static str,
+    /// Numbers are right-aligned, and so are their headings.
+    pub right: bool,
+}
+
+impl Head {
+    pub(crate) const fn left(long: &'static str, short: &'static str) -> Head {
+        Head {
+            long,
+            short,
+            right: false,
+        }
+    }
+
+    pub(crate) const fn right(long: &'static str, short: &'static str) -> Head {
+        Head {
+            long,
+            short,
+            right: true,
+        }
+    }
+}
+
+/// Paints the header row and writes each placed column's heading.
+pub(crate) fn draw_header<const N: usize>(
+    buf: &mut Buffer,
+    row: Rect,
+    place: &[Option<(u16, u16)>; N],
+    heads: &[Head; N],
+    style: Style,
+) {
+    crate::text::paint(buf, row, style);
+    for (p, head) in place.iter().zip(heads) {
+        let Some((x, w)) = *p else { continue };
+        let x = row.x + x;
+        let text = if crate::text::width(head.long) <= usize::from(w) {
+            head.long
+        } else {
+            head.short
+        };
+        if head.right {
+            crate::text::put_right(buf, x, row.y, text, w, Style::new());
+        } else {
+            crate::text::put(buf, x, row.y, text, w, Style::new(), crate::text::Cut::End);
+        }
+    }
+}
+
 /// The first row to show so that `selected` is on screen, given `visible`
 /// rows of `len`. Without scroll state the view moves only as far as needed
 /// to bring the selection into view from the top.
@@ -119,7 +171,12 @@ pub(crate) fn scroll_offset(selected: Option<usize>, len: usize, visible: usize)
 /// The bordered pane around a table, styled for focus, with an optional
 /// title and, when not every row fits, a "first-last of n" counter at the
 /// bottom right.
-pub(crate) fn pane<'a>(theme: &Theme, focused: bool, title: Option<&'a str>, counter: Option<String>) -> Block<'a> {
+pub(crate) fn pane<'a>(
+    theme: &Theme,
+    focused: bool,
+    title: Option<&'a str>,
+    counter: Option<String>,
+) -> Block<'a> {
     let border = if focused {
         theme.border_focused
     } else {
@@ -139,9 +196,23 @@ pub(crate) fn pane<'a>(theme: &Theme, focused: bool, title: Option<&'a str>, cou
     block
 }
 
+/// The area inside the pane's border, if it has one.
+pub(crate) fn inner(area: Rect, bordered: bool) -> Rect {
+    if bordered {
+        Block::bordered().inner(area)
+    } else {
+        area
+    }
+}
+
+/// Rows of a table that fit in `area` below the header.
+pub(crate) fn page_size(area: Rect, bordered: bool) -> usize {
+    usize::from(inner(area, bordered).height.saturating_sub(1))
+}
+
 /// Everything a table needs to know about where its rows go.
 pub(crate) struct TableFrame {
-    /// The header row; zero height when there is no room for it.
+    /// The header row.
     pub header: Rect,
     /// The rows below the header.
     pub body: Rect,
@@ -167,9 +238,8 @@ pub(crate) fn frame(
     if area.is_empty() {
         return None;
     }
-    buf.set_style(area, theme.base);
-    let probe = Block::bordered();
-    let inner = if bordered { probe.inner(area) } else { area };
+    crate::text::paint(buf, area, theme.base);
+    let inner = inner(area, bordered);
     let visible = usize::from(inner.height.saturating_sub(1));
     let offset = scroll_offset(selected, len, visible);
     if bordered {
@@ -234,9 +304,20 @@ mod tests {
 
     #[test]
     fn drops_by_rank_then_cuts() {
-        let cols = [Col::fixed(4, 0), Col::fixed(4, 3), Col::fixed(4, 1), Col::fixed(4, 2)];
-        assert_eq!(place(&cols, 19), [Some((0, 4)), Some((5, 4)), Some((10, 4)), Some((15, 4))]);
-        assert_eq!(place(&cols, 18), [Some((0, 4)), None, Some((5, 4)), Some((10, 4))]);
+        let cols = [
+            Col::fixed(4, 0),
+            Col::fixed(4, 3),
+            Col::fixed(4, 1),
+            Col::fixed(4, 2),
+        ];
+        assert_eq!(
+            place(&cols, 19),
+            [Some((0, 4)), Some((5, 4)), Some((10, 4)), Some((15, 4))]
+        );
+        assert_eq!(
+            place(&cols, 18),
+            [Some((0, 4)), None, Some((5, 4)), Some((10, 4))]
+        );
         assert_eq!(place(&cols, 9), [Some((0, 4)), None, Some((5, 4)), None]);
         assert_eq!(place(&cols, 8), [Some((0, 4)), None, None, None]);
         assert_eq!(place(&cols, 2), [Some((0, 2)), None, None, None]);

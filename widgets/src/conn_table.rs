@@ -2,15 +2,21 @@
 //! console's idea of what each connection is for.
 //!
 //! ```text
-//! Role        State  Recv-Q       Send-Q       Local           Peer                  Tx         Rx RTT ms
-//! 4420 listen LISTEN      0            0       127.0.0.1:4420  0.0.0.0:*              n/a        n/a    n/a
-//! 4420 I/O q1 ESTAB       0       8192 █▌      127.0.0.1:4420  127.0.0.1:50412 1.23 MiB/s 12.0 KiB/s   0.05
+//! Role              State      Recv-Q       Send-Q       Local          Peer                    Tx         Rx RTT ms
+//! 4420 listen       LISTEN          0          128       127.0.0.1:4420 0.0.0.0:*              n/a        n/a    n/a
+//! 4420 I/O q1       ESTAB           0       8192 █████ 127.0.0.1:4420 127.0.0.1:50412 1.23 MiB/s 12.0 KiB/s   0.05
+//! 5520 admin remote CLOSE-WAIT   4096 ██▌          0     127.0.0.2:5520 127.0.0.9:41000      0 B/s        n/a  12.35
 //! ```
 //!
 //! Recv-Q and Send-Q are bytes, as the kernel reports them, each with a
 //! small bar on a shared scale so a backlog stands out. On a listening
 //! socket the kernel reuses those two fields for the accept backlog and its
 //! limit, so listeners get no bar and do not set the scale.
+//!
+//! As the pane narrows, columns leave in this order: the Recv-Q bar, the
+//! Send-Q bar, RTT, Rx, Tx, State, Local, Peer. Role, Recv-Q and Send-Q
+//! always stay. Numbers and state names are never cut; addresses are cut
+//! in the middle, keeping the port.
 
 use std::fmt::Write as _;
 
@@ -19,7 +25,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::widgets::Widget;
 
-use crate::columns::{self, Col};
+use crate::columns::{self, Col, Head};
 use crate::sparkline::format_rate;
 use crate::text::{self, Cut, NOT_AVAILABLE};
 use crate::theme::Theme;
@@ -80,12 +86,18 @@ const RX: usize = 9;
 const RTT: usize = 10;
 const NCOLS: usize = 11;
 
-const HEADERS: [&str; NCOLS] = [
-    "Role", "State", "Recv-Q", "", "Send-Q", "", "Local", "Peer", "Tx", "Rx", "RTT ms",
-];
-
-const RIGHT: [bool; NCOLS] = [
-    false, false, true, false, true, false, false, false, true, true, true,
+const HEADS: [Head; NCOLS] = [
+    Head::left("Role", "Role"),
+    Head::left("State", "State"),
+    Head::right("Recv-Q", "Recv-Q"),
+    Head::left("", ""),
+    Head::right("Send-Q", "Send-Q"),
+    Head::left("", ""),
+    Head::left("Local", "Local"),
+    Head::left("Peer", "Peer"),
+    Head::right("Tx", "Tx"),
+    Head::right("Rx", "Rx"),
+    Head::right("RTT ms", "RTT"),
 ];
 
 /// Cells in a queue bar.
@@ -145,12 +157,7 @@ impl<'a> ConnTable<'a> {
 
     /// Rows that fit in `area` below the header (for page up/down).
     pub fn page_size(&self, area: Rect) -> usize {
-        let inner = if self.bordered {
-            ratatui::widgets::Block::bordered().inner(area)
-        } else {
-            area
-        };
-        usize::from(inner.height.saturating_sub(1))
+        columns::page_size(area, self.bordered)
     }
 
     /// The bytes a full bar stands for.
@@ -172,20 +179,24 @@ impl<'a> ConnTable<'a> {
             let w = self.rows.iter().map(f).max().unwrap_or(0).max(floor);
             w.min(usize::from(cap)) as u16
         };
-        let role = widest(&role_width, HEADERS[ROLE].len(), 30);
-        let role_min = widest(&role_width, 4, 12);
-        let state = widest(&|r| text::width(&r.state), HEADERS[STATE].len(), 12);
-        let recvq = widest(&|r| digits(r.recv_q), HEADERS[RECVQ].len(), 20);
-        let sendq = widest(&|r| digits(r.send_q), HEADERS[SENDQ].len(), 20);
+        let role = widest(&role_width, HEADS[ROLE].long.len(), 30);
+        // The role says what the row is; keep room for a typical one with
+        // its tag ("5520 I/O q12 remote") before lesser columns show.
+        let role_min = widest(&role_width, 4, 20);
+        let state = widest(&|r| text::width(&r.state), HEADS[STATE].long.len(), 12);
+        let recvq = widest(&|r| digits(r.recv_q), HEADS[RECVQ].long.len(), 20);
+        let sendq = widest(&|r| digits(r.send_q), HEADS[SENDQ].long.len(), 20);
         // An IPv6 address in brackets, a colon and a port: 47 at most.
-        let local = widest(&|r| text::width(&r.local), HEADERS[LOCAL].len(), 47);
-        let peer = widest(&|r| text::width(&r.peer), HEADERS[PEER].len(), 47);
+        let local = widest(&|r| text::width(&r.local), HEADS[LOCAL].long.len(), 47);
+        let peer = widest(&|r| text::width(&r.peer), HEADS[PEER].long.len(), 47);
         // Room for any IPv4 `addr:port` (21) before lesser columns show.
         let local_min = widest(&|r| text::width(&r.local), 9, 21);
         let peer_min = widest(&|r| text::width(&r.peer), 9, 21);
         [
             Col::new(role_min, role, 0),
-            Col::new(5, state, 5),
+            // State names are short and mean nothing cut ("CLOS…"): shown
+            // whole or not at all.
+            Col::fixed(state, 5),
             // Numbers are never cut: a cut number reads as a smaller one.
             Col::fixed(recvq, 0),
             Col::fixed(BAR, 10),
@@ -215,18 +226,7 @@ impl<'a> ConnTable<'a> {
         };
         let place = columns::place(&self.columns(), frame.header.width);
 
-        let header = frame.header;
-        buf.set_style(header, theme.header);
-        for (i, p) in place.iter().enumerate() {
-            if let Some((x, w)) = *p {
-                let x = header.x + x;
-                if RIGHT[i] {
-                    text::put_right(buf, x, header.y, HEADERS[i], w, Style::new());
-                } else {
-                    text::put(buf, x, header.y, HEADERS[i], w, Style::new(), Cut::End);
-                }
-            }
-        }
+        columns::draw_header(buf, frame.header, &place, &HEADS, theme.header);
 
         let body = frame.body;
         if body.is_empty() {
@@ -290,7 +290,11 @@ impl<'a> ConnTable<'a> {
                 match row.rtt_ms.filter(|v| v.is_finite()) {
                     Some(v) => {
                         scratch.clear();
-                        let _ = write!(scratch, "{v:.2}");
+                        // Two decimals, as ss shows it, while that fits the
+                        // column; a multi-second RTT loses them instead of
+                        // being cut.
+                        let decimals = if v.abs() < 999.995 { 2 } else { 0 };
+                        let _ = write!(scratch, "{v:.decimals$}");
                         text::put_right(buf, x, y, &scratch, w, Style::new());
                     }
                     None => text::put_right(buf, x, y, NOT_AVAILABLE, w, theme.dim),
@@ -318,20 +322,30 @@ fn draw_role(buf: &mut Buffer, x: u16, y: u16, w: u16, row: &ConnRow, theme: &Th
     };
     let used = text::put(buf, x, y, &row.role, role_room, Style::new(), Cut::End);
     let gap = u16::from(used > 0);
-    text::put(buf, x + used + gap, y, REMOTE, w - used - gap, theme.dim, Cut::End);
+    text::put(
+        buf,
+        x + used + gap,
+        y,
+        REMOTE,
+        w - used - gap,
+        theme.dim,
+        Cut::End,
+    );
 }
 
-/// A bar of `w` cells, in eighths of a cell, for `value` out of `max`: the
-/// track in `bar_empty`, the fill in `bar_fill` patched over it. Any
-/// non-zero queue gets at least an eighth, so it is never invisible.
+/// A bar across `area`'s width, in eighths of a cell, for `value` out of
+/// `max`: the track in `bar_empty`, the fill in `bar_fill` patched over it.
+/// Any non-zero queue gets at least an eighth, so it is never invisible.
 fn draw_bar(buf: &mut Buffer, area: Rect, value: u64, max: u64, theme: &Theme) {
-    buf.set_style(area, theme.bar_empty);
+    text::paint(buf, area, theme.bar_empty);
     if value == 0 || max == 0 || area.width == 0 {
         return;
     }
     let total = u128::from(area.width) * 8;
     // Rounded up, in u128 so value * total cannot overflow.
-    let eighths = (u128::from(value) * total).div_ceil(u128::from(max)).clamp(1, total);
+    let eighths = (u128::from(value) * total)
+        .div_ceil(u128::from(max))
+        .clamp(1, total);
     // Both at most area.width, a u16.
     let full = (eighths / 8) as u16;
     let part = (eighths % 8) as usize;
@@ -446,7 +460,13 @@ mod tests {
     fn styles_follow_the_theme() {
         let theme = Theme::dark();
         let rows = demo();
-        let buf = render(&ConnTable::new(&rows, &theme).selected(Some(2)).focused(true), 120, 6);
+        let buf = render(
+            &ConnTable::new(&rows, &theme)
+                .selected(Some(2))
+                .focused(true),
+            120,
+            6,
+        );
         assert_eq!(buf[(0, 0)].fg, Color::Cyan);
         // Rows: listener at y 2, I/O queue at 3, remote admin at 4.
         let tag = find(&buf, 4, "remote").unwrap();
@@ -463,7 +483,10 @@ mod tests {
         // both.
         let bar = find(&buf, 4, "██▌").unwrap();
         assert_eq!(buf[(bar, 4)].fg, Color::Cyan);
-        assert_eq!((buf[(bar + 2, 4)].fg, buf[(bar + 2, 4)].bg), (Color::Cyan, Color::DarkGray));
+        assert_eq!(
+            (buf[(bar + 2, 4)].fg, buf[(bar + 2, 4)].bg),
+            (Color::Cyan, Color::DarkGray)
+        );
         assert_eq!(buf[(bar + 4, 4)].bg, Color::DarkGray);
         // Listeners have no bar, not even a track.
         let q = find(&buf, 2, "128").unwrap();
@@ -513,7 +536,13 @@ mod tests {
         assert!(row(&buf, 3).contains("4096 ██▌"), "{}", row(&buf, 3));
         assert!(!row(&buf, 1).contains(['█', '▏']), "{}", row(&buf, 1));
         // A fixed scale.
-        let buf = render(&ConnTable::new(&rows, &theme).bordered(false).queue_max(16384), 120, 4);
+        let buf = render(
+            &ConnTable::new(&rows, &theme)
+                .bordered(false)
+                .queue_max(16384),
+            120,
+            4,
+        );
         assert!(row(&buf, 2).contains("8192 ██▌"), "{}", row(&buf, 2));
         assert!(row(&buf, 3).contains("4096 █▎"), "{}", row(&buf, 3));
     }
@@ -524,7 +553,9 @@ mod tests {
         let rows = demo();
         let render_at = |w: u16| render(&ConnTable::new(&rows, &theme).bordered(false), w, 4);
         // The Recv-Q bar goes first: row 3 has a Recv-Q bar, row 2 a Send-Q bar.
-        let names = ["recv bar", "send bar", "RTT", "Rx", "Tx", "State", "Local", "Peer"];
+        let names = [
+            "recv bar", "send bar", "RTT", "Rx", "Tx", "State", "Local", "Peer",
+        ];
         let present = |buf: &Buffer, name: &str| match name {
             "recv bar" => row(buf, 3).contains("4096 █"),
             "send bar" => row(buf, 2).contains("8192 █"),
@@ -541,9 +572,13 @@ mod tests {
             for name in &gone {
                 assert!(!present(&buf, name), "{w}: {name}: {:?}", lines(&buf));
             }
-            if w >= 26 {
+            // Role (17 wide here), Recv-Q and Send-Q stay to the end.
+            if w >= 31 {
                 let h = row(&buf, 0);
-                assert!(h.starts_with("Role") && h.contains("Recv-Q") && h.contains("Send-Q"), "{w}: {h}");
+                assert!(
+                    h.starts_with("Role") && h.contains("Recv-Q") && h.contains("Send-Q"),
+                    "{w}: {h}"
+                );
             }
         }
         assert_eq!(gone, names);
@@ -565,10 +600,13 @@ mod tests {
         ];
         // Narrow: the tag keeps its room, the role goes first.
         let buf = render(&ConnTable::new(&rows, &theme).bordered(false), 20, 3);
-        assert_eq!(lines(&buf)[1], "a ve… remote      0");
+        assert_eq!(lines(&buf)[1], "a very long … remote");
         let buf = render(&ConnTable::new(&rows, &theme).bordered(false), 130, 3);
         let r = row(&buf, 1);
-        assert!(r.starts_with("a very long role na") && r.contains("… remote "), "{r}");
+        assert!(
+            r.starts_with("a very long role na") && r.contains("… remote "),
+            "{r}"
+        );
         assert!(row(&buf, 2).starts_with("remote "));
         // A cut role still shows the tag.
         let mut buf = Buffer::empty(Rect::new(0, 0, 14, 1));
@@ -577,6 +615,28 @@ mod tests {
         let mut buf = Buffer::empty(Rect::new(0, 0, 4, 1));
         draw_role(&mut buf, 0, 0, 4, &rows[0], &theme);
         assert_eq!(row(&buf, 0), "rem…");
+    }
+
+    #[test]
+    fn rtt_keeps_two_decimals_until_it_cannot() {
+        let theme = Theme::mono();
+        let rtt = |ms: f64| {
+            let rows = vec![ConnRow {
+                rtt_ms: Some(ms),
+                ..ConnRow::default()
+            }];
+            let buf = render(&ConnTable::new(&rows, &theme).bordered(false), 130, 2);
+            row(&buf, 1)
+                .trim_end()
+                .rsplit(' ')
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(rtt(0.031), "0.03");
+        assert_eq!(rtt(999.994), "999.99");
+        assert_eq!(rtt(12_345.6), "12346");
+        assert_eq!(rtt(f64::INFINITY), "n/a");
     }
 
     #[test]

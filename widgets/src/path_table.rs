@@ -2,14 +2,18 @@
 //! `bdev_nvme_get_io_paths` describes them, plus the engine's counters.
 //!
 //! ```text
-//!   controller cntlid transport ID    conn acc ANA           outst   IOPS  MiB/s IOPS history
-//! ★ Nvme0           1 127.0.0.1:4420  yes  yes optimized        12 45.67K  178.4 ▁▂▃▅▇██
-//!   Nvme0           2 127.0.0.2:5520  yes  yes non_optimized   n/a    n/a    n/a
+//!   controller cntlid transport ID   conn acc ANA           outst   IOPS  MiB/s IOPS history
+//! ★ Nvme0           1 127.0.0.1:4420 yes  yes optimized        12 45.68K  178.4 ▁▂▄█
+//!   Nvme0           2 127.0.0.2:5520 yes  yes non_optimized   n/a    n/a    n/a
 //! ```
 //!
-//! Under multipath the controller name is the same on every path, so the
-//! transport ID is what tells paths apart: it is cut in the middle (keeping
-//! the port) and is the last optional column to go.
+//! As the pane narrows, columns shrink to their minimum and then leave in
+//! this order: IOPS history, MiB/s, cntlid, acc, outst, conn, IOPS,
+//! transport ID. The star, controller and ANA state always stay; ANA
+//! switches to short labels (`OPT`, `NON`, ...) when the full ones do not
+//! all fit. Under multipath the controller name is the same on every
+//! path, so the transport ID is what tells paths apart: it is cut in the
+//! middle (keeping the port) and is the last optional column to go.
 
 use std::fmt::Write as _;
 
@@ -19,7 +23,7 @@ use ratatui::style::Style;
 use ratatui::widgets::Widget;
 
 use crate::ana_badge::{AnaBadge, LabelMode};
-use crate::columns::{self, Col};
+use crate::columns::{self, Col, Head};
 use crate::sparkline::{format_iops, RateSparkline};
 use crate::text::{self, Cut, NOT_AVAILABLE};
 use crate::theme::Theme;
@@ -76,23 +80,18 @@ const MIBPS: usize = 9;
 const HIST: usize = 10;
 const NCOLS: usize = 11;
 
-const HEADERS: [&str; NCOLS] = [
-    "",
-    "controller",
-    "cntlid",
-    "transport ID",
-    "conn",
-    "acc",
-    "ANA",
-    "outst",
-    "IOPS",
-    "MiB/s",
-    "IOPS history",
-];
-
-/// Right-aligned columns: the numbers.
-const RIGHT: [bool; NCOLS] = [
-    false, false, true, false, false, false, false, true, true, true, false,
+const HEADS: [Head; NCOLS] = [
+    Head::left("", ""),
+    Head::left("controller", "ctrlr"),
+    Head::right("cntlid", "cntlid"),
+    Head::left("transport ID", "trid"),
+    Head::left("conn", "conn"),
+    Head::left("acc", "acc"),
+    Head::left("ANA", "ANA"),
+    Head::right("outst", "outst"),
+    Head::right("IOPS", "IOPS"),
+    Head::right("MiB/s", "MiB/s"),
+    Head::left("IOPS history", "history"),
 ];
 
 /// Samples in a full sparkline.
@@ -137,12 +136,7 @@ impl<'a> PathTable<'a> {
 
     /// Rows that fit in `area` below the header (for page up/down).
     pub fn page_size(&self, area: Rect) -> usize {
-        let inner = if self.bordered {
-            ratatui::widgets::Block::bordered().inner(area)
-        } else {
-            area
-        };
-        usize::from(inner.height.saturating_sub(1))
+        columns::page_size(area, self.bordered)
     }
 
     fn columns(&self) -> [Col; NCOLS] {
@@ -151,18 +145,18 @@ impl<'a> PathTable<'a> {
             // Capped, so it fits in u16.
             w.min(usize::from(cap)) as u16
         };
-        let name = widest(&|r| text::width(&r.name), HEADERS[NAME].len(), 32);
+        let name = widest(&|r| text::width(&r.name), HEADS[NAME].long.len(), 32);
         let name_min = widest(&|r| text::width(&r.name), 4, 8);
         // An IPv6 address in brackets, a colon and a port: 47 at most.
-        let trid = widest(&|r| trid_width(r), HEADERS[TRID].len(), 47);
+        let trid = widest(&|r| trid_width(r), HEADS[TRID].long.len(), 47);
         // Squeezing the one column that tells paths apart is worse than
         // losing a less useful one, so it keeps room for any IPv4
         // `addr:port` (21) before the others are even shown.
         let trid_min = widest(&|r| trid_width(r), 9, 21);
-        let ana = widest(&|r| text::width(ana_label(r)), HEADERS[ANA].len(), 32);
+        let ana = widest(&|r| text::width(ana_label(r)), HEADS[ANA].long.len(), 32);
         let outst = widest(
             &|r| r.outstanding.map_or(0, |n| digits(u64::from(n))),
-            HEADERS[OUTST].len(),
+            HEADS[OUTST].long.len(),
             10,
         );
         [
@@ -201,18 +195,7 @@ impl<'a> PathTable<'a> {
         };
         let place = columns::place(&self.columns(), frame.header.width);
 
-        let header = frame.header;
-        buf.set_style(header, theme.header);
-        for (i, p) in place.iter().enumerate() {
-            if let Some((x, w)) = *p {
-                let x = header.x + x;
-                if RIGHT[i] {
-                    text::put_right(buf, x, header.y, HEADERS[i], w, Style::new());
-                } else {
-                    text::put(buf, x, header.y, HEADERS[i], w, Style::new(), Cut::End);
-                }
-            }
-        }
+        columns::draw_header(buf, frame.header, &place, &HEADS, theme.header);
 
         let body = frame.body;
         if body.is_empty() {
@@ -231,7 +214,12 @@ impl<'a> PathTable<'a> {
                 .fold(0.0, f64::max)
         });
         let ana_mode = match place[ANA] {
-            Some((_, w)) if self.rows.iter().all(|r| text::width(ana_label(r)) <= usize::from(w)) => {
+            Some((_, w))
+                if self
+                    .rows
+                    .iter()
+                    .all(|r| text::width(ana_label(r)) <= usize::from(w)) =>
+            {
                 LabelMode::Full
             }
             _ => LabelMode::Short,
@@ -446,7 +434,13 @@ mod tests {
         let mut rows = demo();
         rows[1].connected = false;
         rows[1].accessible = false;
-        let buf = render(&PathTable::new(&rows, &theme).selected(Some(0)).focused(true), 100, 5);
+        let buf = render(
+            &PathTable::new(&rows, &theme)
+                .selected(Some(0))
+                .focused(true),
+            100,
+            5,
+        );
         // Focused border, header style on the whole header row.
         assert_eq!(buf[(0, 0)].fg, Color::Cyan);
         assert_eq!(buf[(3, 1)].fg, Color::Yellow);
@@ -491,9 +485,23 @@ mod tests {
     fn columns_drop_in_order_as_width_shrinks() {
         let theme = Theme::dark();
         let rows = demo();
-        let header = |w: u16| row(&render(&PathTable::new(&rows, &theme).bordered(false), w, 3), 0);
+        let header = |w: u16| {
+            row(
+                &render(&PathTable::new(&rows, &theme).bordered(false), w, 3),
+                0,
+            )
+        };
         // Which columns are there at each width, narrowest last.
-        let names = ["IOPS h", "MiB/s", "cntlid", "acc", "outst", "conn", "IOPS", "transport"];
+        let names = [
+            "history",
+            "MiB/s",
+            "cntlid",
+            "acc",
+            "outst",
+            "conn",
+            "IOPS",
+            "transport",
+        ];
         let mut gone = Vec::new();
         for w in (0..=120).rev() {
             let h = header(w);
@@ -510,10 +518,11 @@ mod tests {
         assert_eq!(gone, names);
         // At 80 columns (78 inside a border) everything is still there.
         let h = header(78);
-        assert!(names.iter().all(|n| h.contains(n)), "{h}");
+        let missing: Vec<_> = names.iter().filter(|n| !h.contains(*n)).collect();
+        assert!(missing.is_empty(), "{h}: {missing:?}");
         // At the narrowest: star, name, ANA with short labels.
         let buf = render(&PathTable::new(&rows, &theme).bordered(false), 14, 3);
-        assert_eq!(lines(&buf), ["  cont… ANA", "★ Nvme0 OPT", "  Nvme0 NON"]);
+        assert_eq!(lines(&buf), ["  ctrlr ANA", "★ Nvme0 OPT", "  Nvme0 NON"]);
     }
 
     #[test]
@@ -578,19 +587,31 @@ mod tests {
             mibps: Some(f64::INFINITY),
             outstanding: Some(u32::MAX),
             history: vec![u64::MAX, 0, 1],
-            ..path(&long, u16::MAX, "fe80::1234:5678:9abc:def0:1111:2222", "65535", "")
+            ..path(
+                &long,
+                u16::MAX,
+                "fe80::1234:5678:9abc:def0:1111:2222",
+                "65535",
+                "",
+            )
         }];
         let buf = render(&PathTable::new(&rows, &theme).bordered(false), 120, 2);
         let r = row(&buf, 1);
         assert!(r.starts_with("★ 控制器") && r.contains("控…"), "{r}");
-        assert!(r.contains("[fe80::1234:5678:9abc:def0:1111:2222]:65535"), "{r}");
+        assert!(
+            r.contains("[fe80::1234:5678:9abc:def0:1111:2222]:65535"),
+            "{r}"
+        );
         assert!(r.contains("4294967295") && r.contains("65535"), "{r}");
         assert!(!r.contains('\x1b'));
         assert_eq!(r.matches("n/a").count(), 2, "{r}");
         // Narrow: the address keeps its port.
         let buf = render(&PathTable::new(&rows, &theme).bordered(false), 40, 2);
         let r = row(&buf, 1);
-        assert!(r.contains("[fe80::") && r.contains("…") && r.contains("]:65535"), "{r}");
+        assert!(
+            r.contains("[fe80::") && r.contains("…") && r.contains("]:65535"),
+            "{r}"
+        );
         let buf = render(&PathTable::new(&rows, &theme).bordered(false), 20, 2);
         assert_eq!(lines(&buf)[1], "★ 控制器…  状态未知");
     }

@@ -41,7 +41,9 @@ impl SparkSample for f64 {
 /// `max`), otherwise at least the lowest block, so that any traffic at all
 /// is visible; values above `max` are a full block.
 pub fn spark_symbol(value: f64, max: f64) -> &'static str {
-    if !(value > 0.0) || !value.is_finite() || !(max > 0.0) || !max.is_finite() {
+    // is_finite and > 0 together also rule out NaN.
+    let usable = |v: f64| v.is_finite() && v > 0.0;
+    if !usable(value) || !usable(max) {
         return " ";
     }
     let eighths = (value / max * 8.0).ceil();
@@ -111,12 +113,13 @@ impl<'a, T: SparkSample> RateSparkline<'a, T> {
             _ => self.visible_max(area.width),
         };
         // shown.len() <= area.width, a u16.
-        let mut x = area.right() - shown.len() as u16;
-        for s in shown {
+        let first = area.right() - shown.len() as u16;
+        // The samples drive the loop: polling the open range once more
+        // could step past u16::MAX at the buffer's far edge.
+        for (s, x) in shown.iter().zip(first..) {
             buf[(x, area.y)]
                 .set_symbol(spark_symbol(s.value(), max))
                 .set_style(self.style);
-            x += 1;
         }
     }
 }
@@ -134,17 +137,25 @@ impl<T: SparkSample> Widget for &RateSparkline<'_, T> {
 }
 
 /// Formats `s` with the first of `tiers` (decimals, limit) whose rounded
-/// text is below its limit. Checking the text itself, not the value, is
-/// what stops 999.96 from printing as "1000.0".
+/// value is below its limit, so 999.96 never prints as "1000.0". The check
+/// rounds half away from zero and the formatter half to even, so at an
+/// exact tie the check errs towards the next tier, never towards a number
+/// that prints too long.
 fn fit(s: f64, tiers: &[(usize, f64)]) -> Option<String> {
     tiers.iter().find_map(|&(decimals, below)| {
-        let text = format!("{s:.decimals$}");
-        (text.parse::<f64>().ok()? < below).then_some(text)
+        let scale = 10f64.powi(decimals as i32);
+        ((s * scale).round() / scale < below).then(|| format!("{s:.decimals$}"))
     })
 }
 
 /// Scales `v` down by `step` until one of the unit's tiers fits it.
-fn human(v: f64, step: f64, units: &[&str], first: &[(usize, f64)], rest: &[(usize, f64)]) -> String {
+fn human(
+    v: f64,
+    step: f64,
+    units: &[&str],
+    first: &[(usize, f64)],
+    rest: &[(usize, f64)],
+) -> String {
     // An infinite rate is a division by a zero interval: no measurement.
     if !v.is_finite() {
         return crate::text::NOT_AVAILABLE.to_string();
@@ -174,7 +185,9 @@ fn human(v: f64, step: f64, units: &[&str], first: &[(usize, f64)], rest: &[(usi
 /// never takes four digits: at most 10 characters up to EiB/s. NaN and
 /// infinities are `"n/a"`.
 pub fn format_rate(bytes_per_sec: f64) -> String {
-    const UNITS: [&str; 7] = [" B/s", " KiB/s", " MiB/s", " GiB/s", " TiB/s", " PiB/s", " EiB/s"];
+    const UNITS: [&str; 7] = [
+        " B/s", " KiB/s", " MiB/s", " GiB/s", " TiB/s", " PiB/s", " EiB/s",
+    ];
     human(
         bytes_per_sec,
         1024.0,
@@ -189,7 +202,13 @@ pub fn format_rate(bytes_per_sec: f64) -> String {
 /// infinities are `"n/a"`.
 pub fn format_iops(iops: f64) -> String {
     const UNITS: [&str; 7] = ["", "K", "M", "G", "T", "P", "E"];
-    human(iops, 1000.0, &UNITS, &[(0, 1000.0)], &[(2, 100.0), (1, 1000.0)])
+    human(
+        iops,
+        1000.0,
+        &UNITS,
+        &[(0, 1000.0)],
+        &[(2, 100.0), (1, 1000.0)],
+    )
 }
 
 #[cfg(test)]
@@ -242,7 +261,9 @@ mod tests {
     fn styles_only_its_cells_and_only_the_first_row() {
         let style = Style::new().fg(ratatui::style::Color::Green);
         let mut buf = Buffer::empty(Rect::new(0, 0, 4, 2));
-        RateSparkline::new(&[1u64, 2]).style(style).render(buf.area, &mut buf);
+        RateSparkline::new(&[1u64, 2])
+            .style(style)
+            .render(buf.area, &mut buf);
         let mut want = Buffer::with_lines(["  ▄█", "    "]);
         want.set_style(Rect::new(2, 0, 2, 1), style);
         assert_eq!(buf, want);
@@ -251,7 +272,9 @@ mod tests {
     #[test]
     fn tiny_areas_do_not_panic() {
         let samples: Vec<u64> = (0..100).collect();
-        render_all_sizes(3, |area, buf| RateSparkline::new(&samples).render(area, buf));
+        render_all_sizes(3, |area, buf| {
+            RateSparkline::new(&samples).render(area, buf)
+        });
         assert_eq!(line(RateSparkline::new(&samples), 1), "█");
         assert_eq!(line(RateSparkline::new(&samples), 0), "");
     }
@@ -307,7 +330,9 @@ mod tests {
             assert_eq!(format_iops(v), want, "{v}");
         }
         assert_eq!(format_iops(-12.0), "-12");
-        for v in [0.0, 1.0, 999.0, 1e3, 1e5, 1e6, 1e9, 1e12, 1e15, 1e18, 9.99e20] {
+        for v in [
+            0.0, 1.0, 999.0, 1e3, 1e5, 1e6, 1e9, 1e12, 1e15, 1e18, 9.99e20,
+        ] {
             assert!(format_iops(v).len() <= 6, "{v}: {}", format_iops(v));
         }
         assert!(format_iops(f64::MAX).len() < 12);

@@ -7,6 +7,7 @@
 //! combining character turns up in a controller name or an address.
 
 use ratatui::buffer::{Buffer, CellWidth};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -35,41 +36,65 @@ pub(crate) fn graphemes(s: &str) -> impl DoubleEndedIterator<Item = (usize, &str
         .filter(|&(_, _, w)| w > 0)
 }
 
+/// Printable ASCII is one cell per byte, and most of what we draw
+/// (numbers, IPv4 addresses, state names) is; for it we can skip grapheme
+/// segmentation, which is most of the cost of drawing a table otherwise.
+fn plain_ascii(s: &str) -> bool {
+    s.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
 /// Display width of `s` as `set_stringn` would draw it.
 pub(crate) fn width(s: &str) -> usize {
-    // Printable ASCII is one column per byte; most of what we draw (numbers,
-    // IPv4 addresses, state names) is, so skip segmentation for it.
-    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+    if plain_ascii(s) {
         return s.len();
     }
     graphemes(s).map(|(_, _, w)| usize::from(w)).sum()
+}
+
+/// `Buffer::set_stringn`, returning the x after the last cell drawn.
+fn draw(buf: &mut Buffer, x: u16, y: u16, s: &str, max: u16, style: Style) -> u16 {
+    if plain_ascii(s) {
+        let n = max.min(buf.area.right().saturating_sub(x));
+        for (cx, b) in (x..x + n).zip(s.bytes()) {
+            buf[(cx, y)].set_char(char::from(b)).set_style(style);
+        }
+        return x + n.min(u16::try_from(s.len()).unwrap_or(u16::MAX));
+    }
+    buf.set_stringn(x, y, s, usize::from(max), style).0
 }
 
 /// Draws `s` from (x, y) in at most `max` columns; when it does not fit it
 /// is cut where `cut` says and the cut marked with an ellipsis. Returns the
 /// columns used. (x, y) must lie in the buffer (or x just past its right
 /// edge, where nothing is drawn).
-pub(crate) fn put(buf: &mut Buffer, x: u16, y: u16, s: &str, max: u16, style: Style, cut: Cut) -> u16 {
+pub(crate) fn put(
+    buf: &mut Buffer,
+    x: u16,
+    y: u16,
+    s: &str,
+    max: u16,
+    style: Style,
+    cut: Cut,
+) -> u16 {
     if max == 0 {
         return 0;
     }
     if width(s) <= usize::from(max) {
-        let (end, _) = buf.set_stringn(x, y, s, usize::from(max), style);
-        return end.saturating_sub(x);
+        return draw(buf, x, y, s, max, style).saturating_sub(x);
     }
     let room = max - 1; // one column for the ellipsis
     let end = match cut {
         Cut::End => {
-            let (end, _) = buf.set_stringn(x, y, s, usize::from(room), style);
-            buf.set_stringn(end, y, ELLIPSIS, 1, style).0
+            let end = draw(buf, x, y, s, room, style);
+            draw(buf, end, y, ELLIPSIS, 1, style)
         }
         Cut::Middle => {
             let head = room / 2;
             let tail = room - head;
-            let (end, _) = buf.set_stringn(x, y, s, usize::from(head), style);
-            let (end, _) = buf.set_stringn(end, y, ELLIPSIS, 1, style);
+            let end = draw(buf, x, y, s, head, style);
+            let end = draw(buf, end, y, ELLIPSIS, 1, style);
             let start = tail_start(s, tail);
-            buf.set_stringn(end, y, &s[start..], usize::from(tail), style).0
+            draw(buf, end, y, &s[start..], tail, style)
         }
     };
     end.saturating_sub(x)
@@ -82,9 +107,18 @@ pub(crate) fn put_right(buf: &mut Buffer, x: u16, y: u16, s: &str, max: u16, sty
     if w <= usize::from(max) {
         // w <= max, which is a u16.
         let pad = max - w as u16;
-        buf.set_stringn(x.saturating_add(pad), y, s, usize::from(max), style);
+        draw(buf, x.saturating_add(pad), y, s, max, style);
     } else {
         put(buf, x, y, s, max, style, Cut::End);
+    }
+}
+
+/// `Buffer::set_style`, skipped when the style would change nothing: the
+/// base style is usually empty, and restyling a whole pane cell by cell
+/// for nothing is a good part of a frame's cost.
+pub(crate) fn paint(buf: &mut Buffer, area: Rect, style: Style) {
+    if style != Style::new() {
+        buf.set_style(area, style);
     }
 }
 
@@ -139,9 +173,8 @@ pub(crate) mod testing {
     /// The column where `needle` starts in row `y`, by cell.
     pub(crate) fn find(buf: &Buffer, y: u16, needle: &str) -> Option<u16> {
         let first = needle.chars().next()?.to_string();
-        (buf.area.x..buf.area.right()).find(|&x| {
-            buf[(x, y)].symbol() == first && row_from(buf, x, y).starts_with(needle)
-        })
+        (buf.area.x..buf.area.right())
+            .find(|&x| buf[(x, y)].symbol() == first && row_from(buf, x, y).starts_with(needle))
     }
 
     fn row_from(buf: &Buffer, x: u16, y: u16) -> String {
@@ -163,6 +196,12 @@ pub(crate) mod testing {
                 let mut buf = Buffer::empty(Rect::new(3, 2, w, h));
                 f(Rect::new(0, 0, w + 5, h + 5), &mut buf);
                 f(Rect::new(w + 10, h + 10, w, h), &mut buf);
+                // At the far corner of the coordinate space, where x + width
+                // is u16::MAX and one more step would overflow.
+                let corner = Rect::new(u16::MAX - w, u16::MAX - h, w, h);
+                let mut buf = Buffer::empty(corner);
+                f(corner, &mut buf);
+                f(Rect::new(corner.x, corner.y, u16::MAX, u16::MAX), &mut buf);
             }
         }
     }
@@ -171,7 +210,6 @@ pub(crate) mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ratatui::layout::Rect;
 
     fn draw(s: &str, max: u16, cut: Cut) -> (String, u16) {
         let mut buf = Buffer::empty(Rect::new(0, 0, 12, 1));
@@ -191,7 +229,10 @@ mod tests {
 
     #[test]
     fn cuts_at_the_end_with_an_ellipsis() {
-        assert_eq!(draw("controller", 20, Cut::End), (" controller ".into(), 10));
+        assert_eq!(
+            draw("controller", 20, Cut::End),
+            (" controller ".into(), 10)
+        );
         assert_eq!(draw("controller", 5, Cut::End), (" cont…      ".into(), 5));
         assert_eq!(draw("controller", 1, Cut::End), (" …          ".into(), 1));
         assert_eq!(draw("controller", 0, Cut::End), ("            ".into(), 0));
@@ -210,6 +251,21 @@ mod tests {
         // The tail's half is too narrow for "态cd": the cut stays on a grapheme
         // boundary and the column is left one short.
         assert_eq!(draw("ab状态cd", 6, Cut::Middle), (" ab…cd      ".into(), 5));
+    }
+
+    #[test]
+    fn the_ascii_fast_path_draws_what_set_stringn_draws() {
+        let style = Style::new().fg(ratatui::style::Color::Red);
+        for s in ["", "a", "127.0.0.1:4420", "x y z ~"] {
+            for (x, max) in [(0, 0), (0, 3), (2, 40), (9, 5), (10, 5), (12, 1)] {
+                let mut ours = Buffer::empty(Rect::new(0, 0, 10, 1));
+                let mut theirs = ours.clone();
+                let end = super::draw(&mut ours, x, 0, s, max, style);
+                let (want, _) = theirs.set_stringn(x, 0, s, usize::from(max), style);
+                assert_eq!(ours, theirs, "{s:?} at {x} in {max}");
+                assert_eq!(end, want, "{s:?} at {x} in {max}");
+            }
+        }
     }
 
     #[test]

@@ -120,7 +120,9 @@ impl Theme {
         *T.get_or_init(|| builtin_at(0))
     }
 
-    /// For light terminals.
+    /// For light terminals. Green and amber come from the 256-colour
+    /// palette (`28`, `130`): the 16-colour green and yellow are unreadable
+    /// on white.
     pub fn light() -> Theme {
         static T: OnceLock<Theme> = OnceLock::new();
         *T.get_or_init(|| builtin_at(1))
@@ -256,7 +258,12 @@ fn from_value(value: &Value, base: Option<&Theme>) -> Result<Theme, ThemeError> 
     fill(top, &mut slots, "", strict, &["ana"])?;
     match top.get("ana") {
         Some(Value::Object(ana)) => fill(ana, &mut ana_slots(&mut theme.ana), "ana.", strict, &[])?,
-        Some(_) => return Err(ThemeError::at(Some("ana".into()), "expected an object of styles".into())),
+        Some(_) => {
+            return Err(ThemeError::at(
+                Some("ana".into()),
+                "expected an object of styles".into(),
+            ))
+        }
         None if strict => return Err(ThemeError::at(Some("ana".into()), "missing".into())),
         None => {}
     }
@@ -278,7 +285,11 @@ fn fill(
         }
         let path = format!("{prefix}{key}");
         let Some((_, slot)) = slots.iter_mut().find(|(name, _)| *name == key.as_str()) else {
-            let known: Vec<&str> = slots.iter().map(|(n, _)| *n).chain(nested.iter().copied()).collect();
+            let known: Vec<&str> = slots
+                .iter()
+                .map(|(n, _)| *n)
+                .chain(nested.iter().copied())
+                .collect();
             return Err(ThemeError::at(
                 Some(path),
                 format!("unknown key; expected one of {}", known.join(", ")),
@@ -288,7 +299,10 @@ fn fill(
     }
     if strict {
         if let Some((name, _)) = slots.iter().find(|(name, _)| !map.contains_key(*name)) {
-            return Err(ThemeError::at(Some(format!("{prefix}{name}")), "missing".into()));
+            return Err(ThemeError::at(
+                Some(format!("{prefix}{name}")),
+                "missing".into(),
+            ));
         }
     }
     Ok(())
@@ -323,25 +337,33 @@ fn style(value: &Value, path: &str) -> Result<Style, ThemeError> {
         match (key.as_str(), v) {
             ("fg", Value::String(s)) => style = style.fg(color(s, &sub)?),
             ("bg", Value::String(s)) => style = style.bg(color(s, &sub)?),
-            ("fg" | "bg", _) => return Err(ThemeError::at(Some(sub), "expected a colour string".into())),
+            ("fg" | "bg", _) => {
+                return Err(ThemeError::at(Some(sub), "expected a colour string".into()))
+            }
             ("modifiers", Value::Array(names)) => {
                 for (i, name) in names.iter().enumerate() {
                     let at = || format!("{sub}[{i}]");
-                    let name = name
-                        .as_str()
-                        .ok_or_else(|| ThemeError::at(Some(at()), "expected a modifier name".into()))?;
+                    let name = name.as_str().ok_or_else(|| {
+                        ThemeError::at(Some(at()), "expected a modifier name".into())
+                    })?;
                     let (_, m) = MODIFIERS.iter().find(|(n, _)| *n == name).ok_or_else(|| {
                         let known: Vec<&str> = MODIFIERS.iter().map(|(n, _)| *n).collect();
                         ThemeError::at(
                             Some(at()),
-                            format!("unknown modifier {name:?}; expected one of {}", known.join(", ")),
+                            format!(
+                                "unknown modifier {name:?}; expected one of {}",
+                                known.join(", ")
+                            ),
                         )
                     })?;
                     style = style.add_modifier(*m);
                 }
             }
             ("modifiers", _) => {
-                return Err(ThemeError::at(Some(sub), "expected a list of modifier names".into()))
+                return Err(ThemeError::at(
+                    Some(sub),
+                    "expected a list of modifier names".into(),
+                ))
             }
             _ => {
                 return Err(ThemeError::at(
@@ -420,7 +442,11 @@ mod tests {
 
     fn all_styles(t: &Theme) -> Vec<(String, Style)> {
         let mut t = *t;
-        let mut out: Vec<(String, Style)> = t.slots().into_iter().map(|(n, s)| (n.to_string(), *s)).collect();
+        let mut out: Vec<(String, Style)> = t
+            .slots()
+            .into_iter()
+            .map(|(n, s)| (n.to_string(), *s))
+            .collect();
         out.extend(
             ana_slots(&mut t.ana)
                 .into_iter()
@@ -430,7 +456,9 @@ mod tests {
     }
 
     fn err(text: &str) -> String {
-        Theme::from_json("themes/x.json", text).unwrap_err().to_string()
+        Theme::from_json("themes/x.json", text)
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -442,7 +470,10 @@ mod tests {
             assert_eq!(Theme::from_json(file, text), Ok(strict), "{name}");
         }
         assert_eq!(Theme::builtin("solarized"), None);
-        assert_eq!(Theme::BUILTIN_NAMES.map(|n| Theme::builtin(n).is_some()), [true; 3]);
+        assert_eq!(
+            Theme::BUILTIN_NAMES.map(|n| Theme::builtin(n).is_some()),
+            [true; 3]
+        );
         assert_eq!(Theme::default(), Theme::dark());
     }
 
@@ -456,7 +487,11 @@ mod tests {
     fn mono_has_no_colour_at_all() {
         let allowed = Modifier::BOLD | Modifier::REVERSED | Modifier::UNDERLINED;
         for (name, s) in all_styles(&Theme::mono()) {
-            assert_eq!((s.fg, s.bg, s.underline_color), (None, None, None), "{name}");
+            assert_eq!(
+                (s.fg, s.bg, s.underline_color),
+                (None, None, None),
+                "{name}"
+            );
             assert!(allowed.contains(s.add_modifier), "{name}");
         }
         // Selection and errors must still stand out without colour.
@@ -481,12 +516,23 @@ mod tests {
 
     #[test]
     fn missing_keys_fall_back_to_dark_and_styles_replace_whole() {
-        let t = Theme::from_json("x", r#"{"header": {"fg": "red"}, "ana": {"change": "blue"}}"#).unwrap();
+        let t = Theme::from_json(
+            "x",
+            r#"{"header": {"fg": "red"}, "ana": {"change": "blue"}}"#,
+        )
+        .unwrap();
         let d = Theme::dark();
         assert_eq!(t.header, Style::new().fg(Color::Red));
         assert_eq!(t.ana.change, Style::new().fg(Color::Blue));
         assert_eq!(t.ana.optimized, d.ana.optimized);
-        assert_eq!(Theme { header: d.header, ana: d.ana, ..t }, d);
+        assert_eq!(
+            Theme {
+                header: d.header,
+                ana: d.ana,
+                ..t
+            },
+            d
+        );
         assert_eq!(Theme::from_json("x", "{}"), Ok(d));
     }
 
@@ -504,9 +550,15 @@ mod tests {
             }"##,
         )
         .unwrap();
-        assert_eq!(t.base, Style::new().fg(Color::Rgb(10, 11, 12)).bg(Color::Reset));
+        assert_eq!(
+            t.base,
+            Style::new().fg(Color::Rgb(10, 11, 12)).bg(Color::Reset)
+        );
         assert_eq!(t.dim, Style::new().fg(Color::LightRed).bg(Color::LightBlue));
-        assert_eq!(t.ok, Style::new().fg(Color::DarkGray).bg(Color::Indexed(200)));
+        assert_eq!(
+            t.ok,
+            Style::new().fg(Color::DarkGray).bg(Color::Indexed(200))
+        );
         assert_eq!(t.warn, Style::new().add_modifier(Modifier::all()));
         assert_eq!(t.error, Style::new());
     }
@@ -526,11 +578,13 @@ mod tests {
             "themes/x.json: key \"header.modifiers[1]\": unknown modifier \"blink\"; expected one of \
              bold, dim, italic, underlined, slow_blink, rapid_blink, reversed, hidden, crossed_out"
         );
-        assert!(err(r#"{"headr": {}}"#)
-            .starts_with(r#"themes/x.json: key "headr": unknown key; expected one of base, border,"#));
+        assert!(err(r#"{"headr": {}}"#).starts_with(
+            r#"themes/x.json: key "headr": unknown key; expected one of base, border,"#
+        ));
         assert!(err(r#"{"headr": {}}"#).ends_with("popup, ana"));
-        assert!(err(r#"{"ana": {"optimised": {}}}"#)
-            .starts_with(r#"themes/x.json: key "ana.optimised": unknown key; expected one of optimized,"#));
+        assert!(err(r#"{"ana": {"optimised": {}}}"#).starts_with(
+            r#"themes/x.json: key "ana.optimised": unknown key; expected one of optimized,"#
+        ));
         assert_eq!(
             err(r#"{"title": {"bold": true}}"#),
             r#"themes/x.json: key "title.bold": unknown key; expected one of fg, bg, modifiers"#
@@ -578,7 +632,11 @@ mod tests {
         let t: Theme = serde_json::from_str(r#"{"dim": "blue"}"#).unwrap();
         assert_eq!(t.dim, Style::new().fg(Color::Blue));
         let e = serde_json::from_str::<Theme>(r#"{"dim": "bleu"}"#).unwrap_err();
-        assert!(e.to_string().starts_with(r#"key "dim": unknown color "bleu""#), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with(r#"key "dim": unknown color "bleu""#),
+            "{e}"
+        );
     }
 
     #[test]

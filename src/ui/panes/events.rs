@@ -28,8 +28,11 @@ pub fn render(_s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer
         return;
     }
     let end = ev.len().saturating_sub(app.events_back);
-    let start = end.saturating_sub(h * 2);
-    let lines: Vec<Line> = ev[start..end]
+    let start = end.saturating_sub(h);
+    let w = usize::from(inner.width);
+    // Milliseconds matter (failover timing) unless the pane is narrow.
+    let short = w < 60;
+    let entries: Vec<Vec<Line>> = ev[start..end]
         .iter()
         .map(|e| {
             let (mark, st) = match e.kind {
@@ -40,21 +43,48 @@ pub fn render(_s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer
                 LogKind::Stall => ("◷", t.ev_stall),
                 LogKind::Info => ("·", t.hint),
             };
-            Line::from(vec![
-                Span::styled(fmt::clock(e.at), t.muted),
+            let mut clock = fmt::clock(e.at);
+            if short {
+                clock.truncate(8);
+            }
+            let line = Line::from(vec![
+                Span::styled(clock, t.muted),
                 Span::raw(" "),
                 Span::styled(mark, st),
                 Span::raw(" "),
-                Span::styled(e.text.clone(), if e.kind == LogKind::Info { t.hint } else { st }),
-            ])
+                Span::styled(
+                    e.text.clone(),
+                    if e.kind == LogKind::Info { t.hint } else { st },
+                ),
+            ]);
+            super::wrap_lines(vec![line], w)
         })
         .collect();
-    if lines.is_empty() {
-        buf.set_stringn(inner.x, inner.y, "nothing yet: actions, AENs and path switches appear here", usize::from(inner.width), t.muted);
+    if entries.is_empty() {
+        buf.set_stringn(
+            inner.x,
+            inner.y,
+            "nothing yet: actions, AENs and path switches appear here",
+            w,
+            t.muted,
+        );
         return;
     }
-    // Wrap long command lines; show the newest at the bottom.
-    let rows = super::wrap_lines(lines, usize::from(inner.width));
+    // Whole entries only, newest at the bottom.
+    let mut rows: Vec<Line> = Vec::new();
+    for e in entries.into_iter().rev() {
+        if rows.len() + e.len() > h {
+            if rows.is_empty() {
+                // The newest entry alone is too long: its beginning.
+                rows.extend(e.into_iter().take(h).rev());
+            }
+            break;
+        }
+        for l in e.into_iter().rev() {
+            rows.push(l);
+        }
+    }
+    rows.reverse();
     let skip = rows.len().saturating_sub(h);
     Paragraph::new(rows[skip..].to_vec()).render(inner, buf);
 }

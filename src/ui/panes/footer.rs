@@ -1,55 +1,62 @@
-//! The bottom line: the `:` command line when open (with its error or
-//! completions just above), else the status message and the key hints
-//! generated from the keymap.
+//! The bottom line: the `:` command line when open (the widget crate's
+//! `CommandLine`: completion menu and error above the prompt), else the
+//! status message and the key hints generated from the keymap
+//! (`KeyHints`, which drops whole hints that do not fit).
 
+use mpath_widgets::{CommandLine, KeyHints};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Widget};
+use ratatui::widgets::{Paragraph, Widget};
 
 use crate::ui::app::{App, Level};
+use crate::ui::fmt;
 use crate::ui::snapshot::Snapshot;
 
-/// Returns the cursor position when the command line is open.
-pub fn render(_s: &Snapshot, app: &App, r: Rect, buf: &mut Buffer) -> Option<(u16, u16)> {
+/// Returns the cursor position when the command line is open. `full` is
+/// the whole screen (the completion menu may reach up into it).
+pub fn render(
+    _s: &Snapshot,
+    app: &App,
+    r: Rect,
+    full: Rect,
+    buf: &mut Buffer,
+) -> Option<(u16, u16)> {
     let t = &app.theme;
     if let Some(cmd) = &app.cmd {
+        let area = Rect::new(full.x, full.y, full.width, r.bottom() - full.y);
+        let mut c = CommandLine::new(cmd.input.value(), cmd.input.cursor(), &t.w)
+            .completions(&cmd.completions, cmd.comp_sel)
+            .prompt(":");
         if let Some(m) = &cmd.msg {
-            let rows = super::wrap_lines(vec![Line::raw(m.clone())], usize::from(r.width.saturating_sub(2)));
-            let hgt = (rows.len() as u16).min(6);
-            let mr = Rect::new(r.x, r.y.saturating_sub(hgt), r.width, hgt);
-            Clear.render(mr, buf);
-            let st = if cmd.msg_is_error { t.err } else { t.hint };
-            let rows: Vec<Line> = rows.into_iter().take(usize::from(hgt)).map(|l| l.style(st)).collect();
-            Paragraph::new(rows).style(t.popup).render(mr, buf);
+            c = c.message(cmd.msg_is_error, m);
         }
-        let prompt = ":";
-        let w = r.width.saturating_sub(1);
-        let scroll = cmd.input.visual_scroll(usize::from(w.saturating_sub(1)));
-        Clear.render(r, buf);
-        let line = Line::from(vec![
-            Span::styled(prompt, t.accent),
-            Span::styled(cmd.input.value().chars().skip(scroll).collect::<String>(), t.cmdline),
-        ]);
-        Paragraph::new(line).render(r, buf);
-        let x = r.x + 1 + (cmd.input.visual_cursor().saturating_sub(scroll)) as u16;
-        return Some((x.min(r.right().saturating_sub(1)), r.y));
+        c.render(area, buf);
+        return Some(c.cursor_position(area));
     }
-    let mut spans: Vec<Span> = Vec::new();
+    let mut x = r.x;
     if let Some(st) = &app.status {
         let style = match st.level {
             Level::Info => t.accent,
             Level::Warn => t.warn,
             Level::Error => t.err,
         };
-        spans.push(Span::styled(format!(" {} ", st.text), style));
-        spans.push(Span::styled("│", t.muted));
+        let text = fmt::truncate(&format!(" {} ", st.text), usize::from(r.width * 2 / 3));
+        let w = unicode_width::UnicodeWidthStr::width(text.as_str()) as u16;
+        Paragraph::new(Line::from(vec![
+            Span::styled(text, style),
+            Span::styled("│", t.muted),
+        ]))
+        .render(r, buf);
+        x += w + 1;
     }
-    for (k, label) in app.keymap.hints() {
-        spans.push(Span::raw(" "));
-        spans.push(Span::styled(format!(" {k} "), t.key));
-        spans.push(Span::styled(format!(" {label}"), t.hint));
-    }
-    Paragraph::new(Line::from(spans)).render(r, buf);
+    let hints: Vec<(String, String)> = app
+        .keymap
+        .hints()
+        .into_iter()
+        .map(|(k, l)| (k, l.to_string()))
+        .collect();
+    let hr = Rect::new(x + 1, r.y, r.right().saturating_sub(x + 1), 1);
+    KeyHints::new(&hints, &t.w).render(hr, buf);
     None
 }

@@ -42,6 +42,11 @@ fn app_span(name: &str, h: &AppHealth, t: &Theme, w: usize) -> Vec<Span<'static>
     v
 }
 
+/// Width of a group of spans.
+fn width(v: &[Span]) -> usize {
+    v.iter().map(|s| s.width()).sum()
+}
+
 pub fn render(s: &Snapshot, app: &App, r: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let l = &s.load;
@@ -66,60 +71,85 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, buf: &mut Buffer) {
         (Some(p), _) => p.clone(),
         _ => "policy ?".into(),
     };
-    let mut l1 = vec![
-        Span::styled(" mpath-console ", t.key),
-        Span::raw(" "),
-        Span::styled(s.mode.clone(), bold(t.accent)),
-        sep(t),
-        Span::styled("bdev ", t.muted),
-        Span::styled(s.bdev.clone(), bold(t.title)),
-        sep(t),
-        Span::styled(policy, bold(t.accent)),
-        sep(t),
-        running,
-        Span::styled(work, t.hint),
-        sep(t),
-        Span::styled(metric(&l.iops, fmt::count), bold(t.title)),
-        Span::styled(" IOPS  ", t.muted),
-        Span::styled(metric(&l.mibps, fmt::mibps), bold(t.title)),
-        Span::styled(" MiB/s  ", t.muted),
-        Span::styled("avg ", t.muted),
-        Span::raw(metric(&l.avg_lat_us, fmt::micros)),
-        Span::styled("  p99 ", t.muted),
-        Span::raw(metric(&l.p99_lat_us, fmt::micros)),
-    ];
     let bad = |n: Option<u64>| match n {
         Some(0) => t.ok,
         Some(_) => t.err,
         None => t.muted,
     };
     let num = |n: Option<u64>| n.map_or("n/a".into(), |n| n.to_string());
-    l1.push(Span::styled("  failed ", t.muted));
-    l1.push(Span::styled(num(l.failed), bad(l.failed)));
-    l1.push(Span::styled("  miscompared ", t.muted));
-    l1.push(Span::styled(num(l.miscompared), bad(l.miscompared)));
-
-    let mut l2 = vec![Span::raw(" ")];
+    let (lat_name, lat) = if l.p99_lat_us.value().is_none() && l.max_lat_us.value().is_some() {
+        ("  max ", &l.max_lat_us)
+    } else {
+        ("  p99 ", &l.p99_lat_us)
+    };
+    // Segments, in order; they flow onto as many lines as the header has.
+    let mut segs: Vec<Vec<Span>> = vec![
+        vec![
+            Span::styled(" mpath-console ", t.key),
+            Span::raw(" "),
+            Span::styled(s.mode.clone(), bold(t.accent)),
+        ],
+        vec![
+            Span::styled("bdev ", t.muted),
+            Span::styled(s.bdev.clone(), bold(t.title)),
+        ],
+        vec![Span::styled(policy, bold(t.accent))],
+        vec![running, Span::styled(work, t.hint)],
+        vec![
+            Span::styled(metric(&l.iops, fmt::count), bold(t.title)),
+            Span::styled(" IOPS  ", t.muted),
+            Span::styled(metric(&l.mibps, fmt::mibps), bold(t.title)),
+            Span::styled(" MiB/s", t.muted),
+        ],
+        vec![
+            Span::styled("avg ", t.muted),
+            Span::raw(metric(&l.avg_lat_us, fmt::micros)),
+            Span::styled(lat_name, t.muted),
+            Span::raw(metric(lat, fmt::micros)),
+        ],
+        vec![
+            Span::styled("failed ", t.muted),
+            Span::styled(num(l.failed), bad(l.failed)),
+            Span::styled("  miscompared ", t.muted),
+            Span::styled(num(l.miscompared), bad(l.miscompared)),
+        ],
+    ];
     match &s.sys {
-        Some(sy) => {
-            l2.push(Span::styled("cpu ", t.muted));
-            l2.push(Span::raw(format!("{:.0}%", sy.cpu_pct)));
-            l2.push(Span::styled("  rss ", t.muted));
-            l2.push(Span::raw(fmt::bytes(sy.rss)));
-            l2.push(Span::styled("  load ", t.muted));
-            l2.push(Span::raw(format!("{:.2} {:.2} {:.2}", sy.load[0], sy.load[1], sy.load[2])));
-            l2.push(Span::styled(format!(" ({} cpus)", sy.cpus), t.muted));
+        Some(sy) => segs.push(vec![
+            Span::styled("cpu ", t.muted),
+            Span::raw(format!("{:.0}%", sy.cpu_pct)),
+            Span::styled("  rss ", t.muted),
+            Span::raw(fmt::bytes(sy.rss)),
+            Span::styled("  load ", t.muted),
+            Span::raw(format!(
+                "{:.2} {:.2} {:.2}",
+                sy.load[0], sy.load[1], sy.load[2]
+            )),
+            Span::styled(format!(" /{} cpus", sy.cpus), t.muted),
+        ]),
+        None => segs.push(vec![Span::styled("cpu/rss: sampling…", t.muted)]),
+    }
+    let loc_w = usize::from(r.width.saturating_sub(40) / 3).clamp(12, 44);
+    segs.push(app_span("nvmf_tgt", &s.target, t, loc_w));
+    segs.push(app_span("bdevperf", &s.initiator, t, loc_w));
+
+    let w = usize::from(r.width);
+    let mut lines: Vec<Vec<Span>> = vec![vec![]];
+    for seg in segs {
+        let cur = lines.last_mut().expect("a line");
+        let sep_w = if cur.is_empty() { 0 } else { 3 };
+        if !cur.is_empty() && width(cur) + sep_w + width(&seg) > w {
+            lines.push(vec![Span::raw(" ")]);
         }
-        None => l2.push(Span::styled("cpu/rss: sampling…", t.muted)),
+        let cur = lines.last_mut().expect("a line");
+        if width(cur) > 1 {
+            cur.push(sep(t));
+        }
+        cur.extend(seg);
     }
-    l2.push(sep(t));
-    let loc_w = usize::from(r.width.saturating_sub(60) / 2).clamp(12, 40);
-    l2.extend(app_span("nvmf_tgt", &s.target, t, loc_w));
-    l2.push(Span::raw("  "));
-    l2.extend(app_span("bdevperf", &s.initiator, t, loc_w));
-    let mut lines = vec![Line::from(l1), Line::from(l2)];
-    if r.height >= 3 {
-        lines.push(Line::styled("─".repeat(usize::from(r.width)), t.border));
+    let mut out: Vec<Line> = lines.into_iter().map(Line::from).collect();
+    if out.len() < usize::from(r.height) {
+        out.push(Line::styled("─".repeat(w), t.border));
     }
-    Paragraph::new(lines).render(r, buf);
+    Paragraph::new(out).render(r, buf);
 }

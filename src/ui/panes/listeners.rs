@@ -30,7 +30,13 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
         Span::styled("i", t.accent),
         Span::styled("naccessible ", t.muted),
     ]);
-    let block = frame(t, Pane::Listeners.title(), focused, focused.then_some(note), s.target.error.as_deref());
+    let block = frame(
+        t,
+        Pane::Listeners.title(),
+        focused,
+        focused.then_some(note),
+        s.target.error.as_deref(),
+    );
     let inner = block.inner(r);
     block.render(r, buf);
     if inner.height == 0 {
@@ -39,11 +45,20 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
     let keep = fit(&COLS, &[0, 1, 2, 4, 5, 3], inner.width);
     header_row(buf, inner, &COLS, &keep, t);
     let body = Rect::new(inner.x, inner.y + 1, inner.width, inner.height - 1);
-    let current: Vec<String> = s.paths.iter().filter(|p| p.current).map(|p| p.addr()).collect();
+    let current: Vec<String> = s
+        .paths
+        .iter()
+        .filter(|p| p.current)
+        .map(|p| p.addr())
+        .collect();
     let sel = app.sel[Pane::Listeners.index()];
     let n = s.listeners.len();
     if n == 0 {
-        let msg = if s.target.present { "no listeners" } else { "no target attached" };
+        let msg = if s.target.present {
+            "no listeners"
+        } else {
+            "no target attached"
+        };
         buf.set_string(body.x, body.y, msg, t.muted);
     }
     rows(buf, body, &COLS, &keep, n, Some(sel), focused, t, |i, c| {
@@ -79,7 +94,11 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
             3 => vec![Span::styled(l.nqn.clone(), t.muted)],
             4 => {
                 let c: Vec<String> = l.controllers.iter().map(|c| c.to_string()).collect();
-                vec![Span::raw(if c.is_empty() { "–".into() } else { c.join(",") })]
+                vec![Span::raw(if c.is_empty() {
+                    "–".into()
+                } else {
+                    c.join(",")
+                })]
             }
             _ => vec![Span::raw(l.qpairs.to_string())],
         }

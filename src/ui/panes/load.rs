@@ -1,18 +1,23 @@
-//! Load: IOPS over the last minute split by path (a line per path), then
-//! MiB/s and average latency as sparklines. Per-path numbers come from
-//! the engine's per-path counters, or, on real SPDK, from the kernel's
-//! byte counters of each path's socket (the chart then shows MiB/s).
+//! Load over the last minute: IOPS split by path (one line per path, the
+//! total in grey), then MiB/s and average latency — as charts when the
+//! pane is tall, as sparklines (the widget crate's `RateSparkline`) when
+//! it is not. Per-path numbers come from the engine's per-path counters,
+//! or, on real SPDK, from the kernel's byte counters of each path's
+//! socket (the per-path chart is then in MiB/s).
 
+use mpath_widgets::RateSparkline;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Widget};
+use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Widget};
 
-use super::{frame, grey, spark};
+use super::{frame, grey};
 use crate::ui::app::{App, Pane};
 use crate::ui::fmt;
 use crate::ui::snapshot::{Metric, Snapshot};
+use crate::ui::theme::Theme;
 
 fn last(m: &Metric, f: fn(f64) -> String) -> String {
     match m {
@@ -21,107 +26,214 @@ fn last(m: &Metric, f: fn(f64) -> String) -> String {
     }
 }
 
-pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer) {
-    let t = &app.theme;
-    let h = &s.history;
-    let mut legend = vec![Span::raw(" ")];
-    for (i, (label, _)) in h.per_path.iter().enumerate() {
-        legend.push(Span::styled("━ ", t.series(i)));
-        legend.push(Span::styled(format!("{label} "), t.hint));
-    }
-    let block = frame(t, Pane::Load.title(), focused, Some(Line::from(legend)), s.initiator.error.as_deref());
-    let inner = block.inner(r);
-    block.render(r, buf);
-    if inner.height == 0 || inner.width < 10 {
-        return;
-    }
-    let l = &s.load;
-    let label_w = 14u16;
-    let spark_w = usize::from(inner.width.saturating_sub(label_w + 1));
-    let spark_line = |name: &str, v: &[f64], now: String, st| {
-        Line::from(vec![
-            Span::styled(format!("{name:<5}"), t.muted),
-            Span::styled(format!("{now:>8} "), t.title),
-            Span::styled(spark(v, spark_w), st),
-        ])
-    };
-    let summary = [
-        spark_line("MiB/s", &h.mibps, last(&l.mibps, fmt::mibps), t.series(1)),
-        spark_line("lat", &h.lat_us, last(&l.avg_lat_us, fmt::micros), t.series(2)),
-    ];
-    if inner.height < 6 {
-        let lines = vec![
-            spark_line("IOPS", &h.iops, last(&l.iops, fmt::count), t.spark),
-            summary[0].clone(),
-            summary[1].clone(),
-        ];
-        ratatui::widgets::Paragraph::new(lines).render(inner, buf);
-    } else {
-        let chart_r = Rect::new(inner.x, inner.y, inner.width, inner.height - 2);
-        let series: Vec<Vec<(f64, f64)>> = h
-            .per_path
-            .iter()
-            .map(|(_, v)| pts(v))
-            .collect();
-        let total = pts(&h.iops);
-        let by_path = h.per_path_unit == "IOPS" || h.per_path.is_empty();
-        let ymax = series
-            .iter()
-            .flatten()
-            .chain(if by_path { total.iter() } else { [].iter() })
-            .map(|p| p.1)
-            .fold(0.0f64, f64::max)
-            .max(1.0)
-            * 1.1;
-        let mut ds = Vec::new();
-        if by_path && h.per_path.len() != 1 {
-            ds.push(
-                Dataset::default()
-                    .marker(Marker::Braille)
-                    .graph_type(GraphType::Line)
-                    .style(t.muted)
-                    .data(&total),
-            );
-        }
-        for (i, d) in series.iter().enumerate() {
-            ds.push(
-                Dataset::default()
-                    .marker(Marker::Braille)
-                    .graph_type(GraphType::Line)
-                    .style(t.series(i))
-                    .data(d),
-            );
-        }
-        let unit = if by_path { "IOPS" } else { "MiB/s" };
-        let y_labels = vec![
-            Span::styled("0", t.muted),
-            Span::styled(fmt::count(ymax / 2.0), t.muted),
-            Span::styled(format!("{} {unit}", fmt::count(ymax)), t.muted),
-        ];
-        let chart = Chart::new(ds)
-            .x_axis(
-                Axis::default()
-                    .bounds([0.0, 59.0])
-                    .style(t.border)
-                    .labels(vec![Span::styled("-60s", t.muted), Span::styled("now", t.muted)]),
-            )
-            .y_axis(Axis::default().bounds([0.0, ymax]).style(t.border).labels(y_labels));
-        chart.render(chart_r, buf);
-        let sr = Rect::new(inner.x, inner.bottom() - 2, inner.width, 2);
-        ratatui::widgets::Paragraph::new(summary.to_vec()).render(sr, buf);
-    }
-    if s.initiator.stale() {
-        grey(inner, t, buf);
-    }
-}
-
 /// Points right-aligned on a 60-second axis (newest at x = 59).
 fn pts(v: &[f64]) -> Vec<(f64, f64)> {
     let n = v.len();
     v.iter()
         .enumerate()
-        .map(|(i, y)| ((59 + i) as f64 - (n as f64 - 1.0).max(0.0), *y))
-        .map(|(x, y)| (x - 0.0, y))
+        .map(|(i, y)| (59.0 - (n - 1 - i) as f64, *y))
         .filter(|(x, _)| *x >= 0.0)
         .collect()
+}
+
+/// One chart of several series over the last minute.
+fn chart(
+    r: Rect,
+    t: &Theme,
+    series: &[(Vec<(f64, f64)>, Style)],
+    unit: &str,
+    f: fn(f64) -> String,
+    x_labels: bool,
+    buf: &mut Buffer,
+) {
+    let ymax = series
+        .iter()
+        .flat_map(|(d, _)| d.iter().map(|p| p.1))
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max)
+        .max(1.0)
+        * 1.15;
+    let ds: Vec<Dataset> = series
+        .iter()
+        .map(|(d, st)| {
+            Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(*st)
+                .data(d)
+        })
+        .collect();
+    let mut x = Axis::default().bounds([0.0, 59.0]).style(t.border);
+    if x_labels {
+        x = x.labels(vec![
+            Span::styled("-60s", t.muted),
+            Span::styled("-30s", t.muted),
+            Span::styled("now", t.muted),
+        ]);
+    }
+    let _ = unit;
+    let y = Axis::default()
+        .bounds([0.0, ymax])
+        .style(t.border)
+        .labels(vec![
+            Span::styled(format!("{:>7}", "0"), t.muted),
+            Span::styled(format!("{:>7}", f(ymax)), t.muted),
+        ]);
+    Chart::new(ds).x_axis(x).y_axis(y).render(r, buf);
+}
+
+pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer) {
+    let t = &app.theme;
+    let h = &s.history;
+    let mut legend = vec![Span::raw(" ")];
+    let by_path = h.per_path_unit != "MiB/s";
+    if h.per_path.len() > 1 && by_path {
+        legend.push(Span::styled("━ ", t.muted));
+        legend.push(Span::styled("total ", t.hint));
+    }
+    // Ports when they tell the paths apart, else whole addresses.
+    let port = |l: &str| l.rsplit(':').next().unwrap_or(l).to_string();
+    let ports: Vec<String> = h.per_path.iter().map(|(l, _)| port(l)).collect();
+    let unique = ports
+        .iter()
+        .enumerate()
+        .all(|(i, p)| !ports[..i].contains(p));
+    for (i, (label, _)) in h.per_path.iter().enumerate() {
+        legend.push(Span::styled("━ ", t.series(i)));
+        let shown = if unique {
+            format!(":{}", ports[i])
+        } else {
+            label.clone()
+        };
+        legend.push(Span::styled(format!("{shown} "), t.hint));
+    }
+    let block = frame(
+        t,
+        Pane::Load.title(),
+        focused,
+        Some(Line::from(legend)),
+        s.initiator.error.as_deref(),
+    );
+    let inner = block.inner(r);
+    block.render(r, buf);
+    if inner.height == 0 || inner.width < 16 {
+        return;
+    }
+    let l = &s.load;
+    let label = |name: &str, now: String| {
+        Line::from(vec![
+            Span::styled(format!("{name:<6}"), t.muted),
+            Span::styled(format!("{now:>8} "), t.title),
+        ])
+    };
+    let spark_row = |y: u16, name: &str, v: &[f64], now: String, st: Style, buf: &mut Buffer| {
+        let lr = Rect::new(inner.x, y, inner.width.min(15), 1);
+        Paragraph::new(label(name, now)).render(lr, buf);
+        let sr = Rect::new(inner.x + 15, y, inner.width.saturating_sub(15), 1);
+        RateSparkline::new(v).style(st).render(sr, buf);
+    };
+    let mut per_path: Vec<(Vec<(f64, f64)>, Style)> = Vec::new();
+    if h.per_path.len() != 1 && by_path {
+        per_path.push((pts(&h.iops), t.muted));
+    }
+    for (i, (_, v)) in h.per_path.iter().enumerate() {
+        per_path.push((pts(v), t.series(i)));
+    }
+    let unit = if by_path { "IOPS" } else { "MiB/s" };
+    if inner.height >= 18 {
+        // Three charts, each under a caption: IOPS by path, MiB/s, latency.
+        let h3 = inner.height / 4;
+        let caption = |y: u16, text: String, now: String, buf: &mut Buffer| {
+            let l = Line::from(vec![
+                Span::styled(text, t.title),
+                Span::raw("  "),
+                Span::styled(now, t.accent),
+            ]);
+            Paragraph::new(l).render(Rect::new(inner.x, y, inner.width, 1), buf);
+        };
+        let top_h = inner.height - 2 * h3;
+        caption(
+            inner.y,
+            format!("{unit} by path"),
+            format!("now {}", last(&l.iops, fmt::count)),
+            buf,
+        );
+        chart(
+            Rect::new(inner.x, inner.y + 1, inner.width, top_h - 1),
+            t,
+            &per_path,
+            unit,
+            fmt::count,
+            true,
+            buf,
+        );
+        let mid_y = inner.y + top_h;
+        caption(
+            mid_y,
+            "MiB/s".into(),
+            format!("now {}", last(&l.mibps, fmt::mibps)),
+            buf,
+        );
+        chart(
+            Rect::new(inner.x, mid_y + 1, inner.width, h3 - 1),
+            t,
+            &[(pts(&h.mibps), t.series(1))],
+            "MiB/s",
+            fmt::mibps,
+            false,
+            buf,
+        );
+        let bot_y = mid_y + h3;
+        caption(
+            bot_y,
+            "average latency".into(),
+            format!("now {}", last(&l.avg_lat_us, fmt::micros)),
+            buf,
+        );
+        chart(
+            Rect::new(inner.x, bot_y + 1, inner.width, h3 - 1),
+            t,
+            &[(pts(&h.lat_us), t.series(2))],
+            "µs",
+            fmt::micros,
+            false,
+            buf,
+        );
+    } else if inner.height >= 6 {
+        let cr = Rect::new(inner.x, inner.y, inner.width, inner.height - 2);
+        chart(cr, t, &per_path, unit, fmt::count, true, buf);
+        spark_row(
+            inner.bottom() - 2,
+            "MiB/s",
+            &h.mibps,
+            last(&l.mibps, fmt::mibps),
+            t.series(1),
+            buf,
+        );
+        spark_row(
+            inner.bottom() - 1,
+            "lat",
+            &h.lat_us,
+            last(&l.avg_lat_us, fmt::micros),
+            t.series(2),
+            buf,
+        );
+    } else {
+        let rows = [
+            ("IOPS", &h.iops, last(&l.iops, fmt::count), t.spark),
+            ("MiB/s", &h.mibps, last(&l.mibps, fmt::mibps), t.series(1)),
+            (
+                "lat",
+                &h.lat_us,
+                last(&l.avg_lat_us, fmt::micros),
+                t.series(2),
+            ),
+        ];
+        for (i, (n, v, now, st)) in rows.into_iter().enumerate().take(usize::from(inner.height)) {
+            spark_row(inner.y + i as u16, n, v, now, st, buf);
+        }
+    }
+    if s.initiator.stale() {
+        grey(inner, t, buf);
+    }
 }

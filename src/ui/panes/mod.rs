@@ -10,6 +10,7 @@ pub mod load;
 pub mod overlay;
 pub mod paths;
 pub mod subsystems;
+pub mod walkthrough;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Rect};
@@ -34,6 +35,9 @@ pub fn draw(snap: &Snapshot, app: &App, buf: &mut Buffer) -> Option<(u16, u16)> 
         return None;
     }
     header::render(snap, app, areas.header, buf);
+    if let Some(r) = areas.walk {
+        walkthrough::render(snap, app, r, buf);
+    }
     for (p, r) in &areas.panes {
         let focused = app.focus == *p;
         match p {
@@ -45,7 +49,7 @@ pub fn draw(snap: &Snapshot, app: &App, buf: &mut Buffer) -> Option<(u16, u16)> 
             Pane::Events => events::render(snap, app, *r, focused, buf),
         }
     }
-    let cursor = footer::render(snap, app, areas.footer, buf);
+    let cursor = footer::render(snap, app, areas.footer, area, buf);
     overlay::render(snap, app, area, buf);
     cursor
 }
@@ -53,7 +57,10 @@ pub fn draw(snap: &Snapshot, app: &App, buf: &mut Buffer) -> Option<(u16, u16)> 
 fn too_small(area: Rect, t: &Theme, buf: &mut Buffer) {
     let msg = vec![
         Line::styled("Terminal too small", t.err),
-        Line::from(format!("{}×{}, need at least {MIN_W}×{MIN_H}", area.width, area.height)),
+        Line::from(format!(
+            "{}×{}, need at least {MIN_W}×{MIN_H}",
+            area.width, area.height
+        )),
         Line::styled("enlarge the window, or q to quit", t.muted),
     ];
     let y = area.y + area.height.saturating_sub(3) / 2;
@@ -80,7 +87,10 @@ pub(crate) fn frame<'a>(
     };
     let mut title_line = vec![Span::styled(format!(" {title} "), ts)];
     if let Some(e) = stale {
-        title_line.push(Span::styled(format!("stale: {} ", super::fmt::truncate(e, 60)), t.err));
+        title_line.push(Span::styled(
+            format!("stale: {} ", super::fmt::truncate(e, 60)),
+            t.err,
+        ));
     }
     let mut b = Block::default()
         .borders(Borders::ALL)
@@ -159,7 +169,14 @@ pub(crate) fn header_row(buf: &mut Buffer, r: Rect, cols: &[Col], keep: &[usize]
     let mut x = r.x;
     for &i in keep {
         let c = &cols[i];
-        put(buf, x, r.y, c.width.min(r.right().saturating_sub(x)), &[Span::styled(c.title, t.header)], c.right);
+        put(
+            buf,
+            x,
+            r.y,
+            c.width.min(r.right().saturating_sub(x)),
+            &[Span::styled(c.title, t.header)],
+            c.right,
+        );
         x += c.width + 1;
     }
 }
@@ -182,7 +199,11 @@ pub(crate) fn rows(
     for (k, row) in (off..n).take(visible).enumerate() {
         let y = r.y + k as u16;
         if sel == Some(row) {
-            let st = if focused { t.selected } else { t.selected_unfocused };
+            let st = if focused {
+                t.selected
+            } else {
+                t.selected_unfocused
+            };
             buf.set_style(Rect::new(r.x, y, r.width, 1), st);
         }
         let mut x = r.x;
@@ -204,47 +225,6 @@ pub(crate) fn rows(
         if more_below {
             buf.set_string(x, r.bottom() - 1, "▼", t.muted);
         }
-    }
-}
-
-/// One-row sparkline of `v` scaled to its maximum, `w` cells, newest right.
-pub(crate) fn spark(v: &[f64], w: usize) -> String {
-    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    if w == 0 {
-        return String::new();
-    }
-    let tail = &v[v.len().saturating_sub(w)..];
-    let max = tail.iter().copied().fold(0.0f64, f64::max);
-    let mut s: String = " ".repeat(w - tail.len());
-    for &x in tail {
-        if max <= 0.0 || x <= 0.0 {
-            s.push(' ');
-        } else {
-            let i = ((x / max) * 7.0).round() as usize;
-            s.push(BARS[i.min(7)]);
-        }
-    }
-    s
-}
-
-/// A horizontal bar of `frac` (0..1) over `w` cells with eighth blocks.
-pub(crate) fn bar(frac: f64, w: usize) -> String {
-    const P: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
-    let f = if frac.is_finite() { frac.clamp(0.0, 1.0) } else { 0.0 };
-    let eighths = (f * w as f64 * 8.0).round() as usize;
-    let mut s = "█".repeat(eighths / 8);
-    if eighths % 8 > 0 && s.chars().count() < w {
-        s.push(P[eighths % 8]);
-    }
-    let n = s.chars().count();
-    s + &" ".repeat(w.saturating_sub(n))
-}
-
-pub(crate) fn dim_if(cond: bool, s: Style, t: &Theme) -> Style {
-    if cond {
-        s.patch(t.muted)
-    } else {
-        s
     }
 }
 

@@ -10,11 +10,17 @@ use crate::ui::app::{App, Overlay, WORKLOADS};
 use crate::ui::keymap::GROUPS;
 use crate::ui::snapshot::Snapshot;
 use crate::ui::theme::Theme;
+use mpath_widgets::HelpOverlay;
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width.saturating_sub(2));
     let h = h.min(area.height.saturating_sub(2));
-    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
 }
 
 fn boxed<'a>(t: &Theme, title: String, err: bool) -> Block<'a> {
@@ -31,14 +37,8 @@ pub fn render(s: &Snapshot, app: &App, area: Rect, buf: &mut Buffer) {
     match &app.overlay {
         Overlay::None => {}
         Overlay::Help { scroll } => {
-            let lines = help_lines(app);
-            let r = centered(area, 86, lines.len() as u16 + 2);
-            Clear.render(r, buf);
-            let b = boxed(t, "Help — Esc closes".into(), false);
-            let inner = b.inner(r);
-            b.render(r, buf);
-            let max = lines.len().saturating_sub(usize::from(inner.height));
-            Paragraph::new(lines).scroll(((*scroll).min(max) as u16, 0)).render(inner, buf);
+            let b = help_bindings(app);
+            HelpOverlay::new(&b, &t.w).offset(*scroll).render(area, buf);
         }
         Overlay::Workload { sel } => {
             let r = centered(area, 40, WORKLOADS.len() as u16 + 4);
@@ -64,11 +64,25 @@ pub fn render(s: &Snapshot, app: &App, area: Rect, buf: &mut Buffer) {
                     }
                 })
                 .collect();
-            lines.push(Line::styled(" restarts the run (stop + perform_tests)", t.muted));
+            lines.push(Line::styled(
+                " restarts the run (stop + perform_tests)",
+                t.muted,
+            ));
             Paragraph::new(lines).render(inner, buf);
         }
-        Overlay::Result { title, lines, error, scroll } => {
-            let w = lines.iter().map(|l| l.chars().count()).max().unwrap_or(10).clamp(30, 110) as u16 + 4;
+        Overlay::Result {
+            title,
+            lines,
+            error,
+            scroll,
+        } => {
+            let w = lines
+                .iter()
+                .map(|l| l.chars().count())
+                .max()
+                .unwrap_or(10)
+                .clamp(30, 110) as u16
+                + 4;
             let h = (lines.len() as u16 + 2).clamp(3, area.height.saturating_sub(4));
             let r = centered(area, w, h);
             Clear.render(r, buf);
@@ -80,33 +94,67 @@ pub fn render(s: &Snapshot, app: &App, area: Rect, buf: &mut Buffer) {
                 .iter()
                 .map(|l| Line::styled(l.clone(), if *error { t.err } else { t.base }))
                 .collect();
-            Paragraph::new(body).scroll(((*scroll).min(max) as u16, 0)).render(inner, buf);
+            Paragraph::new(body)
+                .scroll(((*scroll).min(max) as u16, 0))
+                .render(inner, buf);
             if max > 0 {
-                buf.set_string(r.right() - 12, r.bottom() - 1, format!(" {}/{} ", (*scroll).min(max), max), t.muted);
+                buf.set_string(
+                    r.right() - 12,
+                    r.bottom() - 1,
+                    format!(" {}/{} ", (*scroll).min(max), max),
+                    t.muted,
+                );
             }
         }
     }
 }
 
-/// The help text, from the keymap table.
-pub fn help_lines(app: &App) -> Vec<Line<'static>> {
-    let t = &app.theme;
+/// The help entries `(keys, description, section)`, from the keymap
+/// table, plus mouse and command-line notes.
+pub fn help_bindings(app: &App) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     for g in GROUPS {
-        out.push(Line::styled(g.to_string(), t.header));
         for b in app.keymap.bindings.iter().filter(|b| b.group == g) {
-            let keys = app.keymap.keys_label(b.action);
-            out.push(Line::from(vec![
-                Span::styled(format!("  {keys:<12}"), t.accent),
-                Span::raw(b.desc.to_string()),
-            ]));
+            out.push((
+                app.keymap.keys_label(b.action),
+                b.desc.to_string(),
+                g.to_string(),
+            ));
         }
     }
-    out.push(Line::styled("Mouse", t.header));
-    out.push(Line::raw("  click focuses a pane or a row; the wheel scrolls"));
-    out.push(Line::styled("Command line", t.header));
-    out.push(Line::raw("  :nvmf_subsystem_listener_set_ana_state NQN -t tcp -a ADDR -s PORT -n STATE"));
-    out.push(Line::raw("  :bdev_nvme_set_multipath_policy -b BDEV -p active_active [-s queue_depth]"));
-    out.push(Line::raw("  :any_method key=value --flag value | '{json}'   Tab completes, ↑/↓ history"));
+    let m = "Mouse".to_string();
+    out.push((
+        "click".into(),
+        "focus a pane, select a row".into(),
+        m.clone(),
+    ));
+    out.push((
+        "wheel".into(),
+        "scroll the pane under the pointer".into(),
+        m,
+    ));
+    let c = "Command line (:)".to_string();
+    for (k, d) in [
+        (
+            "Tab",
+            "complete method names, flags, choices, NQNs, addresses",
+        ),
+        ("↑/↓", "history"),
+        (
+            "spdk-rpc",
+            "nvmf_subsystem_listener_set_ana_state NQN -t tcp -a ADDR -s PORT -n STATE",
+        ),
+        (
+            "",
+            "bdev_nvme_set_multipath_policy -b BDEV -p active_active [-s queue_depth]",
+        ),
+        (
+            "other",
+            "any_method key=value --flag value, or one '{json}' object",
+        ),
+        ("--dry-run", "show the request, send nothing"),
+    ] {
+        out.push((k.into(), d.into(), c.clone()));
+    }
     out
 }

@@ -1,0 +1,423 @@
+//! The sampler: answers in, snapshot out. First with fixed answers and
+//! fixed instants (rates, mapping sockets to listeners/paths/queues,
+//! unavailable reasons, stale data, host events, stalls), then against the
+//! real embedded engines and the real kernel (sock_diag) over loopback.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mpath_console::sockstat::{TcpConn, TcpInfo, TcpState};
+use mpath_console::ui::sampler::{self, Answer, CallErr, RawPoll, SamplerOpts, State};
+use mpath_console::ui::snapshot::{LogKind, Metric, Queue, Side};
+use serde_json::{json, Value};
+
+const NQN: &str = "nqn.2022-02.io.spdk:cnode0";
+
+fn opts() -> SamplerOpts {
+    SamplerOpts {
+        refresh: Duration::from_millis(100),
+        bdev: "Nvme0n1".into(),
+        nqn: NQN.into(),
+    }
+}
+
+fn trid(a: &str, p: &str) -> Value {
+    json!({"trtype": "TCP", "adrfam": "IPv4", "traddr": a, "trsvcid": p})
+}
+
+fn conn(local: &str, peer: &str, recv_q: u32, acked: u64, received: u64) -> TcpConn {
+    TcpConn {
+        local: local.parse::<SocketAddr>().unwrap(),
+        peer: peer.parse::<SocketAddr>().unwrap(),
+        state: TcpState::Established,
+        recv_q,
+        send_q: 0,
+        inode: 1,
+        uid: 0,
+        cookie: 7,
+        cong: None,
+        info: Some(TcpInfo {
+            rtt_us: 50,
+            bytes_acked: Some(acked),
+            bytes_received: Some(received),
+            ..TcpInfo::default()
+        }),
+    }
+}
+
+/// One poll's answers: 4420 current (cntlid 1), 5520 standby (cntlid 2);
+/// `k` scales the cumulative counters.
+fn raw(at: Instant, k: u64, completed: u64) -> RawPoll {
+    let mut r = RawPoll::new(at, 1_764_000_000.0 + k as f64);
+    r.subsystems = Some(Ok(json!([
+        {"nqn": "nqn.2014-08.org.nvmexpress.discovery", "subtype": "Discovery", "listen_addresses": [], "allow_any_host": true, "hosts": []},
+        {"nqn": NQN, "subtype": "NVMe", "listen_addresses": [trid("127.0.0.2", "5520"), trid("127.0.0.1", "4420")],
+         "allow_any_host": true, "hosts": [], "serial_number": "SPDK00000000000001", "model_number": "SPDK bdev Controller",
+         "namespaces": [{"nsid": 1, "bdev_name": "Malloc0", "anagrpid": 1}]}
+    ])));
+    r.listeners = vec![(
+        NQN.into(),
+        Ok(json!([
+            {"address": trid("127.0.0.2", "5520"), "ana_states": [{"ana_group": 1, "ana_state": "optimized"}]},
+            {"address": trid("127.0.0.1", "4420"), "ana_states": [{"ana_group": 1, "ana_state": "optimized"}]}
+        ])),
+    )];
+    r.qpairs = vec![(
+        NQN.into(),
+        Ok(json!([
+            {"cntlid": 1, "qid": 0, "state": "enabled", "listen_address": trid("127.0.0.1", "4420"), "peer_address": trid("127.0.0.1", "40110")},
+            {"cntlid": 1, "qid": 1, "state": "enabled", "listen_address": trid("127.0.0.1", "4420"), "peer_address": trid("127.0.0.1", "40112")},
+            {"cntlid": 2, "qid": 0, "state": "enabled", "listen_address": trid("127.0.0.2", "5520"), "peer_address": trid("10.9.9.9", "51318")}
+        ])),
+    )];
+    r.tgt_ctrlrs = vec![(
+        NQN.into(),
+        Ok(json!([{"cntlid": 1, "hostnqn": "h", "num_io_qpairs": 2}])),
+    )];
+    r.tgt_bdevs = Some(Ok(
+        json!([{"name": "Malloc0", "num_blocks": 131072, "block_size": 512}]),
+    ));
+    let path = |cntlid: u64, a: &str, p: &str, cur: bool, ios: u64, local: &str| {
+        json!({"bdev_name": "Nvme0n1", "cntlid": cntlid, "current": cur, "connected": true, "accessible": true,
+               "transport": {"trtype": "TCP", "traddr": a, "trsvcid": p, "adrfam": "IPv4"}, "ana_state": "optimized",
+               "outstanding_ios": 128, "completed_ios": ios, "bytes": ios * 4096, "local_address": local})
+    };
+    r.io_paths = Some(Ok(
+        json!({"poll_groups": [{"thread": "Nvme0n1", "io_paths": [
+            path(1, "127.0.0.1", "4420", true, 20_000 * k, "127.0.0.1:40112"),
+            path(2, "127.0.0.2", "5520", false, 0, "127.0.0.1:51320"),
+        ]}]}),
+    ));
+    r.ini_bdev = Some(Ok(
+        json!([{"name": "Nvme0n1", "driver_specific": {"mp_policy": "active_passive", "selector": "round_robin"}}]),
+    ));
+    r.ini_ctrlrs = Some(Ok(
+        json!([{"name": "Nvme0", "ctrlrs": [{"cntlid": 1}, {"cntlid": 2}]}]),
+    ));
+    r.perf_status = Some(Ok(
+        json!({"running": true, "workload": "verify", "queue_depth": 128, "io_size": 4096, "jobs": [
+            {"job": "Nvme0n1", "io_completed": completed, "io_failed": 0, "io_timeout": 0, "io_miscompared": 0,
+             "bytes": completed * 4096, "in_flight": 128, "avg_latency_us": 100.0 + k as f64, "max_latency_us": 900.0}
+        ]}),
+    ));
+    r.host_events = Some(Ok(json!([
+        {"seq": 0, "time": 1_764_000_000.5, "text": "path 127.0.0.1:4420 connected"},
+        {"seq": 1, "time": "2025-11-24T16:00:01Z", "text": "path 127.0.0.2:5520 connected"}
+    ])));
+    r.sock = Some(Ok(vec![
+        conn(
+            "127.0.0.1:40112",
+            "127.0.0.1:4420",
+            0,
+            1_000_000 * k,
+            2_000_000 * k,
+        ),
+        conn(
+            "127.0.0.1:4420",
+            "127.0.0.1:40112",
+            4096,
+            2_000_000 * k,
+            1_000_000 * k,
+        ),
+        conn("127.0.0.1:40110", "127.0.0.1:4420", 0, 100, 100),
+        // Not on a listener port: not ours, not shown.
+        conn("127.0.0.1:22", "127.0.0.1:50000", 0, 0, 0),
+    ]));
+    r
+}
+
+fn ingest(st: &mut State, r: RawPoll) -> mpath_console::ui::Snapshot {
+    st.ingest_with(r, "/var/tmp/spdk.sock", "/tmp/bdevperf.sock", true, true)
+}
+
+#[test]
+fn rates_mapping_and_reasons_from_answers() {
+    let mut st = State::new(&opts(), "embedded");
+    let t0 = Instant::now();
+    let s = ingest(&mut st, raw(t0, 1, 10_000));
+    // First sample: rates are unavailable, with the reason, never zero.
+    assert_eq!(s.paths[0].iops, Metric::Unavailable("first sample".into()));
+    assert!(
+        matches!(&s.conns.rows[0].tx_bps, Metric::Unavailable(r) if r.contains("first sample"))
+    );
+    assert!(matches!(&s.load.iops, Metric::Unavailable(_)));
+
+    let s = ingest(&mut st, raw(t0 + Duration::from_secs(1), 2, 35_000));
+    // Listeners in port order, with ANA, controllers and qpairs.
+    let l: Vec<String> = s.listeners.iter().map(|l| l.addr()).collect();
+    assert_eq!(l, ["127.0.0.1:4420", "127.0.0.2:5520"]);
+    assert_eq!(s.listeners[0].ana_state(), Some("optimized"));
+    assert_eq!(
+        (s.listeners[0].controllers.clone(), s.listeners[0].qpairs),
+        (vec![1], 2)
+    );
+    // Subsystems: discovery kept, sizes from the target's bdevs, ANA on.
+    let sub = s.subsystems.iter().find(|x| x.nqn == NQN).unwrap();
+    assert_eq!(sub.namespaces[0].size, Some(64 * 1024 * 1024));
+    assert!(sub.ana_reporting && sub.allow_any_host);
+    // Per-path IOPS from completed_ios deltas; load from perf status.
+    assert_eq!(s.paths[0].iops, Metric::Value(20_000.0));
+    assert_eq!(s.paths[0].ctrlr, "Nvme0");
+    assert!(s.paths[0].current && !s.paths[1].current);
+    assert_eq!(s.load.iops, Metric::Value(25_000.0));
+    assert_eq!(s.load.mibps, Metric::Value(25_000.0 * 4096.0 / 1048576.0));
+    // Interval latency: (102·35000 − 101·10000) / 25000.
+    let lat = s.load.avg_lat_us.value().unwrap();
+    assert!(
+        (lat - (102.0 * 35_000.0 - 101.0 * 10_000.0) / 25_000.0).abs() < 1e-6,
+        "{lat}"
+    );
+    assert_eq!(
+        s.load.p99_lat_us,
+        Metric::Unavailable("this backend reports no p99".into())
+    );
+    assert_eq!(s.load.max_lat_us, Metric::Value(900.0));
+    assert_eq!(
+        (s.policy.as_deref(), s.selector.as_deref()),
+        (Some("active_passive"), Some("round_robin"))
+    );
+
+    // Sockets: both ends of the I/O qpair, the host's admin queue, and the
+    // remote peer's qpair (10.9.9.9 is not a socket here).
+    let rows = &s.conns.rows;
+    let find = |side, q: Queue, cntlid| {
+        rows.iter()
+            .find(|r| r.side == side && r.queue == q && r.cntlid == Some(cntlid))
+    };
+    let host_io = find(Side::Host, Queue::Io(1), 1).expect("host I/O q1");
+    assert_eq!(host_io.tx_bps, Metric::Value(1_000_000.0));
+    assert_eq!(host_io.rx_bps, Metric::Value(2_000_000.0));
+    assert!(host_io.current_path);
+    let tgt_io = find(Side::Target, Queue::Io(1), 1).expect("target I/O q1");
+    assert_eq!(
+        (tgt_io.recv_q, tgt_io.listener.as_deref()),
+        (Some(4096), Some("127.0.0.1:4420"))
+    );
+    assert_eq!(tgt_io.rtt_us, Some(50.0));
+    assert!(find(Side::Host, Queue::Admin, 1).is_some());
+    let remote = find(Side::Remote, Queue::Admin, 2).expect("remote qpair labelled");
+    assert_eq!(
+        remote.tx_bps,
+        Metric::Unavailable("not on this machine".into())
+    );
+    assert!(!rows.iter().any(|r| r.local.ends_with(":22")));
+    assert_eq!(rows.len(), 4);
+
+    // Host events: both taken once (since is inclusive, seq 0 included).
+    let host: Vec<&str> = s
+        .events
+        .iter()
+        .filter(|e| e.kind == LogKind::Host)
+        .map(|e| e.text.as_str())
+        .collect();
+    assert_eq!(
+        host,
+        [
+            "path 127.0.0.1:4420 connected",
+            "path 127.0.0.2:5520 connected"
+        ]
+    );
+}
+
+#[test]
+fn unreachable_app_keeps_last_good_data_marked_stale() {
+    let mut st = State::new(&opts(), "attached");
+    let t0 = Instant::now();
+    ingest(&mut st, raw(t0, 1, 10_000));
+    let mut r = RawPoll::new(t0 + Duration::from_secs(1), 0.0);
+    let down: Answer = Err(CallErr {
+        msg: "/var/tmp/spdk.sock: Connection refused".into(),
+        unreachable: true,
+    });
+    r.subsystems = Some(down);
+    let s = ingest(&mut st, r);
+    assert_eq!(
+        s.target.error.as_deref(),
+        Some("/var/tmp/spdk.sock: Connection refused")
+    );
+    assert_eq!(s.listeners.len(), 2, "last good data kept");
+    assert!(s.initiator.error.is_none());
+    // An RPC error (method missing) is not "unreachable".
+    let mut r = RawPoll::new(t0 + Duration::from_secs(2), 0.0);
+    r.subsystems = Some(Ok(json!([])));
+    r.io_paths = Some(Err(CallErr {
+        msg: "Method not found".into(),
+        unreachable: false,
+    }));
+    let s = ingest(&mut st, r);
+    assert!(s.target.error.is_none() && s.initiator.error.is_none());
+}
+
+#[test]
+fn a_stall_during_failover_is_measured() {
+    let mut st = State::new(&opts(), "embedded");
+    let t0 = Instant::now();
+    let ms = |n| t0 + Duration::from_millis(n);
+    ingest(&mut st, raw(ms(0), 1, 1000));
+    ingest(&mut st, raw(ms(100), 1, 2000));
+    // No progress for two samples, then the path switches and I/O resumes.
+    ingest(&mut st, raw(ms(200), 1, 2000));
+    ingest(&mut st, raw(ms(300), 1, 2000));
+    let mut r = raw(ms(400), 1, 3000);
+    if let Some(Ok(v)) = &mut r.io_paths {
+        let p = &mut v["poll_groups"][0]["io_paths"];
+        p[0]["current"] = json!(false);
+        p[1]["current"] = json!(true);
+    }
+    let s = ingest(&mut st, r);
+    let stall: Vec<&str> = s
+        .events
+        .iter()
+        .filter(|e| e.kind == LogKind::Stall)
+        .map(|e| e.text.as_str())
+        .collect();
+    assert_eq!(
+        stall,
+        ["failover stall: no I/O completed for 300 ms (±100 ms sampling), path 127.0.0.1:4420 → 127.0.0.2:5520"]
+    );
+}
+
+/// The real thing: embedded target and initiator over loopback, the HOWTO
+/// set up, the load running; the sampler's own poll and the kernel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_the_embedded_engines_and_the_kernel() {
+    use mpath_console::engines::Engines;
+    use mpath_console::perf::config::PerfConfig;
+    use mpath_console::scenario;
+
+    let perf =
+        PerfConfig::from_args(["-z", "-q", "8", "-o", "4096", "-w", "verify", "-t", "30"]).unwrap();
+    let e = Engines::new(perf);
+    // Ports chosen to not clash with other tests (loopback only).
+    let steps = scenario::howto(&scenario::HowtoOpts {
+        listeners: vec![
+            "127.0.0.1:44871".parse().unwrap(),
+            "127.0.0.2:44872".parse().unwrap(),
+        ],
+        paths: 2,
+        hdgst: false,
+        ddgst: false,
+        policy: None,
+        reconnect_delay_sec: 10,
+    });
+    e.run_steps(&steps).await.unwrap();
+    e.start_load(Some(json!({"time_in_sec": 30})));
+    let control = e.control();
+    let mut st = State::new(&opts(), control.mode());
+    let mut snap = None;
+    for _ in 0..15 {
+        let mut r = sampler::poll(&*control, &st).await;
+        let ports = st.listener_ports();
+        r.sock = Some(
+            tokio::task::spawn_blocking(move || {
+                mpath_console::sockstat::query(&mpath_console::sockstat::Filter {
+                    ports,
+                    states: mpath_console::sockstat::Filter::CONNECTED,
+                })
+            })
+            .await
+            .unwrap()
+            .map_err(|e| e.to_string()),
+        );
+        snap = Some(st.ingest(r, &*control));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let s = snap.unwrap();
+    assert!(
+        s.target.error.is_none() && s.initiator.error.is_none(),
+        "{:?} {:?}",
+        s.target,
+        s.initiator
+    );
+    assert_eq!(
+        s.target.has_method("mpath_listener_drop_connections"),
+        Some(true)
+    );
+    assert_eq!(s.initiator.has_method("mpath_perf_status"), Some(true));
+    assert_eq!(
+        s.listeners
+            .iter()
+            .map(|l| l.trsvcid.as_str())
+            .collect::<Vec<_>>(),
+        ["44871", "44872"]
+    );
+    assert_eq!(s.paths.len(), 2);
+    assert_eq!(s.paths.iter().filter(|p| p.current).count(), 1);
+    assert_eq!(s.load.running, Some(true));
+    assert!(s.load.iops.value().unwrap_or(0.0) > 0.0, "{:?}", s.load);
+    // Every connection is seen from both ends, mapped to its queue.
+    let rows = &s.conns.rows;
+    if let Some(e) = &s.conns.error {
+        panic!("sock_diag unavailable here: {e}");
+    }
+    for side in [Side::Host, Side::Target] {
+        for cntlid in s.paths.iter().map(|p| p.cntlid) {
+            assert!(
+                rows.iter()
+                    .any(|r| r.side == side && r.cntlid == Some(cntlid) && r.queue == Queue::Admin),
+                "{side:?} admin {cntlid}: {rows:#?}"
+            );
+            assert!(
+                rows.iter().any(|r| r.side == side
+                    && r.cntlid == Some(cntlid)
+                    && matches!(r.queue, Queue::Io(_))),
+                "{side:?} io {cntlid}"
+            );
+        }
+    }
+    assert!(
+        rows.iter().all(|r| r.side != Side::Remote),
+        "all local: {rows:#?}"
+    );
+    // The current path's I/O socket carries the bytes.
+    let cur = s.paths.iter().find(|p| p.current).unwrap();
+    let io = rows
+        .iter()
+        .find(|r| {
+            r.side == Side::Host && r.cntlid == Some(cur.cntlid) && matches!(r.queue, Queue::Io(_))
+        })
+        .unwrap();
+    assert!(io.tx_bps.value().unwrap_or(0.0) > 0.0, "{io:?}");
+    assert!(!s.history.iops.is_empty());
+}
+
+/// Real SPDK: no per-path counters, no `local_address`, no
+/// `mpath_perf_status`. Per-path byte rates come from the kernel's
+/// sockets to each listener, bdev-wide numbers from `bdev_get_iostat`, and
+/// what is missing says why.
+#[test]
+fn real_spdk_shapes_fall_back_to_the_kernel_and_iostat() {
+    let spdk = |at: Instant, k: u64| {
+        let mut r = raw(at, k, 0);
+        if let Some(Ok(v)) = &mut r.io_paths {
+            for p in v["poll_groups"][0]["io_paths"].as_array_mut().unwrap() {
+                let o = p.as_object_mut().unwrap();
+                for key in ["completed_ios", "bytes", "local_address", "outstanding_ios", "ana_state"] {
+                    o.remove(key);
+                }
+            }
+        }
+        r.perf_status = None;
+        r.iostat = Some(Ok(json!({"tick_rate": 1_000_000_000u64, "ticks": 1, "bdevs": [{
+            "name": "Nvme0n1", "num_read_ops": 1000 * k, "num_write_ops": 1000 * k,
+            "bytes_read": 4096 * 1000 * k, "bytes_written": 4096 * 1000 * k,
+            "read_latency_ticks": 50_000_000 * k, "write_latency_ticks": 50_000_000 * k}]})));
+        r.host_events = None;
+        r
+    };
+    let mut st = State::new(&opts(), "attached");
+    let t0 = Instant::now();
+    ingest(&mut st, spdk(t0, 1));
+    let s = ingest(&mut st, spdk(t0 + Duration::from_secs(1), 2));
+    assert_eq!(s.load.iops, Metric::Value(2000.0));
+    assert_eq!(s.load.avg_lat_us, Metric::Value(50.0));
+    assert_eq!(s.load.p99_lat_us, Metric::Unavailable("bdev_get_iostat has no percentiles".into()));
+    assert_eq!(s.load.failed, None, "unknown, not zero");
+    let p = &s.paths[0];
+    assert_eq!(p.iops, Metric::Unavailable("no per-path counters on this backend".into()));
+    assert_eq!(p.outstanding, None);
+    // 4420's host-side sockets: the I/O one moved 1 MB + 2 MB in 1 s, the
+    // admin one nothing.
+    assert_eq!(p.mibps, Metric::Value(3_000_000.0 / 1048576.0));
+    assert_eq!(s.history.per_path_unit, "MiB/s");
+}

@@ -1,0 +1,837 @@
+//! The console's update function: key events in, Control calls out.
+//! No terminal, no engines: `App::update` is pure, so each test asserts
+//! "this key on this row → exactly this call".
+//!
+//! The command-line cases compare with what `spdk-rpc` 26.5 sends: each
+//! expected JSON below is the `params` of
+//! `/opt/spdk-venv/bin/spdk-rpc --dry-run <command>` (null = no params,
+//! which is what the client sends for an empty dict).
+
+use std::sync::Arc;
+
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use mpath_console::control::App as Target;
+use mpath_console::ui::app::{CallSpec, Effect, Overlay, Pane, UiEvent, FOREVER_SECS};
+use mpath_console::ui::fixture;
+use mpath_console::ui::theme::Theme;
+use mpath_console::ui::App;
+use serde_json::{json, Value};
+
+fn key(c: char) -> UiEvent {
+    let mods = if c.is_ascii_uppercase() {
+        KeyModifiers::SHIFT
+    } else {
+        KeyModifiers::NONE
+    };
+    UiEvent::Key(KeyEvent::new_with_kind(
+        KeyCode::Char(c),
+        mods,
+        KeyEventKind::Press,
+    ))
+}
+
+fn code(c: KeyCode) -> UiEvent {
+    UiEvent::Key(KeyEvent::new_with_kind(
+        c,
+        KeyModifiers::NONE,
+        KeyEventKind::Press,
+    ))
+}
+
+fn app() -> App {
+    fixture::app(Theme::dark())
+}
+
+/// The one call a key produced.
+fn one_call(fx: Vec<Effect>) -> CallSpec {
+    match fx.as_slice() {
+        [Effect::Call(c)] => c.clone(),
+        other => panic!("expected one call, got {other:?}"),
+    }
+}
+
+fn with_snapshot(a: &mut App, f: impl FnOnce(&mut mpath_console::ui::Snapshot)) {
+    let mut s = (*a.snap).clone();
+    f(&mut s);
+    s.seq += 1;
+    a.update(UiEvent::Snapshot(Arc::new(s)));
+}
+
+/// What a key may change, to check that an unknown one changes nothing.
+fn digest(a: &App) -> String {
+    format!(
+        "{:?} {:?} {} {:?} {} {:?} {}",
+        a.focus,
+        a.sel,
+        a.events_back,
+        a.overlay,
+        a.log.len(),
+        a.status,
+        a.theme.name
+    )
+}
+
+#[test]
+fn n_on_listener_4420_sets_non_optimized() {
+    let mut a = app();
+    assert_eq!(a.focus, Pane::Listeners);
+    let c = one_call(a.update(key('n')));
+    assert_eq!(c.app, Target::Target);
+    assert_eq!(c.method, "nvmf_subsystem_listener_set_ana_state");
+    assert_eq!(
+        c.params,
+        Some(
+            json!({"nqn": "nqn.2022-02.io.spdk:cnode0", "ana_state": "non_optimized",
+                    "listen_address": {"trtype": "tcp", "traddr": "127.0.0.1", "trsvcid": "4420"}})
+        )
+    );
+    assert!(!c.background);
+    // Logged as the spdk-rpc command line (the target's socket is
+    // spdk-rpc's default, so no -s).
+    assert_eq!(
+        c.line,
+        "spdk-rpc nvmf_subsystem_listener_set_ana_state nqn.2022-02.io.spdk:cnode0 -t tcp -a 127.0.0.1 -s 4420 -n non_optimized"
+    );
+    assert_eq!(a.log.last().unwrap().text, c.line);
+}
+
+#[test]
+fn o_i_and_a_on_the_second_listener() {
+    let mut a = app();
+    a.update(key('j'));
+    let state = |c: &CallSpec| c.params.as_ref().unwrap()["ana_state"].clone();
+    let port = |c: &CallSpec| c.params.as_ref().unwrap()["listen_address"]["trsvcid"].clone();
+    let c = one_call(a.update(key('o')));
+    assert_eq!((state(&c), port(&c)), (json!("optimized"), json!("5520")));
+    let c = one_call(a.update(key('i')));
+    assert_eq!(state(&c), json!("inaccessible"));
+    // `a` cycles from the state shown (optimized → non_optimized).
+    let c = one_call(a.update(key('a')));
+    assert_eq!(state(&c), json!("non_optimized"));
+    with_snapshot(&mut a, |s| {
+        s.listeners[1].ana_states[0].1 = "non_optimized".into()
+    });
+    assert_eq!(state(&one_call(a.update(key('a')))), json!("inaccessible"));
+    with_snapshot(&mut a, |s| {
+        s.listeners[1].ana_states[0].1 = "inaccessible".into()
+    });
+    assert_eq!(state(&one_call(a.update(key('a')))), json!("optimized"));
+}
+
+#[test]
+fn ana_keys_on_a_path_act_on_its_listener() {
+    let mut a = app();
+    a.update(code(KeyCode::Tab));
+    assert_eq!(a.focus, Pane::Paths);
+    a.update(code(KeyCode::Down));
+    let c = one_call(a.update(key('n')));
+    assert_eq!(
+        c.params.as_ref().unwrap()["listen_address"]["trsvcid"],
+        "5520"
+    );
+}
+
+#[test]
+fn p_toggles_the_policy_and_s_cycles_the_selector() {
+    let mut a = app();
+    let c = one_call(a.update(key('p')));
+    assert_eq!(
+        (c.app, c.method.as_str()),
+        (Target::Initiator, "bdev_nvme_set_multipath_policy")
+    );
+    assert_eq!(
+        c.params,
+        Some(json!({"name": "Nvme0n1", "policy": "active_active"}))
+    );
+    assert_eq!(
+        c.line,
+        "spdk-rpc -s /tmp/bdevperf.sock bdev_nvme_set_multipath_policy -b Nvme0n1 -p active_active"
+    );
+    // The selector needs active_active: nothing is sent, and we say why.
+    assert!(a.update(key('s')).is_empty());
+    assert!(a.status.as_ref().unwrap().text.contains("active_active"));
+
+    with_snapshot(&mut a, |s| s.policy = Some("active_active".into()));
+    let c = one_call(a.update(key('s')));
+    assert_eq!(
+        c.params,
+        Some(json!({"name": "Nvme0n1", "policy": "active_active", "selector": "queue_depth"}))
+    );
+    with_snapshot(&mut a, |s| s.selector = Some("queue_depth".into()));
+    let c = one_call(a.update(key('s')));
+    assert_eq!(c.params.unwrap()["selector"], "round_robin");
+    // Back to active_passive: no selector (SPDK refuses one there).
+    let c = one_call(a.update(key('p')));
+    assert_eq!(
+        c.params,
+        Some(json!({"name": "Nvme0n1", "policy": "active_passive"}))
+    );
+}
+
+#[test]
+fn shift_p_prefers_the_selected_path() {
+    let mut a = app();
+    a.update(code(KeyCode::Tab));
+    a.update(key('j'));
+    let c = one_call(a.update(key('P')));
+    assert_eq!(c.method, "bdev_nvme_set_preferred_path");
+    assert_eq!(c.params, Some(json!({"name": "Nvme0n1", "cntlid": 2})));
+    assert_eq!(
+        c.line,
+        "spdk-rpc -s /tmp/bdevperf.sock bdev_nvme_set_preferred_path -b Nvme0n1 -c 2"
+    );
+}
+
+#[test]
+fn space_pauses_and_resumes_in_the_background() {
+    let mut a = app();
+    let c = one_call(a.update(key(' ')));
+    assert_eq!(
+        (c.app, c.method.as_str(), c.params.clone()),
+        (Target::Initiator, "mpath_perf_stop", None)
+    );
+    with_snapshot(&mut a, |s| s.load.running = Some(false));
+    let c = one_call(a.update(key(' ')));
+    assert_eq!(c.method, "perform_tests");
+    assert_eq!(c.params, Some(json!({"time_in_sec": FOREVER_SECS})));
+    assert_eq!(FOREVER_SECS, 315_360_000);
+    assert!(
+        c.background,
+        "perform_tests answers when the run ends: never awaited in line"
+    );
+}
+
+#[test]
+fn pause_without_mpath_perf_stop_says_unavailable() {
+    let mut a = app();
+    with_snapshot(&mut a, |s| {
+        s.initiator.methods = Some(vec!["bdev_nvme_get_io_paths".into()])
+    });
+    assert!(a.update(key(' ')).is_empty());
+    assert!(a
+        .status
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("unavailable on this backend"));
+}
+
+#[test]
+fn w_picks_a_workload_then_stops_and_restarts() {
+    let mut a = app();
+    assert!(a.update(key('w')).is_empty());
+    assert_eq!(a.overlay, Overlay::Workload { sel: 0 });
+    a.update(key('j'));
+    a.update(key('j'));
+    let fx = a.update(code(KeyCode::Enter));
+    let [Effect::Sequence(calls)] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    let names: Vec<&str> = calls.iter().map(|c| c.method.as_str()).collect();
+    assert_eq!(names, ["mpath_perf_stop", "perform_tests"]);
+    assert_eq!(
+        calls[1].params,
+        Some(json!({"time_in_sec": FOREVER_SECS, "workload_type": "write"}))
+    );
+    assert!(calls[1].background && !calls[0].background);
+    assert_eq!(a.overlay, Overlay::None);
+    // rw needs a read share.
+    a.update(key('w'));
+    let fx = a.update(key('6'));
+    let [Effect::Sequence(calls)] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(calls[1].params.as_ref().unwrap()["rw_percentage"], 70);
+}
+
+#[test]
+fn x_drops_connections_or_says_unavailable() {
+    let mut a = app();
+    let c = one_call(a.update(key('x')));
+    assert_eq!(
+        (c.app, c.method.as_str()),
+        (Target::Target, "mpath_listener_drop_connections")
+    );
+    assert_eq!(
+        c.params,
+        Some(
+            json!({"listen_address": {"trtype": "tcp", "traddr": "127.0.0.1", "trsvcid": "4420"}})
+        )
+    );
+    // Real SPDK has no such method: nothing is sent.
+    with_snapshot(&mut a, |s| {
+        s.target.methods = Some(vec!["nvmf_get_subsystems".into()])
+    });
+    let before = a.log.len();
+    assert!(a.update(key('x')).is_empty());
+    assert_eq!(a.log.len(), before);
+    assert!(a
+        .status
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("unavailable on this backend"));
+}
+
+#[test]
+fn navigation_help_theme_and_quit() {
+    let mut a = app();
+    a.update(code(KeyCode::Tab));
+    a.update(code(KeyCode::Tab));
+    assert_eq!(a.focus, Pane::Conns);
+    a.update(UiEvent::Key(KeyEvent::new_with_kind(
+        KeyCode::BackTab,
+        KeyModifiers::SHIFT,
+        KeyEventKind::Press,
+    )));
+    assert_eq!(a.focus, Pane::Paths);
+    a.update(key('G'));
+    assert_eq!(a.sel[Pane::Paths.index()], 1);
+    a.update(key('g'));
+    assert_eq!(a.sel[Pane::Paths.index()], 0);
+    a.update(key('k'));
+    assert_eq!(a.sel[Pane::Paths.index()], 0, "clamped at the top");
+    a.update(key('?'));
+    assert_eq!(a.overlay, Overlay::Help { scroll: 0 });
+    // Keys go to the overlay while it is open: no call.
+    assert!(a.update(key('n')).is_empty());
+    a.update(code(KeyCode::Esc));
+    assert_eq!(a.overlay, Overlay::None);
+    a.update(key('T'));
+    assert_eq!(a.theme.name, "light");
+    a.update(key('T'));
+    assert_eq!(a.theme.name, "mono");
+    assert_eq!(a.update(key('q')), vec![Effect::Quit]);
+    let mut b = app();
+    let ctrl_c = KeyEvent::new_with_kind(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+        KeyEventKind::Press,
+    );
+    assert_eq!(b.update(UiEvent::Key(ctrl_c)), vec![Effect::Quit]);
+}
+
+#[test]
+fn unknown_keys_and_key_releases_change_nothing() {
+    let mut a = app();
+    let before = digest(&a);
+    for c in ['Z', 'y', '9', '~', 'é'] {
+        assert!(a.update(key(c)).is_empty(), "{c}");
+    }
+    assert!(a.update(code(KeyCode::F(9))).is_empty());
+    let release = KeyEvent::new_with_kind(
+        KeyCode::Char('n'),
+        KeyModifiers::NONE,
+        KeyEventKind::Release,
+    );
+    assert!(a.update(UiEvent::Key(release)).is_empty());
+    assert_eq!(digest(&a), before);
+}
+
+#[test]
+fn replies_and_errors_are_logged() {
+    let mut a = app();
+    let c = one_call(a.update(key('n')));
+    a.update(UiEvent::CallDone {
+        id: c.id,
+        result: Ok(json!(true)),
+        ms: 3.0,
+    });
+    assert_eq!(
+        a.log.last().unwrap().text,
+        "nvmf_subsystem_listener_set_ana_state → true (3 ms)"
+    );
+    let c = one_call(a.update(key('p')));
+    a.update(UiEvent::CallDone {
+        id: c.id,
+        result: Err("Invalid parameters".into()),
+        ms: 1.0,
+    });
+    assert!(a.log.last().unwrap().text.contains("✗ Invalid parameters"));
+    assert!(a
+        .status
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("Invalid parameters"));
+    // An unknown id (a late reply after a restart, say) is ignored.
+    let n = a.log.len();
+    a.update(UiEvent::CallDone {
+        id: 9999,
+        result: Ok(json!(1)),
+        ms: 1.0,
+    });
+    assert_eq!(a.log.len(), n);
+}
+
+#[test]
+fn autostart_fires_once_when_the_load_is_idle() {
+    let mut a = app();
+    a.autostart = true;
+    let fx = a.update(UiEvent::Snapshot(a.snap.clone()));
+    assert!(fx.is_empty(), "already running");
+    assert!(!a.autostart);
+    let mut b = app();
+    b.autostart = true;
+    let mut s = (*b.snap).clone();
+    s.load.running = Some(false);
+    let c = one_call(b.update(UiEvent::Snapshot(Arc::new(s.clone()))));
+    assert_eq!(c.method, "perform_tests");
+    assert!(
+        b.update(UiEvent::Snapshot(Arc::new(s))).is_empty(),
+        "only once"
+    );
+}
+
+#[test]
+fn mouse_click_focuses_and_selects_wheel_scrolls() {
+    let mut a = app();
+    a.update(UiEvent::Resize(120, 40));
+    let areas = mpath_console::ui::layout::compute(120, 40, &a);
+    let r = areas.get(Pane::Paths).unwrap();
+    let click = |x, y| {
+        UiEvent::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: x,
+            row: y,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    // Border, header, first row, second row.
+    a.update(click(r.x + 5, r.y + 3));
+    assert_eq!((a.focus, a.sel[Pane::Paths.index()]), (Pane::Paths, 1));
+    let c = areas.get(Pane::Conns).unwrap();
+    a.update(UiEvent::Mouse(MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        column: c.x + 3,
+        row: c.y + 3,
+        modifiers: KeyModifiers::NONE,
+    }));
+    assert_eq!(a.sel[Pane::Conns.index()], 1);
+    assert_eq!(a.focus, Pane::Paths, "the wheel does not move the focus");
+}
+
+// ---- the `:` command line -------------------------------------------------
+
+fn type_line(a: &mut App, s: &str) {
+    a.update(key(':'));
+    for c in s.chars() {
+        let ev = KeyEvent::new_with_kind(KeyCode::Char(c), KeyModifiers::NONE, KeyEventKind::Press);
+        a.update(UiEvent::Key(ev));
+    }
+}
+
+fn run_line(s: &str) -> (App, Vec<Effect>) {
+    let mut a = app();
+    type_line(&mut a, s);
+    let fx = a.update(code(KeyCode::Enter));
+    (a, fx)
+}
+
+/// (command, params spdk-rpc 26.5 sends), from `spdk-rpc --dry-run`.
+const SPDK_RPC_DRY_RUN: &[(&str, &str)] = &[
+    (
+        "nvmf_subsystem_listener_set_ana_state nqn.2022-02.io.spdk:cnode0 -t tcp -a 127.0.0.1 -s 4420 -n non_optimized",
+        r#"{"nqn": "nqn.2022-02.io.spdk:cnode0", "ana_state": "non_optimized", "listen_address": {"trtype": "tcp", "traddr": "127.0.0.1", "trsvcid": "4420"}}"#,
+    ),
+    (
+        "nvmf_subsystem_listener_set_ana_state nqn.2022-02.io.spdk:cnode0 -t tcp -a 127.0.0.2 -s 5520 -n inaccessible -g 1 -f ipv4",
+        r#"{"nqn": "nqn.2022-02.io.spdk:cnode0", "ana_state": "inaccessible", "anagrpid": 1, "listen_address": {"trtype": "tcp", "traddr": "127.0.0.2", "adrfam": "ipv4", "trsvcid": "5520"}}"#,
+    ),
+    (
+        "bdev_nvme_set_multipath_policy -b Nvme0n1 -p active_active",
+        r#"{"name": "Nvme0n1", "policy": "active_active"}"#,
+    ),
+    (
+        "bdev_nvme_set_multipath_policy -b Nvme0n1 -p active_active -s queue_depth -r 8",
+        r#"{"name": "Nvme0n1", "policy": "active_active", "selector": "queue_depth", "rr_min_io": 8}"#,
+    ),
+    (
+        "bdev_nvme_set_preferred_path -b Nvme0n1 -c 2",
+        r#"{"name": "Nvme0n1", "cntlid": 2}"#,
+    ),
+    (
+        "bdev_nvme_get_io_paths -n Nvme0n1",
+        r#"{"name": "Nvme0n1"}"#,
+    ),
+    (
+        "bdev_nvme_get_io_paths",
+        r#"null"#,
+    ),
+    (
+        "nvmf_get_subsystems",
+        r#"null"#,
+    ),
+    (
+        "nvmf_get_subsystems nqn.2022-02.io.spdk:cnode0",
+        r#"{"nqn": "nqn.2022-02.io.spdk:cnode0"}"#,
+    ),
+    (
+        "nvmf_subsystem_get_qpairs nqn.2022-02.io.spdk:cnode0",
+        r#"{"nqn": "nqn.2022-02.io.spdk:cnode0"}"#,
+    ),
+    (
+        "nvmf_create_transport -t tcp -o -u 8192",
+        r#"{"no_srq": false, "c2h_success": false, "trtype": "tcp", "io_unit_size": 8192, "zcopy": false, "dif_insert_or_strip": false, "no_wr_batching": false, "disable_mappable_bar0": false, "disable_adaptive_irq": false, "disable_shadow_doorbells": false, "disable_command_passthru": false}"#,
+    ),
+    (
+        "nvmf_create_subsystem nqn.2022-02.io.spdk:cnode0 -a -s SPDK00000000000001 -r",
+        r#"{"nqn": "nqn.2022-02.io.spdk:cnode0", "serial_number": "SPDK00000000000001", "allow_any_host": true, "ana_reporting": true, "passthrough": false, "enable_nssr": false}"#,
+    ),
+    (
+        "bdev_malloc_create 64 512 -b Malloc0",
+        r#"{"num_blocks": 131072, "block_size": 512, "name": "Malloc0", "md_interleave": false, "dif_is_head_of_md": false}"#,
+    ),
+    (
+        "nvmf_subsystem_add_ns nqn.2022-02.io.spdk:cnode0 Malloc0",
+        r#"{"nqn": "nqn.2022-02.io.spdk:cnode0", "namespace": {"bdev_name": "Malloc0", "no_auto_visible": false, "hide_metadata": false}}"#,
+    ),
+    (
+        "nvmf_subsystem_add_listener -t tcp -a 172.17.1.13 -s 4420 nqn.2022-02.io.spdk:cnode0",
+        r#"{"nqn": "nqn.2022-02.io.spdk:cnode0", "secure_channel": false, "listen_address": {"trtype": "tcp", "traddr": "172.17.1.13", "trsvcid": "4420"}}"#,
+    ),
+    (
+        "bdev_nvme_set_options -r -1",
+        r#"{"delay_cmd_submit": true, "bdev_retry_count": -1, "disable_auto_failback": false, "generate_uuids": false, "nvme_error_stat": false, "io_path_stat": false, "allow_accel_sequence": false, "enable_flush": false}"#,
+    ),
+    (
+        "bdev_nvme_attach_controller -b Nvme0 -t tcp -a 172.18.1.13 -s 5520 -f ipv4 -n nqn.2022-02.io.spdk:cnode0 -x multipath -l -1 -o 10",
+        r#"{"name": "Nvme0", "trtype": "tcp", "traddr": "172.18.1.13", "adrfam": "ipv4", "trsvcid": "5520", "subnqn": "nqn.2022-02.io.spdk:cnode0", "prchk_reftag": false, "prchk_guard": false, "hdgst": false, "ddgst": false, "multipath": "multipath", "ctrlr_loss_timeout_sec": -1, "reconnect_delay_sec": 10, "allow_unrecognized_csi": false}"#,
+    ),
+    (
+        "bdev_get_iostat",
+        r#"{"per_channel": false}"#,
+    ),
+    (
+        "bdev_get_bdevs -b Nvme0n1",
+        r#"{"name": "Nvme0n1"}"#,
+    ),
+    (
+        "rpc_get_methods",
+        r#"{"current": false, "include_aliases": false}"#,
+    ),
+    (
+        "nvmf_subsystem_allow_any_host nqn.2022-02.io.spdk:cnode0 --no-allow-any-host",
+        r#"{"nqn": "nqn.2022-02.io.spdk:cnode0", "allow_any_host": false}"#,
+    ),
+    (
+        "bdev_nvme_reset_controller Nvme0 -c 1",
+        r#"{"name": "Nvme0", "cntlid": 1}"#,
+    ),
+    (
+        "bdev_nvme_detach_controller Nvme0 -t tcp -a 127.0.0.1 -s 4420",
+        r#"{"name": "Nvme0", "trtype": "tcp", "traddr": "127.0.0.1", "trsvcid": "4420"}"#,
+    ),
+    (
+        "nvmf_subsystem_remove_listener nqn.2022-02.io.spdk:cnode0 -t tcp -a 127.0.0.1 -s 4420",
+        r#"{"nqn": "nqn.2022-02.io.spdk:cnode0", "listen_address": {"trtype": "tcp", "traddr": "127.0.0.1", "trsvcid": "4420"}}"#,
+    ),
+    (
+        "bdev_nvme_set_options --policy active_active --selector queue_depth",
+        r#"{"delay_cmd_submit": true, "disable_auto_failback": false, "generate_uuids": false, "nvme_error_stat": false, "io_path_stat": false, "allow_accel_sequence": false, "enable_flush": false, "multipath_opts": {"policy": "active_active", "selector": "queue_depth"}}"#,
+    ),
+];
+
+#[test]
+fn command_lines_send_what_spdk_rpc_sends() {
+    for (line, want) in SPDK_RPC_DRY_RUN {
+        let want: Value = serde_json::from_str(want).unwrap();
+        let want = if want == json!({}) { Value::Null } else { want };
+        let (a, fx) = run_line(line);
+        let c = one_call(fx);
+        assert_eq!(c.params.clone().unwrap_or(Value::Null), want, "{line}");
+        let method = line.split_whitespace().next().unwrap();
+        assert_eq!(c.method, method);
+        let app = if method.starts_with("nvmf_")
+            || method.starts_with("bdev_malloc")
+            || method == "rpc_get_methods"
+        {
+            Target::Target
+        } else {
+            Target::Initiator
+        };
+        assert_eq!(c.app, app, "{line}");
+        assert!(a.cmd.is_none(), "closed after sending");
+        assert_eq!(a.history.items.last().map(String::as_str), Some(*line));
+    }
+}
+
+#[test]
+fn howto_lines_with_program_and_socket_are_accepted() {
+    // Pasted from the HOWTO: the program and -s are accepted; -s names no
+    // socket of ours, so the method name routes it (and we say so).
+    let (a, fx) = run_line(
+        "./scripts/rpc.py -s /tmp/bdevperf.sock bdev_nvme_set_multipath_policy -b Nvme0n1 -p active_active",
+    );
+    let c = one_call(fx);
+    assert_eq!(
+        (c.app, c.params),
+        (
+            Target::Initiator,
+            Some(json!({"name": "Nvme0n1", "policy": "active_active"}))
+        )
+    );
+    assert!(
+        a.status.is_none(),
+        "/tmp/bdevperf.sock is the fixture's initiator socket"
+    );
+    let (a, fx) = run_line("rpc.py -s /var/run/other.sock nvmf_get_subsystems");
+    assert_eq!(one_call(fx).app, Target::Target);
+    assert!(a
+        .status
+        .unwrap()
+        .text
+        .contains("-s /var/run/other.sock is not one of ours"));
+    // -s naming one of ours picks that application (bdev_get_bdevs exists
+    // on both).
+    let (_, fx) = run_line("spdk-rpc -s /var/tmp/spdk.sock bdev_get_bdevs");
+    assert_eq!(one_call(fx).app, Target::Target);
+    let (_, fx) = run_line(
+        "bdevperf.py -t 1 -s /tmp/bdevperf.sock perform_tests -q 64 -w randread -t 10 -M 0",
+    );
+    let c = one_call(fx);
+    assert_eq!(
+        c.params,
+        Some(json!({"queue_depth": 64, "workload_type": "randread", "time_in_sec": 10}))
+    );
+    assert!(c.background);
+}
+
+#[test]
+fn generic_methods_take_key_values_flags_or_json() {
+    let (_, fx) = run_line("mpath_host_events since=5");
+    let c = one_call(fx);
+    assert_eq!(
+        (c.app, c.params),
+        (Target::Initiator, Some(json!({"since": 5})))
+    );
+    let (_, fx) = run_line(
+        r#"mpath_listener_drop_connections '{"listen_address":{"trtype":"tcp","traddr":"127.0.0.1","trsvcid":"4420"}}'"#,
+    );
+    let c = one_call(fx);
+    assert_eq!(c.app, Target::Target);
+    assert_eq!(c.params.unwrap()["listen_address"]["trsvcid"], "4420");
+    // Unknown to spdk-rpc's table: routed by prefix, flags become keys.
+    let (_, fx) = run_line("nvmf_frobnicate --some-flag x --on");
+    let c = one_call(fx);
+    assert_eq!(
+        (c.app, c.params.clone()),
+        (Target::Target, Some(json!({"some_flag": "x", "on": true})))
+    );
+    assert_eq!(
+        c.line,
+        r#"spdk-rpc nvmf_frobnicate '{"some_flag":"x","on":true}'"#
+    );
+    // Neither application lists it, and the name does not say: refused.
+    let (a, fx) = run_line("framework_get_reactors");
+    assert!(fx.is_empty());
+    assert!(a
+        .cmd
+        .unwrap()
+        .msg
+        .unwrap()
+        .contains("neither application lists it"));
+}
+
+#[test]
+fn bad_command_lines_send_nothing_and_say_why() {
+    for (line, why) in [
+        (
+            "nvmf_subsystem_listener_set_ana_state nqn.x -t tcp -a 127.0.0.1 -s 4420",
+            "required: -n/--ana-state",
+        ),
+        (
+            "nvmf_subsystem_listener_set_ana_state nqn.x -t tcp -a 1.2.3.4 -s 4420 -n fast",
+            "invalid choice \"fast\"",
+        ),
+        (
+            "bdev_nvme_set_preferred_path -b Nvme0n1 -c two",
+            "invalid int value \"two\"",
+        ),
+        (
+            "bdev_nvme_set_multipath_policy -b Nvme0n1 -p active_active --bogus",
+            "unknown option --bogus",
+        ),
+        ("nvmf_get_subsystems 'unterminated", "unterminated"),
+        ("NotAMethod", "not an RPC method name"),
+        ("mpath_host_events {bad json", "not valid JSON"),
+        ("-q nvmf_get_subsystems", "unknown global option -q"),
+    ] {
+        let (a, fx) = run_line(line);
+        assert!(fx.is_empty(), "{line}: {fx:?}");
+        let cmd = a.cmd.as_ref().expect("the line stays open for fixing");
+        assert!(cmd.msg_is_error);
+        let msg = cmd.msg.as_deref().unwrap();
+        assert!(msg.contains(why), "{line}: {msg}");
+        assert_eq!(cmd.input.value(), line);
+        assert!(a.log.is_empty(), "nothing logged as sent");
+    }
+}
+
+#[test]
+fn dry_run_shows_the_request_and_sends_nothing() {
+    let (a, fx) = run_line("--dry-run bdev_nvme_get_io_paths -n Nvme0n1");
+    assert!(fx.is_empty());
+    let Overlay::Result { lines, error, .. } = &a.overlay else {
+        panic!("{:?}", a.overlay)
+    };
+    assert!(!error);
+    let text = lines.join("\n");
+    assert!(
+        text.contains("\"method\": \"bdev_nvme_get_io_paths\"")
+            && text.contains("\"name\": \"Nvme0n1\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn cmdline_results_open_a_viewer() {
+    let (mut a, fx) = run_line("nvmf_get_subsystems");
+    let c = one_call(fx);
+    a.update(UiEvent::CallDone {
+        id: c.id,
+        result: Ok(json!([{"nqn": "x"}])),
+        ms: 2.0,
+    });
+    let Overlay::Result {
+        title,
+        lines,
+        error,
+        ..
+    } = &a.overlay
+    else {
+        panic!()
+    };
+    assert!(title.starts_with("nvmf_get_subsystems") && !error);
+    assert!(lines.iter().any(|l| l.contains("\"nqn\": \"x\"")));
+    a.update(code(KeyCode::Esc));
+    assert_eq!(a.overlay, Overlay::None);
+}
+
+#[test]
+fn tab_completes_methods_flags_and_choices_and_cycles() {
+    let mut a = app();
+    type_line(&mut a, "bdev_nvme_set_m");
+    a.update(code(KeyCode::Tab));
+    assert_eq!(
+        a.cmd.as_ref().unwrap().input.value(),
+        "bdev_nvme_set_multipath_policy "
+    );
+    for c in "-b Nvme0n1 -p ".chars() {
+        a.update(key(c));
+    }
+    a.update(code(KeyCode::Tab));
+    let cmd = a.cmd.as_ref().unwrap();
+    assert_eq!(cmd.completions, ["active_active", "active_passive"]);
+    assert_eq!(
+        cmd.input.value(),
+        "bdev_nvme_set_multipath_policy -b Nvme0n1 -p active_"
+    );
+    a.update(code(KeyCode::Tab));
+    assert_eq!(
+        a.cmd.as_ref().unwrap().input.value(),
+        "bdev_nvme_set_multipath_policy -b Nvme0n1 -p active_active"
+    );
+    a.update(code(KeyCode::Tab));
+    assert_eq!(
+        a.cmd.as_ref().unwrap().input.value(),
+        "bdev_nvme_set_multipath_policy -b Nvme0n1 -p active_passive"
+    );
+    a.update(code(KeyCode::Enter)); // accept the choice
+    let c = one_call(a.update(code(KeyCode::Enter)));
+    assert_eq!(c.params.unwrap()["policy"], "active_passive");
+    // NQNs complete from the snapshot.
+    let mut b = app();
+    type_line(&mut b, "nvmf_subsystem_get_qpairs nqn.2022");
+    b.update(code(KeyCode::Tab));
+    assert_eq!(
+        b.cmd.as_ref().unwrap().input.value(),
+        "nvmf_subsystem_get_qpairs nqn.2022-02.io.spdk:cnode0 "
+    );
+}
+
+#[test]
+fn history_recalls_with_up_and_down() {
+    let mut a = app();
+    for l in ["nvmf_get_subsystems", "bdev_nvme_get_io_paths -n Nvme0n1"] {
+        type_line(&mut a, l);
+        a.update(code(KeyCode::Enter));
+    }
+    a.update(key(':'));
+    a.update(code(KeyCode::Up));
+    assert_eq!(
+        a.cmd.as_ref().unwrap().input.value(),
+        "bdev_nvme_get_io_paths -n Nvme0n1"
+    );
+    a.update(code(KeyCode::Up));
+    assert_eq!(a.cmd.as_ref().unwrap().input.value(), "nvmf_get_subsystems");
+    a.update(code(KeyCode::Down));
+    a.update(code(KeyCode::Down));
+    assert_eq!(a.cmd.as_ref().unwrap().input.value(), "");
+    a.update(code(KeyCode::Esc));
+    assert!(a.cmd.is_none());
+}
+
+#[test]
+fn user_keymap_and_theme_files_fail_clearly() {
+    use mpath_console::ui::{make_app, UiOpts};
+    let dir = tempfile::tempdir().unwrap();
+    let km = dir.path().join("keys.json");
+    std::fs::write(&km, r#"{"ana.optimized": "ctrl-alt-banana"}"#).unwrap();
+    let opts = UiOpts {
+        keymap: Some(km.display().to_string()),
+        ..UiOpts::default()
+    };
+    let e = make_app(&opts).err().unwrap().to_string();
+    assert!(
+        e.contains("keys.json") && e.contains("ana.optimized") && e.contains("unknown key"),
+        "{e}"
+    );
+    std::fs::write(&km, r#"{"ana.optimized": "O"}"#).unwrap();
+    let mut a = make_app(&opts).unwrap();
+    a.update(UiEvent::Snapshot(Arc::new(fixture::snapshot())));
+    assert_eq!(
+        one_call(a.update(key('O'))).params.unwrap()["ana_state"],
+        "optimized"
+    );
+    let th = dir.path().join("t.json");
+    std::fs::write(&th, r#"{"ana": {"optimized": {"fg": "grean"}}}"#).unwrap();
+    let opts = UiOpts {
+        theme: Some(th.display().to_string()),
+        ..UiOpts::default()
+    };
+    let e = make_app(&opts).err().unwrap().to_string();
+    assert!(
+        e.contains("t.json") && e.contains("ana.optimized") && e.contains("grean"),
+        "{e}"
+    );
+}
+
+#[test]
+fn walkthrough_follows_the_howto() {
+    let mut a = app();
+    a.walkthrough = true;
+    a.update(UiEvent::Snapshot(a.snap.clone()));
+    // Set up and one busy path: the next step is the ANA switch.
+    assert_eq!(a.walk_step, 2);
+    with_snapshot(&mut a, |s| {
+        s.listeners[0].ana_states[0].1 = "non_optimized".into();
+        s.paths[0].current = false;
+        s.paths[1].current = true;
+    });
+    assert_eq!(a.walk_step, 3);
+    with_snapshot(&mut a, |s| {
+        s.listeners[0].ana_states[0].1 = "optimized".into()
+    });
+    assert_eq!(a.walk_step, 4);
+    with_snapshot(&mut a, |s| {
+        s.policy = Some("active_active".into());
+        s.paths[1].iops = mpath_console::ui::snapshot::Metric::Value(12_000.0);
+    });
+    assert_eq!(a.walk_step, 5, "the last step stays open");
+    // Done steps stay done when the state moves on.
+    with_snapshot(&mut a, |s| s.policy = Some("active_passive".into()));
+    assert_eq!(a.walk_step, 5);
+}
