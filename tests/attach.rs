@@ -427,7 +427,10 @@ fn bench_connect_drives_an_external_target() {
             let io = |a: SocketAddr| {
                 q.iter().any(|q| {
                     q["qid"].as_u64().unwrap_or(0) > 0
-                        && q["listen_address"]["trsvcid"] == a.port().to_string()
+                        && q["listen_address"]["trsvcid"]
+                            .as_str()
+                            .and_then(|p| p.parse().ok())
+                            == Some(a.port())
                 })
             };
             (io(a1) && io(a2)).then(|| v.clone())

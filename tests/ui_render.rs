@@ -217,15 +217,12 @@ fn overlays_and_command_line() {
         crossterm::event::KeyModifiers::NONE,
     )));
     insta::assert_snapshot!("cmdline_completion", text(&screen(&a, 100, 30)));
-    // A parse error stays on the line.
+    // Enter on an unknown method: an error, nothing sent, the line stays.
     a.update(UiEvent::Key(crossterm::event::KeyEvent::new(
         crossterm::event::KeyCode::Enter,
         crossterm::event::KeyModifiers::NONE,
     )));
-    a.update(UiEvent::Key(crossterm::event::KeyEvent::new(
-        crossterm::event::KeyCode::Esc,
-        crossterm::event::KeyModifiers::NONE,
-    )));
+    assert!(a.cmd.as_ref().unwrap().msg_is_error);
     for c in "listener_set_ana_state nqn -t tcp".chars() {
         a.update(key(c));
     }
@@ -233,6 +230,9 @@ fn overlays_and_command_line() {
         crossterm::event::KeyCode::Enter,
         crossterm::event::KeyModifiers::NONE,
     )));
+    let cmd = a.cmd.as_ref().expect("the line stays open");
+    assert!(cmd.msg_is_error && cmd.msg.as_deref().unwrap().contains("required"));
+    assert!(a.log.is_empty(), "nothing was sent");
     insta::assert_snapshot!("cmdline_error", text(&screen(&a, 100, 30)));
 }
 

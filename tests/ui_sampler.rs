@@ -392,16 +392,24 @@ fn real_spdk_shapes_fall_back_to_the_kernel_and_iostat() {
         if let Some(Ok(v)) = &mut r.io_paths {
             for p in v["poll_groups"][0]["io_paths"].as_array_mut().unwrap() {
                 let o = p.as_object_mut().unwrap();
-                for key in ["completed_ios", "bytes", "local_address", "outstanding_ios", "ana_state"] {
+                for key in [
+                    "completed_ios",
+                    "bytes",
+                    "local_address",
+                    "outstanding_ios",
+                    "ana_state",
+                ] {
                     o.remove(key);
                 }
             }
         }
         r.perf_status = None;
-        r.iostat = Some(Ok(json!({"tick_rate": 1_000_000_000u64, "ticks": 1, "bdevs": [{
+        r.iostat = Some(Ok(
+            json!({"tick_rate": 1_000_000_000u64, "ticks": 1, "bdevs": [{
             "name": "Nvme0n1", "num_read_ops": 1000 * k, "num_write_ops": 1000 * k,
             "bytes_read": 4096 * 1000 * k, "bytes_written": 4096 * 1000 * k,
-            "read_latency_ticks": 50_000_000 * k, "write_latency_ticks": 50_000_000 * k}]})));
+            "read_latency_ticks": 50_000_000 * k, "write_latency_ticks": 50_000_000 * k}]}),
+        ));
         r.host_events = None;
         r
     };
@@ -411,10 +419,16 @@ fn real_spdk_shapes_fall_back_to_the_kernel_and_iostat() {
     let s = ingest(&mut st, spdk(t0 + Duration::from_secs(1), 2));
     assert_eq!(s.load.iops, Metric::Value(2000.0));
     assert_eq!(s.load.avg_lat_us, Metric::Value(50.0));
-    assert_eq!(s.load.p99_lat_us, Metric::Unavailable("bdev_get_iostat has no percentiles".into()));
+    assert_eq!(
+        s.load.p99_lat_us,
+        Metric::Unavailable("bdev_get_iostat has no percentiles".into())
+    );
     assert_eq!(s.load.failed, None, "unknown, not zero");
     let p = &s.paths[0];
-    assert_eq!(p.iops, Metric::Unavailable("no per-path counters on this backend".into()));
+    assert_eq!(
+        p.iops,
+        Metric::Unavailable("no per-path counters on this backend".into())
+    );
     assert_eq!(p.outstanding, None);
     // 4420's host-side sockets: the I/O one moved 1 MB + 2 MB in 1 s, the
     // admin one nothing.

@@ -613,26 +613,31 @@ fn generic_methods_take_key_values_flags_or_json() {
     let c = one_call(fx);
     assert_eq!(c.app, Target::Target);
     assert_eq!(c.params.unwrap()["listen_address"]["trsvcid"], "4420");
-    // Unknown to spdk-rpc's table: routed by prefix, flags become keys.
-    let (_, fx) = run_line("nvmf_frobnicate --some-flag x --on");
+    // Not in spdk-rpc's table: flags become keys.
+    let (_, fx) = run_line("mpath_perf_status --some-flag x --on");
     let c = one_call(fx);
     assert_eq!(
         (c.app, c.params.clone()),
-        (Target::Target, Some(json!({"some_flag": "x", "on": true})))
+        (
+            Target::Initiator,
+            Some(json!({"some_flag": "x", "on": true}))
+        )
     );
     assert_eq!(
         c.line,
-        r#"spdk-rpc nvmf_frobnicate '{"some_flag":"x","on":true}'"#
+        r#"spdk-rpc -s /tmp/bdevperf.sock mpath_perf_status '{"some_flag":"x","on":true}'"#
     );
-    // Neither application lists it, and the name does not say: refused.
-    let (a, fx) = run_line("framework_get_reactors");
-    assert!(fx.is_empty());
-    assert!(a
-        .cmd
-        .unwrap()
-        .msg
-        .unwrap()
-        .contains("neither application lists it"));
+    // Neither application lists it: refused, whatever its prefix.
+    for m in ["framework_get_reactors", "nvmf_frobnicate"] {
+        let (a, fx) = run_line(m);
+        assert!(fx.is_empty(), "{m}");
+        assert!(a
+            .cmd
+            .unwrap()
+            .msg
+            .unwrap()
+            .contains("neither application lists it"));
+    }
 }
 
 #[test]

@@ -135,7 +135,12 @@ pub enum Level {
 pub struct Status {
     pub text: String,
     pub level: Level,
+    /// When it was set (epoch seconds); info messages fade after
+    /// [`STATUS_SECS`], warnings and errors stay until Esc.
+    pub at: f64,
 }
+
+pub const STATUS_SECS: f64 = 5.0;
 
 /// The `:` line being edited.
 #[derive(Debug, Clone, Default)]
@@ -242,6 +247,7 @@ impl App {
         self.status = Some(Status {
             text: text.into(),
             level,
+            at: (self.clock)(),
         });
     }
 
@@ -392,6 +398,13 @@ impl App {
     fn on_snapshot(&mut self, s: Arc<Snapshot>) -> Vec<Effect> {
         self.snap = s;
         self.clamp();
+        if self
+            .status
+            .as_ref()
+            .is_some_and(|st| st.level == Level::Info && (self.clock)() - st.at > STATUS_SECS)
+        {
+            self.status = None;
+        }
         if self.walkthrough {
             self.walk_step = super::walkthrough::advance(self.walk_step, &self.snap);
         }
@@ -851,6 +864,8 @@ impl App {
                         let cmd = self.cmd.as_mut().expect("cmd");
                         cmd.msg = Some(e);
                         cmd.msg_is_error = true;
+                        cmd.completions.clear();
+                        cmd.comp_sel = None;
                     }
                     Ok(p) => {
                         self.history.push(&line);

@@ -857,6 +857,18 @@ fn route(method: &str, sock: Option<&str>, ctx: &Ctx) -> Result<(App, Option<Str
                 None
             }
         });
+    let known = spec(method).is_some() || OUR_METHODS.iter().any(|(m, _)| *m == method);
+    let listed = |app: App| lists(app).is_some_and(|l| l.iter().any(|m| m == method));
+    if !known
+        && lists(App::Target).is_some()
+        && lists(App::Initiator).is_some()
+        && !listed(App::Target)
+        && !listed(App::Initiator)
+    {
+        return Err(format!(
+            "unknown method {method}: neither application lists it (Tab completes names)"
+        ));
+    }
     let app = match by_name {
         Some(a) => a,
         None => {

@@ -31,14 +31,22 @@ pub fn spawn(
                 Effect::Sequence(calls) => {
                     let (control, events) = (control.clone(), events.clone());
                     tokio::spawn(async move {
+                        let mut stopped = false;
                         for c in calls {
                             if c.background {
-                                // Started, not awaited: the next call (if
-                                // any) must not wait for a whole run.
+                                if stopped {
+                                    // A stopped run winds down before a new
+                                    // one may start (bdevperf refuses with
+                                    // -EINPROGRESS until then).
+                                    wait_idle(&*control).await;
+                                }
+                                // Started, not awaited: its reply comes when
+                                // the run ends.
                                 let (control, events) = (control.clone(), events.clone());
                                 tokio::spawn(async move { run_one(&*control, c, &events).await });
                                 continue;
                             }
+                            stopped |= c.method == "mpath_perf_stop";
                             if !run_one(&*control, c, &events).await {
                                 break;
                             }
@@ -75,4 +83,21 @@ async fn run_one(
         ms: t0.elapsed().as_secs_f64() * 1000.0,
     });
     ok
+}
+
+/// Waits (at most 5 s) until `mpath_perf_status` says no run is going.
+async fn wait_idle(control: &dyn Control) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let r = tokio::time::timeout(
+            Duration::from_secs(1),
+            control.call(crate::control::App::Initiator, "mpath_perf_status", None),
+        )
+        .await;
+        match r {
+            Ok(Ok(v)) if v["running"].as_bool() == Some(true) => {}
+            _ => return,
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -590,13 +590,20 @@ impl State {
                 // host's end if it is on this machine, else the target's.
                 let addr = p.addr();
                 let rows: Vec<&ConnRow> = match &p.local_address {
-                    Some(la) => s.conns.rows.iter().filter(|r| r.side == Side::Host && &r.local == la).collect(),
+                    Some(la) => s
+                        .conns
+                        .rows
+                        .iter()
+                        .filter(|r| r.side == Side::Host && &r.local == la)
+                        .collect(),
                     None => {
                         let mine = |side: Side| -> Vec<&ConnRow> {
                             s.conns
                                 .rows
                                 .iter()
-                                .filter(|r| r.side == side && r.listener.as_deref() == Some(addr.as_str()))
+                                .filter(|r| {
+                                    r.side == side && r.listener.as_deref() == Some(addr.as_str())
+                                })
                                 .collect()
                         };
                         let host = mine(Side::Host);
