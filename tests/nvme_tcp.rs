@@ -420,3 +420,66 @@ fn hostile_input_closes_only_that_connection() {
     let n = by.finish();
     assert!(n > 0, "the bystander kept doing I/O");
 }
+
+/// The discovery subsystem answers on any listener, and its log page (70h)
+/// lists every (subsystem, listener) pair, honouring offset and length.
+#[test]
+fn discovery_log_lists_every_listener() {
+    let t = Howto::start();
+    let (mut h, _) = Host::admin_bringup(t.p1, "nqn.2014-08.org.nvmexpress.discovery", false);
+    let (c, id) = h.identify(1, 0);
+    assert!(c.ok());
+    assert_eq!(id[111], 2, "CNTRLTYPE: discovery controller");
+    // The header first (libnvme reads 20 bytes), then the entries at 1024.
+    let (c, hdr) = h.get_log(0x70, 20, true);
+    assert!(c.ok());
+    let numrec = u64::from_le_bytes(hdr[8..16].try_into().unwrap());
+    assert_eq!(numrec, 2, "one entry per listener");
+    let sqe = Sqe::new(0x02, 6)
+        .cdw(10, 0x70 | ((2 * 1024 / 4 - 1) << 16))
+        .cdw(12, 1024)
+        .sgl(0x5A, 2048);
+    let (c, entries) = h.cmd(&sqe, &[]);
+    assert!(c.ok(), "{c:?}");
+    let mut seen: Vec<String> = entries
+        .chunks(1024)
+        .map(|e| {
+            assert_eq!(e[0], 3, "TRTYPE TCP");
+            assert_eq!(e[2], 2, "SUBTYPE NVMe subsystem");
+            let s = |r: std::ops::Range<usize>| {
+                String::from_utf8_lossy(&e[r])
+                    .trim_end_matches(['\0', ' '])
+                    .to_string()
+            };
+            assert_eq!(s(256..512), NQN);
+            format!("{}:{}", s(512..768), s(32..64))
+        })
+        .collect();
+    seen.sort();
+    let mut want = vec![t.p1.to_string(), t.p2.to_string()];
+    want.sort();
+    assert_eq!(seen, want);
+}
+
+/// No Keep Alive within KATO: the target tears the controller down and
+/// closes its connections.
+#[test]
+fn keep_alive_timeout_closes_the_controller() {
+    let t = Howto::start();
+    let mut h = Host::connect(t.p1);
+    h.ic(false, false);
+    let c = h.fabrics_connect(0, 31, 1000, 0xFFFF, NQN);
+    assert!(c.ok());
+    assert!(h.prop_set(0x14, 0x0046_0001).ok());
+    let started = std::time::Instant::now();
+    h.sock
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert!(h.drain_until_close().is_empty(), "closed without a word");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900),
+        "not before KATO: {took:?}"
+    );
+    assert!(t.call("nvmf_subsystem_get_controllers", json!({"nqn": NQN})) == json!([]));
+}
