@@ -393,6 +393,15 @@ impl Conn {
                 self.complete(cid, Reply::status(Status::COMMAND_SEQUENCE_ERROR));
                 return Flow::Continue;
             }
+            // The transfer is zero-padded to the SGL length: bound it by
+            // MDTS before anything is allocated for it.
+            if sgl.len > self.opts.max_io_size {
+                self.complete(
+                    cid,
+                    Reply::status(Status::DATA_SGL_LENGTH_INVALID.with_dnr()),
+                );
+                return Flow::Continue;
+            }
             match admin::handle(&self.target, &self.opts, &ctrl, &sqe, &data) {
                 AdminOutcome::Reply(mut r) => {
                     if let Some(d) = r.data.take() {

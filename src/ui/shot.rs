@@ -143,7 +143,7 @@ async fn take_all(
         }
         d.key(KeyCode::Char('j')).await;
     }
-    if !d.app.selected_listener().is_some_and(|l| l.traddr == l1) {
+    if d.app.selected_listener().is_none_or(|l| l.traddr != l1) {
         bail!("could not select the listener on {l1}");
     }
     d.key(KeyCode::Char('n')).await;
