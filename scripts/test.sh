@@ -3,7 +3,7 @@
 #
 # On a fresh Debian 12 machine, as root, it installs what the tests need and
 # then runs every check:
-#   apt:    tshark, tmux, python3 + python3-venv (only those missing)
+#   apt:    tshark, tmux, iproute2, python3 + python3-venv (only those missing)
 #   venv:   target/spdk-venv with SPDK's client (PyPI spdk==26.5), reused
 #   rustup: rustfmt, clippy (only if missing)
 #   checks: cargo fmt --check, cargo clippy -D warnings, cargo test
@@ -40,6 +40,7 @@ export MPATH_SHARED
 pkgs=()
 command -v tshark >/dev/null 2>&1 || pkgs+=(tshark)
 command -v tmux >/dev/null 2>&1 || pkgs+=(tmux)
+command -v ip >/dev/null 2>&1 || pkgs+=(iproute2) # tests/netns.rs: ip netns, veth
 if ! command -v python3 >/dev/null 2>&1; then
     pkgs+=(python3 python3-venv)
 elif ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
