@@ -61,10 +61,6 @@ fn loopback_howto() -> (String, SocketAddr, SocketAddr) {
     )
 }
 
-fn tmux_name(test: &str) -> String {
-    format!("mpath-{}-{test}", std::process::id())
-}
-
 fn argv(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
@@ -194,9 +190,11 @@ fn attach_over_unix_and_tcp_shows_what_run_shows() {
     write_steps(&tgt, &sc, &["nvmf_tgt"]);
     write_steps(&ini, &sc, &["bdevperf"]);
 
-    // 1. The embedded engines (`run`), load paused so nothing moves.
+    // 1. The embedded engines (`run`), load paused so nothing moves. (`run`
+    //    serves its RPC on SPDK's default socket paths when nothing answers
+    //    there, else in a private directory; it has no option to choose.)
     let run = console_screen(
-        &tmux_name("run"),
+        "run",
         d,
         &["run", "--paused", "--scenario", full.to_str().unwrap()],
         a1,
@@ -228,7 +226,7 @@ fn attach_over_unix_and_tcp_shows_what_run_shows() {
 
     let (ts, is) = (tsock.to_str().unwrap(), isock.to_str().unwrap());
     let unix = console_screen(
-        &tmux_name("unix"),
+        "unix",
         d,
         &["attach", "--target", ts, "--initiator", is],
         a1,
@@ -236,7 +234,7 @@ fn attach_over_unix_and_tcp_shows_what_run_shows() {
     );
     let (ttcp, itcp) = (format!("127.0.0.1:{tport}"), format!("127.0.0.1:{iport}"));
     let tcp = console_screen(
-        &tmux_name("tcp"),
+        "tcp",
         d,
         &["attach", "--target", &ttcp, "--initiator", &itcp],
         a1,
@@ -354,7 +352,7 @@ fn strict_backend_shows_per_path_rates_from_sock_diag() {
     let _load = start_load(&isock);
 
     let t = Tmux::start(
-        &tmux_name("strict"),
+        "strict",
         d,
         &argv(&[
             bin(),

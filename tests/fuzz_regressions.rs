@@ -159,16 +159,17 @@ fn rpc_methods_list_is_complete() {
 //
 // One test per bug, named after it; the input is in fuzz/regressions/.
 
-/// FAILS until fixed. Found by `target_commands` (libFuzzer: out-of-memory,
-/// `malloc(4294967295)` in `target::conn::fit_transfer` via
-/// `BytesMut::zeroed`): the transport SGL length of an admin command is
-/// never checked against the transport's `max_io_size`, and the reply data
-/// is padded to whatever length the host claims. Identify (CNS 1) with SGL
-/// length 0xFFFF_FFFF makes the target allocate, zero and send 4 GiB; this
-/// input asks for 1 MiB so the test stays cheap before the fix. SPDK
-/// (`nvmf_tcp_req_parse_sgl`) answers Data SGL Length Invalid when the
-/// length exceeds `max_io_size`. Get Log Page has the same hole (up to the
-/// 16 MiB `slice_log` cap).
+/// Found by `target_commands` (libFuzzer: out-of-memory, `malloc(3334925086)`
+/// via `target::conn::fit_transfer` → `BytesMut::zeroed` and `pdu::encode`;
+/// the fuzzer's input is kept as `oom_identify_sgl_len_1_6gib`, not replayed
+/// here because before the fix it allocates gigabytes): the transport SGL
+/// length of an admin command was not checked against `max_io_size`, and the
+/// reply data was zero-padded to whatever length the host claimed, so an
+/// Identify with SGL length 0xFFFF_FFFF made the target allocate, zero and
+/// send 4 GiB. SPDK (`nvmf_tcp_req_parse_sgl`) answers Data SGL Length
+/// Invalid. This input asks for 1 MiB so the test stays cheap; it failed on
+/// the tree the fuzzer ran on and passes since conn.rs bounds `sgl.len` by
+/// `max_io_size` before handling an admin command.
 #[test]
 fn target_bounds_the_sgl_length_of_admin_commands() {
     regression("target_commands", "identify_sgl_len_1mib");

@@ -36,8 +36,8 @@ use std::time::{Duration, Instant};
 use console::*;
 use serde_json::{json, Value};
 
-/// The two networks, as the HOWTO's 172.17.1.0/24 and 172.18.1.0/24, but
-/// in link-local space (169.254.0.0/16, never routed): these addresses
+/// The two networks, like the HOWTO's two (its 172.17/16 and 172.18/16),
+/// but in link-local space (169.254.0.0/16, never routed): these addresses
 /// exist only on the veths inside this test's own namespaces.
 const NETS: [[u8; 3]; 2] = [[169, 254, 17], [169, 254, 18]];
 /// The target's host number on each network (the HOWTO's `.13`) and the
@@ -256,6 +256,14 @@ fn two_hosts_in_namespaces_switch_paths_through_the_console() {
             )
         }
     };
+    // Nothing of it in the host's namespace: no veth end, no address.
+    let host = ip(&["-o", "addr", "show"]).unwrap_or_default()
+        + &ip(&["-o", "link", "show"]).unwrap_or_default();
+    let mine = format!("mp{}", std::process::id());
+    assert!(
+        !host.contains(&mine) && !host.contains(&addr(0, TARGET_HOST).to_string()),
+        "the host's namespace got a test link or address:\n{host}"
+    );
     let (l1, l2) = (listener(0), listener(1));
     let sc = fixture(
         "howto.json",
@@ -299,9 +307,8 @@ fn two_hosts_in_namespaces_switch_paths_through_the_console() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let name = format!("mpath-{}-netns", std::process::id());
     // Declared after `lab`, so dropped (tmux server killed) before it.
-    let tmux = Tmux::start(&name, d, &argv);
+    let tmux = Tmux::start("console", d, &argv);
     let (s1, s2) = (l1.to_string(), l2.to_string());
 
     // Only the first path carries I/O, on the first network.

@@ -24,7 +24,9 @@
 //!   ([`MAX_TRANSFER`]), whatever SGL length the command claimed;
 //! * every command we wait for is answered (CapsuleResp, C2HData with
 //!   SUCCESS, or R2T for its CID), or the connection is closed, within
-//!   [`REPLY_TIMEOUT`] (AERs are not waited for: they are held);
+//!   [`REPLY_TIMEOUT`] (AERs are not waited for: they are held; nor is
+//!   anything after raw bytes, which may have left a partial PDU that the
+//!   target rightly waits to complete);
 //! * after the host half-closes, the target closes within [`REPLY_TIMEOUT`].
 //!
 //! Transport: by default real loopback TCP through the fixture's listener
@@ -214,6 +216,10 @@ struct Conn {
     eof: bool,
     next_cid: u16,
     last_r2t: Option<R2t>,
+    /// Raw bytes were sent: the stream may hold a partial PDU now, so the
+    /// target need not answer anything until the host's FIN (after which it
+    /// must still close: checked by `finish`).
+    raw: bool,
     /// Digests we asked for in a structured ICReq, to check the ICResp.
     asked: Option<(bool, bool)>,
     /// CIDs of Connect commands on the admin queue, to learn the CNTLID.
@@ -268,6 +274,7 @@ impl Conn {
             eof: false,
             next_cid: 0,
             last_r2t: None,
+            raw: false,
             asked: None,
             admin_connects: Vec::new(),
         }
@@ -377,6 +384,10 @@ impl Conn {
     /// Reads until `done` holds for a PDU received from index `from` on,
     /// or the target closes. Panics after [`REPLY_TIMEOUT`].
     async fn wait(&mut self, from: usize, what: &str, done: impl Fn(&Pdu) -> bool) {
+        if self.raw {
+            self.pump();
+            return;
+        }
         let deadline = tokio::time::Instant::now() + REPLY_TIMEOUT;
         loop {
             if self.rx.iter().skip(from).any(&done) || self.closed {
@@ -497,6 +508,9 @@ impl Host {
 
     async fn op(&mut self, r: &mut Reader<'_>, fx: &Fixture) {
         let kind = r.u8() % OP_KINDS;
+        if debug() {
+            eprintln!("op {kind} on connection {}", self.cur);
+        }
         match kind {
             op::SWITCH => {
                 self.cur = usize::from(r.u8() % 2);
@@ -566,6 +580,7 @@ impl Host {
             op::RAW => {
                 let n = usize::from(r.u16() % 4096);
                 let bytes = r.bytes(n).to_vec();
+                c.raw |= !bytes.is_empty();
                 c.send(&bytes).await;
             }
             op::FABRICS_OTHER => {

@@ -4,10 +4,12 @@
 //! HOWTO's addresses, free ports when those are taken) and the load, runs
 //! the console's own sampler and executor, and drives [`App`] through
 //! [`App::update`] with the keys a user would press: `n` on the first
-//! listener, `p`, `?`, `:` and an RPC. At each state it renders a frame
-//! with [`panes::draw`] into a ratatui [`Buffer`] and writes it as SVG
+//! listener, `o` and `p`, `?`, `:` and an RPC, with the walkthrough on as
+//! `run --walkthrough` has it. At each state it renders a frame with
+//! [`panes::draw`] into a ratatui [`Buffer`] and writes it as SVG
 //! ([`buffer_to_svg`]: a monospace grid, per-cell colours and modifiers
-//! from the theme) and, when `rsvg-convert` is installed, as PNG.
+//! from the theme) and, when `rsvg-convert` is installed, as PNG (made
+//! smaller by `optipng` when that is installed too).
 //!
 //! Nothing is faked: the numbers, paths and connections are the engines'
 //! and the kernel's at that moment, so the pictures differ run to run.
@@ -63,8 +65,12 @@ pub struct ShotArgs {
 /// Runs the engines, drives the console through the HOWTO's states and
 /// writes one picture per state into `a.out`.
 pub async fn run(a: ShotArgs) -> Result<()> {
+    // As `run --walkthrough`: the walkthrough follows the whole session
+    // (its steps tick off as the snapshots show them done); the pictures
+    // other than its own are drawn without its panel.
     let opts = UiOpts {
         theme: a.theme.clone(),
+        walkthrough: true,
         ..UiOpts::default()
     };
     let app = make_app(&opts)?;
@@ -132,7 +138,7 @@ async fn take_all(
     })
     .await?;
     d.pump(settle).await;
-    s.save("01-howto", &d.app)?;
+    s.save("01-howto", &mut d.app, false)?;
 
     // (b) `n` on the first listener: 4420 non_optimized, I/O moves to 5520.
     d.focus(Pane::Listeners).await?;
@@ -152,7 +158,14 @@ async fn take_all(
     })
     .await?;
     d.pump(settle).await;
-    s.save("02-non-optimized", &d.app)?;
+    s.save("02-non-optimized", &mut d.app, false)?;
+    // (f) The same moment with the walkthrough panel: the HOWTO's steps so
+    // far ticked off, the next one (`o`) current.
+    if s.frame(&mut d.app, true).0 == s.frame(&mut d.app, false).0 {
+        eprintln!("shot: this build draws no walkthrough panel: no 07-walkthrough");
+    } else {
+        s.save("07-walkthrough", &mut d.app, true)?;
+    }
 
     // (c) `o` (the first listener optimized again), then `p`:
     // active_active spreads I/O over the optimized paths, so both carry it.
@@ -169,14 +182,14 @@ async fn take_all(
     })
     .await?;
     d.pump(settle).await;
-    s.save("03-active-active", &d.app)?;
+    s.save("03-active-active", &mut d.app, false)?;
 
     // (d) The help overlay.
     d.key(KeyCode::Char('?')).await;
     if !matches!(d.app.overlay, Overlay::Help { .. }) {
         bail!("`?` did not open the help");
     }
-    s.save("04-help", &d.app)?;
+    s.save("04-help", &mut d.app, false)?;
     d.key(KeyCode::Esc).await;
 
     // (e) The command line: an RPC typed, then its result.
@@ -187,26 +200,15 @@ async fn take_all(
     if d.app.cmd.is_none() {
         bail!("`:` did not open the command line");
     }
-    s.save("05-command-line", &d.app)?;
+    s.save("05-command-line", &mut d.app, false)?;
     d.key(KeyCode::Enter).await;
     d.until("the RPC's result", 10, |app| {
         matches!(app.overlay, Overlay::Result { .. })
     })
     .await?;
-    s.save("06-rpc-result", &d.app)?;
+    s.save("06-rpc-result", &mut d.app, false)?;
     d.key(KeyCode::Esc).await;
 
-    // (f) Walkthrough mode (`run --walkthrough`), if this build draws it.
-    d.pump(Duration::from_millis(300)).await;
-    let plain = s.render(&d.app).0;
-    d.app.walkthrough = true;
-    let (with, _) = s.render(&d.app);
-    if with == plain {
-        eprintln!("shot: walkthrough mode draws nothing different yet: no 07-walkthrough");
-    } else {
-        s.save("07-walkthrough", &d.app)?;
-    }
-    d.app.walkthrough = false;
     Ok(())
 }
 
@@ -360,14 +362,18 @@ struct Shooter {
 }
 
 impl Shooter {
-    fn render(&self, app: &App) -> (Buffer, Option<(u16, u16)>) {
+    /// The frame as `run` draws it, with or without `--walkthrough`.
+    fn frame(&self, app: &mut App, walkthrough: bool) -> (Buffer, Option<(u16, u16)>) {
+        let was = std::mem::replace(&mut app.walkthrough, walkthrough);
         let mut buf = Buffer::empty(Rect::new(0, 0, self.size.0, self.size.1));
         let cursor = panes::draw(&app.snap, app, &mut buf);
+        app.walkthrough = was;
         (buf, cursor)
     }
 
-    fn save(&self, name: &str, app: &App) -> Result<()> {
-        let (buf, cursor) = self.render(app);
+    /// Writes the frame, with or without the walkthrough panel.
+    fn save(&self, name: &str, app: &mut App, walkthrough: bool) -> Result<()> {
+        let (buf, cursor) = self.frame(app, walkthrough);
         let pal = Palette::for_theme(&app.theme);
         let svg = buffer_to_svg(&buf, &pal, cursor);
         let path = self.out.join(format!("{name}.svg"));

@@ -2,11 +2,11 @@
 //! (tests/attach.rs, tests/netns.rs):
 //!
 //! * [`Proc`]: a child process (a `serve`, or `ip netns exec NS serve`)
-//!   with its stderr in a file, killed and reaped when dropped (and killed
+//!   with its output in a file, killed and reaped when dropped (and killed
 //!   by the kernel if the test thread dies first).
-//! * [`Tmux`]: a private tmux server (`-L`, its own config, `escape-time
-//!   0`) running one console; keys in, the screen out as text; the server
-//!   is killed when dropped.
+//! * [`Tmux`]: a private tmux server (socket `-S` and config in the test's
+//!   directory, `escape-time 0`) running one console; keys in, the screen
+//!   out as text; the server is killed when dropped.
 //! * Screen parsing: [`pane`] cuts one bordered pane out of a capture,
 //!   [`path_row`] reads one row of the I/O paths pane.
 //! * Scenarios from `tests/fixtures/` with their `@NAME@` placeholders
@@ -14,7 +14,7 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -43,7 +43,7 @@ pub fn skip(test: &str, why: &str) {
     eprintln!("SKIPPED {test}: {why}");
 }
 
-/// Whether `prog` runs at all (`prog -V` or `--version`).
+/// Whether `prog arg` (a version flag) runs and succeeds.
 pub fn have(prog: &str, arg: &str) -> bool {
     Command::new(prog)
         .arg(arg)
@@ -138,10 +138,6 @@ impl Proc {
     /// The exit status, once the process has exited.
     pub fn try_exit(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
     }
 }
 
@@ -255,26 +251,26 @@ pub fn io_paths(isock: &Path) -> Vec<(String, bool, u64)> {
 
 // ---- tmux --------------------------------------------------------------------
 
-/// A private tmux server with one session running one command.
+/// A private tmux server with one session running one command. Its socket
+/// (`-S`) and config live in the test's directory, so nothing is left in
+/// tmux's shared socket directory.
 pub struct Tmux {
-    sock: String,
-    pub dir: PathBuf,
+    sock: PathBuf,
 }
 
 impl Tmux {
-    /// Starts `argv` in a `COLS`×`ROWS` session on the private server
-    /// `sock` (config in `dir`: no escape delay, the pane kept when the
-    /// program exits so its last screen can be read).
-    pub fn start(sock: &str, dir: &Path, argv: &[String]) -> Tmux {
-        let conf = dir.join(format!("{sock}.conf"));
+    /// Starts `argv` in a `COLS`×`ROWS` session on a private server named
+    /// `name` (socket and config in `dir`: no escape delay, the pane kept
+    /// when the program exits so its last screen can be read).
+    pub fn start(name: &str, dir: &Path, argv: &[String]) -> Tmux {
+        let conf = dir.join(format!("{name}.conf"));
         std::fs::write(
             &conf,
             "set -g escape-time 0\nset -g remain-on-exit on\nset -g status off\nset -g history-limit 0\n",
         )
         .unwrap();
         let t = Tmux {
-            sock: sock.to_string(),
-            dir: dir.to_path_buf(),
+            sock: dir.join(format!("{name}.tmux")),
         };
         let cmdline = argv
             .iter()
@@ -302,7 +298,8 @@ impl Tmux {
 
     fn cmd(&self) -> Command {
         let mut c = Command::new("tmux");
-        c.args(["-L", &self.sock])
+        c.arg("-S")
+            .arg(&self.sock)
             .env_remove("TMUX")
             .env("TERM", "xterm-256color")
             .stdin(Stdio::null());
@@ -392,6 +389,7 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.cmd().arg("kill-server").output();
+        let _ = std::fs::remove_file(&self.sock);
     }
 }
 
@@ -489,16 +487,4 @@ pub fn number(cell: &str) -> Option<f64> {
         },
     };
     n.parse::<f64>().ok().map(|v| v * mult)
-}
-
-/// Reads everything a Unix stream has buffered without blocking long (to
-/// keep the perform_tests connection drained).
-pub fn drain(s: &mut UnixStream) {
-    s.set_read_timeout(Some(Duration::from_millis(1))).ok();
-    let mut b = [0u8; 4096];
-    while let Ok(n) = s.read(&mut b) {
-        if n == 0 {
-            break;
-        }
-    }
 }
