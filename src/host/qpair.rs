@@ -149,6 +149,61 @@ struct Slots {
 }
 
 impl Slots {
+    fn new(depth: usize, credits: usize) -> Self {
+        Slots {
+            entries: (0..depth).map(|_| Slot::default()).collect(),
+            free: (0..depth as u16).rev().collect(),
+            credits,
+            waiters: VecDeque::new(),
+            next_ticket: 0,
+        }
+    }
+
+    /// Takes a credit and a free slot for the submitter holding `ticket`,
+    /// or queues it (keeping its waker current). Credits go in arrival
+    /// order: the first `credits` waiters may take one, and a newcomer only
+    /// a credit left over after every waiter's.
+    fn acquire(&mut self, ticket: &mut Option<u64>, waker: &Waker) -> Option<u16> {
+        let pos = ticket.and_then(|t| self.waiter_pos(t));
+        // (The free list always holds more entries than there are credits;
+        // the check only keeps a broken invariant from losing a slot.)
+        if pos.unwrap_or(self.waiters.len()) >= self.credits || self.free.is_empty() {
+            match pos {
+                Some(i) => {
+                    let w = &mut self.waiters[i].1;
+                    if !w.will_wake(waker) {
+                        *w = waker.clone();
+                    }
+                }
+                None => {
+                    let t = self.next_ticket;
+                    self.next_ticket += 1;
+                    self.waiters.push_back((t, waker.clone()));
+                    *ticket = Some(t);
+                }
+            }
+            return None;
+        }
+        if let Some(i) = pos {
+            self.waiters.remove(i);
+        }
+        *ticket = None;
+        self.credits -= 1;
+        self.free.pop()
+    }
+
+    /// A queued submitter gives up; if it was entitled to a credit, the
+    /// next waiter now is.
+    fn leave(&mut self, ticket: u64, wakers: &mut Vec<Waker>) {
+        let Some(i) = self.waiter_pos(ticket) else {
+            return;
+        };
+        self.waiters.remove(i);
+        if i < self.credits {
+            self.wake_eligible(wakers);
+        }
+    }
+
     /// Frees a slot and its credit; a waiting submitter's waker goes to
     /// `wakers`, to be woken once the lock is released.
     fn release(&mut self, cid: u16, wakers: &mut Vec<Waker>) {
@@ -162,10 +217,23 @@ impl Slots {
         self.return_credit(wakers);
     }
 
+    /// Credits go to waiters in arrival order: the first `credits` waiters
+    /// may take one, newcomers queue behind them. Without this, a submitter
+    /// resubmitting from its completion would take every freed credit and a
+    /// woken waiter could starve for tens of milliseconds.
     fn return_credit(&mut self, wakers: &mut Vec<Waker>) {
         self.credits += 1;
-        if let Some((_, w)) = self.waiters.pop_front() {
-            wakers.push(w);
+        self.wake_eligible(wakers);
+    }
+
+    /// Wakes the waiter that the newest credit made eligible, if any.
+    fn wake_eligible(&mut self, wakers: &mut Vec<Waker>) {
+        if let Some((_, w)) = self
+            .credits
+            .checked_sub(1)
+            .and_then(|i| self.waiters.get(i))
+        {
+            wakers.push(w.clone());
         }
     }
 
@@ -323,13 +391,7 @@ impl Qpair {
             icd_limit: AtomicU32::new(8192),
             out: Mutex::new(BytesMut::with_capacity(64 * 1024)),
             out_ready: Notify::new(),
-            slots: Mutex::new(Slots {
-                entries: (0..depth).map(|_| Slot::default()).collect(),
-                free: (0..depth as u16).rev().collect(),
-                credits: cfg.sqsize.max(1) as usize,
-                waiters: VecDeque::new(),
-                next_ticket: 0,
-            }),
+            slots: Mutex::new(Slots::new(depth, cfg.sqsize.max(1) as usize)),
             closed: AtomicBool::new(false),
             closed_notify: Notify::new(),
             bytes_out: AtomicU64::new(0),
@@ -471,7 +533,7 @@ impl Qpair {
 /// A submitter waiting for a credit (SQ flow control) and a slot.
 struct CreditWait<'a> {
     sh: &'a Shared,
-    /// Set while queued (or woken and not yet served).
+    /// Set while queued in `waiters`.
     ticket: Option<u64>,
 }
 
@@ -484,49 +546,20 @@ impl CreditWait<'_> {
     ) -> Poll<Result<(u16, u32), QpairError>> {
         let mut slots = self.sh.slots();
         if self.sh.closed.load(Ordering::Acquire) {
-            if let Some(i) = self.ticket.take().and_then(|t| slots.waiter_pos(t)) {
-                slots.waiters.remove(i);
+            if let Some(t) = self.ticket.take() {
+                slots.leave(t, &mut Vec::new());
             }
             return Poll::Ready(Err(QpairError::Disconnected));
         }
-        if slots.credits > 0 {
-            if let Some(i) = self.ticket.take().and_then(|t| slots.waiter_pos(t)) {
-                slots.waiters.remove(i);
-            }
-            // The free list always holds more entries than there are
-            // credits, so this cannot fail.
-            let Some(cid) = slots.free.pop() else {
-                return Poll::Ready(Err(QpairError::Protocol("no free command slot".into())));
-            };
-            slots.credits -= 1;
-            let s = &mut slots.entries[cid as usize];
-            s.gen = s.gen.wrapping_add(1);
-            s.busy = true;
-            s.read_len = read_len;
-            s.write_data = write_data.take();
-            return Poll::Ready(Ok((cid, s.gen)));
-        }
-        match self.ticket.and_then(|t| slots.waiter_pos(t)) {
-            Some(i) => {
-                let w = &mut slots.waiters[i].1;
-                if !w.will_wake(waker) {
-                    *w = waker.clone();
-                }
-            }
-            None => {
-                // New, or woken and beaten to the credit: a woken waiter
-                // keeps its place at the front.
-                let t = slots.next_ticket;
-                slots.next_ticket += 1;
-                if self.ticket.is_some() {
-                    slots.waiters.push_front((t, waker.clone()));
-                } else {
-                    slots.waiters.push_back((t, waker.clone()));
-                }
-                self.ticket = Some(t);
-            }
-        }
-        Poll::Pending
+        let Some(cid) = slots.acquire(&mut self.ticket, waker) else {
+            return Poll::Pending;
+        };
+        let s = &mut slots.entries[cid as usize];
+        s.gen = s.gen.wrapping_add(1);
+        s.busy = true;
+        s.read_len = read_len;
+        s.write_data = write_data.take();
+        Poll::Ready(Ok((cid, s.gen)))
     }
 }
 
@@ -535,21 +568,9 @@ impl Drop for CreditWait<'_> {
         let Some(t) = self.ticket else {
             return;
         };
-        let mut slots = self.sh.slots();
-        match slots.waiter_pos(t) {
-            Some(i) => {
-                slots.waiters.remove(i);
-            }
-            None => {
-                // Woken for a credit we will not take: pass the wake-up on.
-                if slots.credits > 0 {
-                    if let Some((_, w)) = slots.waiters.pop_front() {
-                        drop(slots);
-                        w.wake();
-                    }
-                }
-            }
-        }
+        let mut wakers = Vec::new();
+        self.sh.slots().leave(t, &mut wakers);
+        wake_all(wakers);
     }
 }
 
@@ -957,6 +978,73 @@ mod tests {
 
     fn rw(opc: u8, lba: u64) -> Sqe {
         RwCommand { slba: lba, nlb: 0 }.to_sqe(opc, 0, 1, SglDescriptor::transport(0))
+    }
+
+    /// A waker that counts its wake-ups.
+    #[derive(Default)]
+    struct Counter(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn counting() -> (Arc<Counter>, Waker) {
+        let c = Arc::new(Counter::default());
+        (c.clone(), Waker::from(c))
+    }
+
+    /// Credits go to waiters in arrival order: a submitter that resubmits
+    /// the moment its command completes cannot take the credit a waiter was
+    /// woken for (the bdevperf loop did that, starving one I/O at a time
+    /// for 20–400 ms), and a newcomer takes a credit left over after every
+    /// waiter's at once instead of queueing with nobody to wake it.
+    #[test]
+    fn credits_are_granted_in_arrival_order() {
+        let mut s = Slots::new(4, 2);
+        let (_, w) = counting();
+        let (mut t1, mut t2) = (None, None);
+        let c1 = s.acquire(&mut t1, &w).unwrap();
+        let c2 = s.acquire(&mut t2, &w).unwrap();
+        // No credit left: A, then B, queue.
+        let (a_count, a) = counting();
+        let (b_count, b) = counting();
+        let (mut ta, mut tb) = (None, None);
+        assert_eq!(s.acquire(&mut ta, &a), None);
+        assert_eq!(s.acquire(&mut tb, &b), None);
+        // A credit comes back: A is woken, not B.
+        let mut wakers = Vec::new();
+        s.release(c1, &mut wakers);
+        wake_all(std::mem::take(&mut wakers));
+        assert_eq!(a_count.0.load(Ordering::Relaxed), 1);
+        assert_eq!(b_count.0.load(Ordering::Relaxed), 0);
+        // A newcomer (the completing submitter resubmitting) must queue...
+        let mut tn = None;
+        assert_eq!(s.acquire(&mut tn, &w), None);
+        // ...and so must B, behind A.
+        assert_eq!(s.acquire(&mut tb, &b), None);
+        let ca = s
+            .acquire(&mut ta, &a)
+            .expect("the woken waiter gets its credit");
+        assert_eq!(ta, None);
+        // A gives its credit back: B is next.
+        s.release(ca, &mut wakers);
+        wake_all(std::mem::take(&mut wakers));
+        assert_eq!(b_count.0.load(Ordering::Relaxed), 1);
+        // B gives up while entitled: the newcomer behind it inherits.
+        s.leave(tb.unwrap(), &mut wakers);
+        assert_eq!(wakers.len(), 1);
+        wakers.clear();
+        let cn = s.acquire(&mut tn, &w).expect("the next waiter inherits");
+        // Two credits free and nobody waiting: newcomers take them at once.
+        s.release(c2, &mut wakers);
+        s.release(cn, &mut wakers);
+        assert!(wakers.is_empty());
+        let (mut x, mut y) = (None, None);
+        assert!(s.acquire(&mut x, &w).is_some());
+        assert!(s.acquire(&mut y, &w).is_some());
+        assert_eq!((s.credits, s.waiters.len()), (0, 0));
     }
 
     /// More submitters than credits, some of them given up while waiting
