@@ -55,8 +55,10 @@ pub struct BenchArgs {
     #[arg(long, default_value = scenario::HOWTO_NQN)]
     pub subnqn: String,
     /// Take the first path away mid-run to measure the failover stall:
-    /// `inaccessible` (ANA state) or `kill` (its connections dropped).
-    #[arg(long, value_parser = ["inaccessible", "kill"])]
+    /// `inaccessible` (ANA state), `kill` (its connections dropped),
+    /// `blackhole` (its listener answers nothing: keep-alive must notice) or
+    /// `delay` (its answers held 100 ms).
+    #[arg(long, value_parser = ["inaccessible", "kill", "blackhole", "delay"])]
     pub fault: Option<String>,
     /// Seconds into the run when --fault strikes.
     #[arg(long, default_value_t = 2.0)]
@@ -71,7 +73,15 @@ pub struct BenchArgs {
     /// Seed for --chaos (printed, so a run can be replayed).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// keep_alive_timeout_ms of the initiator (bdev_nvme_set_options): how
+    /// soon a blackholed path is noticed. SPDK's 10 000 by default, 2 000
+    /// with --chaos.
+    #[arg(long)]
+    pub keep_alive_ms: Option<u32>,
 }
+
+/// With --chaos, blackholes must be noticed within the run.
+const CHAOS_KEEP_ALIVE_MS: u32 = 2000;
 
 fn free_port(ip: &str) -> Result<SocketAddr> {
     let l = TcpListener::bind((ip, 0)).with_context(|| format!("no free port on {ip}"))?;
@@ -95,6 +105,23 @@ fn cpu_seconds() -> f64 {
 /// The set-up steps: the HOWTO on free loopback ports, or only the
 /// initiator's attaches to `--connect` addresses.
 pub fn steps(a: &BenchArgs) -> Result<Vec<Step>> {
+    let mut v = scenario_steps(a)?;
+    let kato = a.keep_alive_ms.or(a.chaos.then_some(CHAOS_KEEP_ALIVE_MS));
+    if let Some(kato) = kato {
+        for s in &mut v {
+            if let Some(p) = s
+                .params
+                .as_mut()
+                .filter(|_| s.method == "bdev_nvme_set_options")
+            {
+                p["keep_alive_timeout_ms"] = json!(kato);
+            }
+        }
+    }
+    Ok(v)
+}
+
+fn scenario_steps(a: &BenchArgs) -> Result<Vec<Step>> {
     let policy = Some((a.policy.clone(), a.selector.clone()));
     if a.connect.is_empty() {
         return Ok(scenario::howto(&HowtoOpts {
@@ -157,6 +184,11 @@ pub async fn run(a: BenchArgs) -> Result<()> {
                 "kill" => (
                     "mpath_listener_drop_connections",
                     json!({"listen_address": la}),
+                ),
+                "blackhole" => ("mpath_listener_blackhole", json!({"listen_address": la})),
+                "delay" => (
+                    "mpath_listener_delay",
+                    json!({"listen_address": la, "delay_ms": 100}),
                 ),
                 _ => (
                     "nvmf_subsystem_listener_set_ana_state",

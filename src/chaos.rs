@@ -1,6 +1,7 @@
 //! `bench --chaos`: under the verify load, flip ANA states at random every
-//! 100–500 ms and inject a random fault every 2–5 s, always leaving at
-//! least one path usable; count what happened. Everything goes through the
+//! 100–500 ms and inject a random fault every 2–5 s (drop a listener's
+//! connections; blackhole it or delay its answers by 10–200 ms, each for
+//! 1–3 s), always leaving at least one path usable; count what happened. Everything goes through the
 //! target's RPC, like an operator (or a test harness) would do it.
 
 use std::collections::BTreeMap;
@@ -38,13 +39,23 @@ impl Rng {
 
 const STATES: [&str; 3] = ["optimized", "non_optimized", "inaccessible"];
 
+/// The faults injected: (event name, method).
+const FAULTS: [(&str, &str); 3] = [
+    ("fault: drop connections", "mpath_listener_drop_connections"),
+    ("fault: blackhole", "mpath_listener_blackhole"),
+    ("fault: delay", "mpath_listener_delay"),
+];
+
 /// What one listener is doing to its path right now.
 #[derive(Clone)]
 struct Lane {
     addr: SocketAddr,
     ana: &'static str,
-    /// Connections dropped: the path is down until the host reconnects.
+    /// Connections dropped or blackholed: the path is down until the host
+    /// has reconnected.
     down_until: Option<Instant>,
+    /// A blackhole or delay in force, lifted (`mpath_listener_restore`) then.
+    restore_at: Option<Instant>,
 }
 
 impl Lane {
@@ -68,6 +79,7 @@ pub async fn run(
             addr,
             ana: "optimized",
             down_until: None,
+            restore_at: None,
         })
         .collect();
     let mut counts = BTreeMap::new();
@@ -80,6 +92,22 @@ pub async fn run(
             _ = stop.changed() => break,
         }
         let now = Instant::now();
+        for l in lanes
+            .iter_mut()
+            .filter(|l| l.restore_at.is_some_and(|t| now >= t))
+        {
+            let la = listen_address(l.addr);
+            if call(
+                &target,
+                "mpath_listener_restore",
+                json!({"listen_address": la}),
+            )
+            .await
+            {
+                l.restore_at = None;
+                *counts.entry("fault lifted".into()).or_insert(0) += 1;
+            }
+        }
         let i = rng.range(0, lanes.len() as u64 - 1) as usize;
         if now >= next_fault {
             next_fault = now + Duration::from_millis(rng.range(2000, 5000));
@@ -88,18 +116,30 @@ pub async fn run(
                 .iter()
                 .enumerate()
                 .any(|(j, l)| j != i && l.usable(now));
-            if others_ok && lanes[i].down_until.is_none_or(|t| now >= t) {
-                let la = listen_address(lanes[i].addr);
-                if call(
-                    &target,
-                    "mpath_listener_drop_connections",
-                    json!({"listen_address": la}),
-                )
-                .await
-                {
-                    // Reconnect after the delay, plus bring-up time.
-                    lanes[i].down_until = Some(now + reconnect_delay + Duration::from_secs(2));
-                    *counts.entry("fault: drop connections".into()).or_insert(0) += 1;
+            let free =
+                lanes[i].down_until.is_none_or(|t| now >= t) && lanes[i].restore_at.is_none();
+            if others_ok && free {
+                let (name, method) = FAULTS[rng.range(0, FAULTS.len() as u64 - 1) as usize];
+                let mut params = json!({"listen_address": listen_address(lanes[i].addr)});
+                let hold = Duration::from_millis(rng.range(1000, 3000));
+                if method == "mpath_listener_delay" {
+                    params["delay_ms"] = json!(rng.range(10, 200));
+                }
+                if call(&target, method, params).await {
+                    // Back after the fault, the reconnect delay and bring-up
+                    // (and for a blackhole, keep-alive noticing it).
+                    let bringup = reconnect_delay + Duration::from_secs(2);
+                    match method {
+                        "mpath_listener_drop_connections" => {
+                            lanes[i].down_until = Some(now + bringup);
+                        }
+                        "mpath_listener_blackhole" => {
+                            lanes[i].restore_at = Some(now + hold);
+                            lanes[i].down_until = Some(now + hold + bringup);
+                        }
+                        _ => lanes[i].restore_at = Some(now + hold),
+                    }
+                    *counts.entry(name.into()).or_insert(0) += 1;
                 }
             }
             continue;
@@ -118,6 +158,12 @@ pub async fn run(
     }
     // Leave every path usable for the drain.
     for l in &lanes {
+        call(
+            &target,
+            "mpath_listener_restore",
+            json!({"listen_address": listen_address(l.addr)}),
+        )
+        .await;
         let params = json!({"nqn": HOWTO_NQN, "ana_state": "optimized", "listen_address": listen_address(l.addr)});
         call(&target, "nvmf_subsystem_listener_set_ana_state", params).await;
     }
@@ -160,6 +206,7 @@ mod tests {
             addr: "127.0.0.1:1".parse().unwrap(),
             ana: "non_optimized",
             down_until: None,
+            restore_at: None,
         };
         assert!(l.usable(now));
         l.down_until = Some(now + Duration::from_secs(1));

@@ -43,6 +43,7 @@ impl Rig {
         let mut tgt = Router::new("nvmf_tgt");
         rpc::nvmf::register(&mut tgt, &target);
         rpc::bdev::register(&mut tgt, &target);
+        rpc::fault::register(&mut tgt, &target);
         let host = Initiator::new();
         let mut ini = Router::new("bdevperf");
         rpc::bdev_nvme::register(&mut ini, &host, true);
@@ -73,8 +74,12 @@ impl Rig {
             )
             .await;
         }
-        r.i("bdev_nvme_set_options", json!({"bdev_retry_count": -1}))
-            .await;
+        // A short keep-alive, so a blackholed path is noticed quickly.
+        r.i(
+            "bdev_nvme_set_options",
+            json!({"bdev_retry_count": -1, "keep_alive_timeout_ms": 2000}),
+        )
+        .await;
         for (i, p) in [r.p1, r.p2].into_iter().enumerate() {
             let mut a = json!({"name": "Nvme0", "trtype": "tcp", "traddr": p.ip().to_string(),
                 "adrfam": "ipv4", "trsvcid": p.port().to_string(), "subnqn": NQN,
@@ -306,6 +311,98 @@ async fn howto_failover_and_active_active() {
         async || r.paths().await[0].1,
     )
     .await;
+
+    let (done, failed) = l.finish().await;
+    assert!(done > 1000, "I/O completed: {done}");
+    assert_eq!(failed, 0, "failed or miscompared I/O");
+}
+
+/// Our fault methods under load: a blackholed listener is noticed by
+/// keep-alive and its I/O moves to the other path; restored, the path comes
+/// back; a delayed listener stays in use and every answer is late; bad
+/// calls are refused and change nothing. No I/O fails throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blackhole_delay_and_restore() {
+    let r = Rig::start(false).await;
+    let bdev = r.host.bdev("Nvme0n1").expect("bdev");
+    let l = load(bdev.clone(), 16);
+    wait_for("I/O on path 1", Duration::from_secs(5), async || {
+        let p = r.paths().await;
+        p[0].1 && p[0].2 > 100
+    })
+    .await;
+    let la1 = json!({"listen_address": listen(r.p1)});
+
+    // Refused, and nothing changes.
+    let bad = [
+        (
+            "mpath_listener_delay",
+            json!({"listen_address": listen(r.p1), "delay_ms": 0}),
+        ),
+        (
+            "mpath_listener_delay",
+            json!({"listen_address": listen(r.p1)}),
+        ),
+        (
+            "mpath_listener_blackhole",
+            json!({"listen_address": {"trtype": "tcp", "traddr": "127.0.0.1", "trsvcid": "1"}}),
+        ),
+        (
+            "mpath_listener_blackhole",
+            json!({"listen_address": listen(r.p1), "extra": 1}),
+        ),
+        ("mpath_listener_restore", json!({})),
+    ];
+    for (m, p) in bad {
+        let e = r.tgt.call(m, Some(p.clone())).await.expect_err(m);
+        assert_eq!(e.code, -32602, "{m} {p}: {e:?}");
+    }
+    assert_eq!(r.t("mpath_listener_get_faults", json!({})).await, json!([]));
+
+    // Blackhole: the target reads and answers nothing; keep-alive (2 s)
+    // notices within a keep-alive period plus the timeout.
+    assert_eq!(
+        r.t("mpath_listener_blackhole", la1.clone()).await,
+        json!(true)
+    );
+    let faults = r.t("mpath_listener_get_faults", json!({})).await;
+    assert_eq!(faults[0]["fault"], "blackhole", "{faults}");
+    assert_eq!(faults[0]["listen_address"]["trsvcid"], port(r.p1));
+    let took = wait_for("I/O moves to path 2", Duration::from_secs(6), async || {
+        let p = r.paths().await;
+        p[1].1 && !p[0].1
+    })
+    .await;
+    eprintln!("blackhole noticed after {took:?}");
+    let mid = r.paths().await[1].2;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(r.paths().await[1].2 > mid + 100, "I/O goes on via path 2");
+
+    // Restored: the host reconnects (reconnect_delay_sec 1) and fails back.
+    r.t("mpath_listener_restore", la1.clone()).await;
+    assert_eq!(r.t("mpath_listener_get_faults", json!({})).await, json!([]));
+    wait_for("path 1 back", Duration::from_secs(8), async || {
+        r.paths().await[0].1
+    })
+    .await;
+
+    // Delay: the path stays current, and its answers come 200 ms late.
+    r.t(
+        "mpath_listener_delay",
+        json!({"listen_address": listen(r.p1), "delay_ms": 200}),
+    )
+    .await;
+    let t0 = Instant::now();
+    bdev.read(0, 8)
+        .await
+        .expect("read through the delayed path");
+    let slow = t0.elapsed();
+    assert!(
+        slow >= Duration::from_millis(190),
+        "delayed read took {slow:?}"
+    );
+    assert!(r.paths().await[0].1, "a slow path stays current");
+    r.t("mpath_listener_restore", la1).await;
 
     let (done, failed) = l.finish().await;
     assert!(done > 1000, "I/O completed: {done}");

@@ -430,8 +430,11 @@ impl NvmeCtrlr {
                     }
                 }
                 _ = ka.tick(), if kato != 0 => {
+                    // The controller has KATO to answer, as a Linux host
+                    // allows: past that the path is dead to us (a blackhole
+                    // is only ever noticed here).
                     let r = tokio::time::timeout(
-                        self.opts.timeout,
+                        Duration::from_millis(kato.into()),
                         admin.submit(Sqe::new(op::admin::KEEP_ALIVE, 0), None, 0),
                     ).await;
                     match r {

@@ -1,6 +1,8 @@
 //! Our own target methods (prefixed `mpath_`, so they can never clash with
-//! SPDK's): fault injection for demos and tests.
+//! SPDK's): fault injection on a listener address, for demos, tests and
+//! `bench --chaos` (see `target::fault` for what each fault does).
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -8,14 +10,26 @@ use serde_json::{json, Value};
 
 use super::params::decode;
 use super::{Router, RpcError, RpcResult};
+use crate::target::fault::{ListenerFault, MAX_DELAY_MS};
 use crate::target::Target;
 
+type Handler = fn(&Target, Option<Value>) -> RpcResult;
+
 pub fn register(r: &mut Router, t: &Arc<Target>) {
-    let t = t.clone();
-    r.register_fn("mpath_listener_drop_connections", move |p| {
+    let methods: [(&str, Handler); 5] = [
+        ("mpath_listener_drop_connections", drop_connections),
+        ("mpath_listener_blackhole", blackhole),
+        ("mpath_listener_delay", delay),
+        ("mpath_listener_restore", restore),
+        ("mpath_listener_get_faults", get_faults),
+    ];
+    for (name, f) in methods {
         let t = t.clone();
-        async move { drop_connections(&t, p) }
-    });
+        r.register_fn(name, move |p| {
+            let t = t.clone();
+            async move { f(&t, p) }
+        });
+    }
 }
 
 #[derive(Deserialize)]
@@ -30,22 +44,107 @@ struct ListenAddress {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DropReq {
+struct ListenerReq {
     listen_address: ListenAddress,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DelayReq {
+    listen_address: ListenAddress,
+    delay_ms: u32,
+}
+
+/// The socket address of a TCP listener that some subsystem has.
+fn listener_addr(t: &Target, a: &ListenAddress) -> Result<SocketAddr, RpcError> {
+    if !a.trtype.eq_ignore_ascii_case("tcp") {
+        return Err(RpcError::invalid_params_msg("trtype must be tcp"));
+    }
+    let ip: IpAddr = a
+        .traddr
+        .parse()
+        .map_err(|_| RpcError::invalid_params_msg(format!("invalid traddr {}", a.traddr)))?;
+    let port: u16 = a
+        .trsvcid
+        .parse()
+        .map_err(|_| RpcError::invalid_params_msg(format!("invalid trsvcid {}", a.trsvcid)))?;
+    let addr = SocketAddr::new(ip, port);
+    let known = t
+        .subsystems()
+        .iter()
+        .any(|ss| ss.config().listeners.iter().any(|l| l.addr == addr));
+    if !known {
+        return Err(RpcError::invalid_params_msg(format!(
+            "no listener on {addr}"
+        )));
+    }
+    Ok(addr)
+}
+
+fn listener(t: &Target, p: Option<Value>) -> Result<SocketAddr, RpcError> {
+    let r: ListenerReq = decode(p, RpcError::invalid_params)?;
+    listener_addr(t, &r.listen_address)
 }
 
 /// Closes every connection that arrived on a listener address (of any
 /// subsystem) without removing the listener, so hosts see a dropped path
 /// and may reconnect at once. Returns how many were closed.
 fn drop_connections(t: &Target, p: Option<Value>) -> RpcResult {
-    let r: DropReq = decode(p, RpcError::invalid_params)?;
-    let a = &r.listen_address;
-    if !a.trtype.eq_ignore_ascii_case("tcp") {
-        return Err(RpcError::invalid_params());
+    let addr = listener(t, p)?;
+    Ok(json!(t.disconnect_listener_qpairs(addr)))
+}
+
+fn blackhole(t: &Target, p: Option<Value>) -> RpcResult {
+    t.faults.set(listener(t, p)?, ListenerFault::Blackhole);
+    Ok(json!(true))
+}
+
+fn delay(t: &Target, p: Option<Value>) -> RpcResult {
+    let r: DelayReq = decode(p, RpcError::invalid_params)?;
+    let addr = listener_addr(t, &r.listen_address)?;
+    if r.delay_ms == 0 || r.delay_ms > MAX_DELAY_MS {
+        return Err(RpcError::invalid_params_msg(format!(
+            "delay_ms must be 1..={MAX_DELAY_MS}"
+        )));
     }
-    let ip: std::net::IpAddr = a.traddr.parse().map_err(|_| RpcError::invalid_params())?;
-    let port: u16 = a.trsvcid.parse().map_err(|_| RpcError::invalid_params())?;
-    Ok(json!(t.disconnect_listener_qpairs(
-        std::net::SocketAddr::new(ip, port)
-    )))
+    t.faults.set(
+        addr,
+        ListenerFault::Delay {
+            delay_ms: r.delay_ms,
+        },
+    );
+    Ok(json!(true))
+}
+
+/// Lifts any fault: delayed output goes out in order, and connections
+/// that lived through a blackhole are closed (hosts reconnect).
+fn restore(t: &Target, p: Option<Value>) -> RpcResult {
+    t.faults.set(listener(t, p)?, ListenerFault::None);
+    Ok(json!(true))
+}
+
+fn get_faults(t: &Target, p: Option<Value>) -> RpcResult {
+    if p.as_ref().is_some_and(|v| !v.is_null() && v != &json!({})) {
+        return Err(RpcError::invalid_params_msg("takes no parameters"));
+    }
+    let list: Vec<Value> = t
+        .faults
+        .active()
+        .into_iter()
+        .map(|(a, f)| {
+            let mut v = json!({
+                "listen_address": {
+                    "trtype": "TCP",
+                    "adrfam": if a.is_ipv4() { "IPv4" } else { "IPv6" },
+                    "traddr": a.ip().to_string(),
+                    "trsvcid": a.port().to_string(),
+                }
+            });
+            if let (Value::Object(m), Value::Object(f)) = (&mut v, json!(f)) {
+                m.extend(f);
+            }
+            v
+        })
+        .collect();
+    Ok(Value::Array(list))
 }

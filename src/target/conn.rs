@@ -11,7 +11,7 @@
 //! a burst of small Reads cannot amplify into a huge buffer). Read data goes
 //! from the bdev straight into the write buffer behind its C2HData header.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -24,6 +24,7 @@ use tokio::sync::Notify;
 
 use super::admin::{self, AdminOutcome};
 use super::controller::Controller;
+use super::fault::ListenerFault;
 use super::reply::Reply;
 use super::subsystem::{Namespace, Subsystem};
 use super::transport::TcpTransportOpts;
@@ -94,6 +95,12 @@ struct Conn {
     next_ttag: u16,
     /// Gathering buffers of finished R2T writes, for reuse.
     spare_bufs: Vec<BytesMut>,
+    /// The fault injected on our listener address (see `fault.rs`).
+    fault: ListenerFault,
+    /// Bytes were thrown away under a blackhole: the stream is out of sync.
+    blackholed: bool,
+    /// Output held back by a delay fault, with when it may go, in order.
+    delayed: VecDeque<(Instant, Bytes)>,
 }
 
 pub async fn run(target: Arc<Target>, sock: TcpStream, local: SocketAddr, peer: SocketAddr) {
@@ -117,6 +124,9 @@ pub async fn run(target: Arc<Target>, sock: TcpStream, local: SocketAddr, peer: 
         pending: HashMap::new(),
         next_ttag: 1,
         spare_bufs: Vec::new(),
+        fault: ListenerFault::None,
+        blackholed: false,
+        delayed: VecDeque::new(),
     };
     c.serve(sock).await;
     c.cleanup();
@@ -133,8 +143,19 @@ impl Conn {
         let killed = kill.notified();
         tokio::pin!(killed);
         killed.as_mut().enable();
+        let mut faults = self.target.faults.subscribe(self.local);
+        if let Flow::Close = self.on_fault(*faults.borrow_and_update()) {
+            return;
+        }
+        let mut faults_live = true;
         loop {
-            let flow = self.on_bytes(&mut rbuf);
+            let flow = if self.fault == ListenerFault::Blackhole {
+                // Taken from the socket, never looked at.
+                rbuf.clear();
+                Flow::Continue
+            } else {
+                self.on_bytes(&mut rbuf)
+            };
             // Decoding paused on a full write buffer: more may be buffered.
             let more = matches!(flow, Flow::Continue) && self.wbuf.len() >= WBUF_HIGH;
             if !self.flush(&mut wr, killed.as_mut()).await {
@@ -152,7 +173,11 @@ impl Conn {
                 // the partial PDU left over to the front of the same buffer.
                 rbuf.reserve(READ_CHUNK);
             }
-            let ctrl = self.admin_ctrl();
+            // A blackholed connection must not give itself away: no AENs,
+            // and no keep-alive expiry closing the socket.
+            let live = self.fault != ListenerFault::Blackhole;
+            let ctrl = self.admin_ctrl().filter(|_| live);
+            let held = self.delayed.front().map(|(at, _)| *at);
             let flow = tokio::select! {
                 _ = killed.as_mut() => Flow::Close,
                 _ = wait_aen(ctrl.as_deref()) => { self.deliver_aens(); Flow::Continue }
@@ -161,6 +186,12 @@ impl Conn {
                     Ok(0) | Err(_) => Flow::Close,
                     Ok(_) => Flow::Continue,
                 },
+                r = faults.changed(), if faults_live => match r {
+                    Ok(()) => self.on_fault(*faults.borrow_and_update()),
+                    Err(_) => { faults_live = false; Flow::Continue }
+                },
+                // Held output is due: `flush` at the top of the loop sends it.
+                _ = sleep_until(held), if held.is_some() => Flow::Continue,
             };
             if let Flow::Close = flow {
                 if self.flush(&mut wr, killed.as_mut()).await {
@@ -171,13 +202,51 @@ impl Conn {
         }
     }
 
+    /// A fault was set or lifted on our listener address.
+    fn on_fault(&mut self, f: ListenerFault) -> Flow {
+        self.fault = f;
+        if f == ListenerFault::Blackhole {
+            self.blackholed = true;
+            self.wbuf.clear();
+            self.delayed.clear();
+            return Flow::Continue;
+        }
+        if self.blackholed {
+            // Bytes were dropped mid-PDU: there is no resynchronizing, so
+            // the path comes back as a new connection, as after a partition.
+            return Flow::Close;
+        }
+        Flow::Continue
+    }
+
     /// Writes out the buffered PDUs; false if the connection is gone or was
     /// killed meanwhile.
     async fn flush(
         &mut self,
         wr: &mut tokio::net::tcp::OwnedWriteHalf,
-        killed: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
+        mut killed: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
     ) -> bool {
+        match self.fault {
+            ListenerFault::Blackhole => {
+                self.wbuf.clear();
+                return true;
+            }
+            ListenerFault::Delay { delay_ms } if !self.wbuf.is_empty() => {
+                // Held in order; bounded by the host's queue depth, as each
+                // command has one answer.
+                let at = Instant::now() + Duration::from_millis(delay_ms.into());
+                self.delayed.push_back((at, self.wbuf.split().freeze()));
+            }
+            _ if !self.delayed.is_empty() && !self.wbuf.is_empty() => {
+                // Lifted: what was held still goes first.
+                self.delayed
+                    .push_back((Instant::now(), self.wbuf.split().freeze()));
+            }
+            _ => {}
+        }
+        if !self.send_due(wr, killed.as_mut()).await {
+            return false;
+        }
         if self.wbuf.is_empty() {
             return true;
         }
@@ -191,6 +260,25 @@ impl Conn {
             self.wbuf = BytesMut::with_capacity(64 * 1024);
         }
         done
+    }
+
+    /// Sends the held output whose time has come.
+    async fn send_due(
+        &mut self,
+        wr: &mut tokio::net::tcp::OwnedWriteHalf,
+        mut killed: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
+    ) -> bool {
+        let now = Instant::now();
+        while let Some((_, b)) = self.delayed.pop_front_if(|(at, _)| *at <= now) {
+            let ok = tokio::select! {
+                r = wr.write_all(&b) => r.is_ok(),
+                _ = killed.as_mut() => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+        true
     }
 
     fn admin_ctrl(&self) -> Option<Arc<Controller>> {
@@ -862,6 +950,14 @@ impl Conn {
         } else {
             q.ctrl.state().io_qids.remove(&q.qid);
         }
+    }
+}
+
+/// Waits until `at`, or forever without one (its select branch is off then).
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
 

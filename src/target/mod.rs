@@ -11,6 +11,7 @@ mod admin;
 pub mod bdev;
 mod conn;
 pub mod controller;
+pub mod fault;
 mod io;
 pub mod nqn;
 mod reply;
@@ -122,6 +123,8 @@ pub struct Target {
     inner: Mutex<Inner>,
     next_qpair: AtomicU64,
     pub stats: Stats,
+    /// Faults injected per listener address (`mpath_listener_*`).
+    pub faults: fault::Faults,
 }
 
 /// A new namespace, as `nvmf_subsystem_add_ns` describes it.
@@ -144,6 +147,7 @@ impl Target {
             inner: Mutex::new(inner),
             next_qpair: AtomicU64::new(1),
             stats: Stats::default(),
+            faults: fault::Faults::default(),
         })
     }
 

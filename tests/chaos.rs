@@ -1,0 +1,57 @@
+//! `bench --chaos` for 30 seconds, as CI runs it: random ANA flips and
+//! faults (dropped connections, blackholes, delays) under the verify load
+//! must cost no I/O — 0 failed, 0 miscompared, 0 timed out.
+
+use std::process::Command;
+
+/// The number after `key ` in the chaos result line.
+fn count(line: &str, key: &str) -> u64 {
+    let at = line
+        .find(&format!("{key} "))
+        .unwrap_or_else(|| panic!("no `{key}` in {line:?}"));
+    line[at + key.len() + 1..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<String>()
+        .parse()
+        .unwrap_or_else(|e| panic!("`{key}` in {line:?}: {e}"))
+}
+
+#[test]
+fn thirty_seconds_of_chaos_lose_nothing() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mpath-console"))
+        .args(["bench", "-t", "30", "--chaos", "--reconnect-delay", "1"])
+        .output()
+        .expect("run mpath-console bench --chaos");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bench failed:\n{stdout}\n{stderr}");
+    // The seed is printed so a failure here can be replayed with --seed.
+    let seed = stderr
+        .lines()
+        .find(|l| l.contains("chaos seed"))
+        .unwrap_or("");
+    let result = stdout
+        .lines()
+        .find(|l| l.contains("chaos result"))
+        .unwrap_or_else(|| panic!("no chaos result ({seed}):\n{stdout}"));
+    eprintln!("{seed}\n{result}");
+    assert!(count(result, "completed") > 100_000, "{result}");
+    for key in ["failed", "miscompared", "timed out"] {
+        assert_eq!(count(result, key), 0, "{key} ({seed}): {result}");
+    }
+    // Chaos happened: ANA flips, and at least one fault (every 2–5 s).
+    let events: u64 = stdout
+        .lines()
+        .skip_while(|l| !l.contains("chaos events"))
+        .skip(1)
+        .take_while(|l| l.starts_with("    "))
+        .filter(|l| l.contains("ANA →") || l.contains("fault:"))
+        .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+        .sum();
+    assert!(events >= 30, "too few chaos events ({seed}):\n{stdout}");
+    assert!(
+        stdout.contains("fault:"),
+        "no fault injected ({seed}):\n{stdout}"
+    );
+}
