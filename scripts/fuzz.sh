@@ -9,7 +9,8 @@
 #               target_commands theme_parser scenario_parser (default: all,
 #               one after another)
 #
-# Environment: FUZZ_ARGS adds libFuzzer flags (e.g. FUZZ_ARGS=-jobs=1
+# Environment: FUZZ_NO_BUILD=1 runs the binaries built before (say, while
+# the sources change under another build); FUZZ_ARGS adds libFuzzer flags (e.g. FUZZ_ARGS=-jobs=1
 # -workers=1 — by default each target is one process on one core, which is
 # the same load); CARGO_FUZZ_VERSION pins the cargo-fuzz installed if it is
 # missing.
@@ -72,8 +73,12 @@ max_len() {
     esac
 }
 
-echo "==> cargo fuzz build -a (instrumented, debug assertions)" >&2
-(cd fuzz && cargo fuzz build -a)
+if [ -n "${FUZZ_NO_BUILD:-}" ]; then
+    echo "==> FUZZ_NO_BUILD set: running the binaries already built" >&2
+else
+    echo "==> cargo fuzz build -a (instrumented, debug assertions)" >&2
+    (cd fuzz && cargo fuzz build -a)
+fi
 BIN="$ROOT/fuzz/target/$(rustc -vV | sed -n 's/^host: //p')/release"
 
 fail=0
