@@ -275,6 +275,41 @@ fn x_drops_connections_or_says_unavailable() {
         .contains("unavailable on this backend"));
 }
 
+/// `b`, `d`, `r`: blackhole, delay (100 ms) and restore the selected
+/// path's listener through our target methods; unavailable on real SPDK.
+#[test]
+fn fault_keys_call_the_listener_fault_methods() {
+    let mut a = app();
+    let la = json!({"trtype": "tcp", "traddr": "127.0.0.1", "trsvcid": "4420"});
+    for (k, method, params) in [
+        (
+            'b',
+            "mpath_listener_blackhole",
+            json!({"listen_address": la}),
+        ),
+        (
+            'd',
+            "mpath_listener_delay",
+            json!({"listen_address": la, "delay_ms": 100}),
+        ),
+        ('r', "mpath_listener_restore", json!({"listen_address": la})),
+    ] {
+        let c = one_call(a.update(key(k)));
+        assert_eq!((c.app, c.method.as_str()), (Target::Target, method), "{k}");
+        assert_eq!(c.params, Some(params), "{k}");
+    }
+    with_snapshot(&mut a, |s| {
+        s.target.methods = Some(vec!["nvmf_get_subsystems".into()])
+    });
+    for k in ['b', 'd', 'r'] {
+        assert!(a.update(key(k)).is_empty(), "{k}");
+        assert!(
+            a.status.as_ref().unwrap().text.contains("unavailable"),
+            "{k}"
+        );
+    }
+}
+
 #[test]
 fn navigation_help_theme_and_quit() {
     let mut a = app();

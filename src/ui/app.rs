@@ -124,6 +124,9 @@ pub const WORKLOADS: [&str; 7] = [
 /// Run time sent with `perform_tests` for an open-ended run: ten years.
 pub const FOREVER_SECS: u64 = 315_360_000;
 
+/// What `d` delays a listener's answers by (`:` sets any other value).
+pub const FAULT_DELAY_MS: u32 = 100;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Level {
     Info,
@@ -683,29 +686,10 @@ impl App {
                 self.overlay = Overlay::Workload { sel };
                 vec![]
             }
-            DropConns => {
-                let Some((traddr, trsvcid, trtype)) = self
-                    .selected_path()
-                    .map(|p| (p.traddr.clone(), p.trsvcid.clone(), p.trtype.clone()))
-                    .or_else(|| {
-                        self.selected_listener()
-                            .map(|l| (l.traddr.clone(), l.trsvcid.clone(), l.trtype.clone()))
-                    })
-                else {
-                    self.note(Level::Warn, "no path selected");
-                    return vec![];
-                };
-                let m = "mpath_listener_drop_connections";
-                if self.snap.target.has_method(m) == Some(false) {
-                    self.note(
-                        Level::Warn,
-                        format!("x: unavailable on this backend (the target has no {m})"),
-                    );
-                    return vec![];
-                }
-                let p = json!({"listen_address": {"trtype": tcp(&trtype), "traddr": traddr, "trsvcid": trsvcid}});
-                self.call(Target::Target, m, Some(p))
-            }
+            DropConns => self.listener_fault('x', "mpath_listener_drop_connections", None),
+            Blackhole => self.listener_fault('b', "mpath_listener_blackhole", None),
+            Delay => self.listener_fault('d', "mpath_listener_delay", Some(FAULT_DELAY_MS)),
+            Restore => self.listener_fault('r', "mpath_listener_restore", None),
             CommandLine => {
                 self.cmd = Some(CmdState::default());
                 vec![]
@@ -724,6 +708,34 @@ impl App {
                 vec![]
             }
         }
+    }
+
+    /// One of our `mpath_listener_*` fault methods on the listener of the
+    /// selected path (or the selected listener).
+    fn listener_fault(&mut self, key: char, method: &str, delay_ms: Option<u32>) -> Vec<Effect> {
+        let Some((traddr, trsvcid, trtype)) = self
+            .selected_path()
+            .map(|p| (p.traddr.clone(), p.trsvcid.clone(), p.trtype.clone()))
+            .or_else(|| {
+                self.selected_listener()
+                    .map(|l| (l.traddr.clone(), l.trsvcid.clone(), l.trtype.clone()))
+            })
+        else {
+            self.note(Level::Warn, "no path selected");
+            return vec![];
+        };
+        if self.snap.target.has_method(method) == Some(false) {
+            self.note(
+                Level::Warn,
+                format!("{key}: unavailable on this backend (the target has no {method})"),
+            );
+            return vec![];
+        }
+        let mut p = json!({"listen_address": {"trtype": tcp(&trtype), "traddr": traddr, "trsvcid": trsvcid}});
+        if let Some(ms) = delay_ms {
+            p["delay_ms"] = json!(ms);
+        }
+        self.call(Target::Target, method, Some(p))
     }
 
     fn set_ana(&mut self, state: Option<&str>) -> Vec<Effect> {

@@ -654,6 +654,10 @@ pub const OUR_METHODS: &[(&str, App)] = &[
     ("mpath_perf_stop", App::Initiator),
     ("mpath_host_events", App::Initiator),
     ("mpath_listener_drop_connections", App::Target),
+    ("mpath_listener_blackhole", App::Target),
+    ("mpath_listener_delay", App::Target),
+    ("mpath_listener_restore", App::Target),
+    ("mpath_listener_get_faults", App::Target),
 ];
 
 pub fn spec(method: &str) -> Option<&'static Spec> {

@@ -43,10 +43,12 @@ pub fn snapshot() -> Snapshot {
         current: true,
         ana_state: "optimized".into(),
         outstanding: Some(128),
-        iops: Metric::Value(24_598.1),
-        mibps: Metric::Value(96.09),
+        // NVMe commands: a verify I/O is a write and a read, so twice the
+        // load's IOPS and MiB/s.
+        iops: Metric::Value(49_196.2),
+        mibps: Metric::Value(192.18),
         local_address: Some("127.0.0.1:40112".into()),
-        history: wave(60, 24_000.0, 900.0, 0.0),
+        history: wave(60, 48_000.0, 1_800.0, 0.0),
     };
     let mut p2 = IoPath {
         cntlid: 2,
@@ -61,7 +63,7 @@ pub fn snapshot() -> Snapshot {
         ..p1.clone()
     };
     p1.history[10] = 0.0;
-    p2.history[10] = 24_100.0;
+    p2.history[10] = 48_200.0;
     let conn = |side: Side,
                 local: &str,
                 peer: &str,
@@ -220,6 +222,9 @@ pub fn snapshot() -> Snapshot {
             methods: Some(vec![
                 "nvmf_get_subsystems".into(),
                 "mpath_listener_drop_connections".into(),
+                "mpath_listener_blackhole".into(),
+                "mpath_listener_delay".into(),
+                "mpath_listener_restore".into(),
             ]),
         },
         initiator: AppHealth {
