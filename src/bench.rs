@@ -58,7 +58,8 @@ pub struct BenchArgs {
     /// `inaccessible` (ANA state), `kill` (its connections dropped),
     /// `blackhole` (its listener answers nothing: keep-alive must notice) or
     /// `delay` (its answers held 100 ms).
-    #[arg(long, value_parser = ["inaccessible", "kill", "blackhole", "delay"])]
+    /// (The embedded target only: an external one has no fault methods.)
+    #[arg(long, value_parser = ["inaccessible", "kill", "blackhole", "delay"], conflicts_with = "connect")]
     pub fault: Option<String>,
     /// Seconds into the run when --fault strikes.
     #[arg(long, default_value_t = 2.0)]
@@ -68,7 +69,8 @@ pub struct BenchArgs {
     pub reconnect_delay: u32,
     /// Chaos under the load: random ANA flips every 100–500 ms and a random
     /// fault every 2–5 s, always leaving one path usable; counts at the end.
-    #[arg(long)]
+    /// (The embedded target only.)
+    #[arg(long, conflicts_with = "connect")]
     pub chaos: bool,
     /// Seed for --chaos (printed, so a run can be replayed).
     #[arg(long)]

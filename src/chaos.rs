@@ -72,6 +72,10 @@ pub async fn run(
     reconnect_delay: Duration,
     mut stop: watch::Receiver<bool>,
 ) -> BTreeMap<String, u64> {
+    if listeners.is_empty() {
+        tracing::warn!("chaos: no listener to act on");
+        return BTreeMap::new();
+    }
     let mut rng = Rng::new(seed);
     let mut lanes: Vec<Lane> = listeners
         .iter()
