@@ -69,6 +69,14 @@ struct RunArgs {
     /// Set-up as a JSON list of RPC calls instead of the HOWTO's.
     #[arg(long)]
     scenario: Option<PathBuf>,
+    /// The target's RPC socket [default: /var/tmp/spdk.sock when free,
+    /// else one in a private runtime directory].
+    #[arg(long, value_name = "PATH")]
+    target_sock: Option<PathBuf>,
+    /// The initiator's (bdevperf's) RPC socket [default: /tmp/bdevperf.sock
+    /// when free, else one in a private runtime directory].
+    #[arg(long, value_name = "PATH")]
+    initiator_sock: Option<PathBuf>,
     #[command(flatten)]
     ui: UiArgs,
 }
@@ -225,10 +233,13 @@ async fn run(a: RunArgs) -> Result<()> {
     ])
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut e = Engines::new(perf);
-    e.serve_unix(App::Target, &default_socket(App::Target))
-        .await?;
-    e.serve_unix(App::Initiator, &default_socket(App::Initiator))
-        .await?;
+    for (app, sock) in [
+        (App::Target, &a.target_sock),
+        (App::Initiator, &a.initiator_sock),
+    ] {
+        let path = sock.clone().unwrap_or_else(|| default_socket(app));
+        e.serve_unix(app, &path).await?;
+    }
     let steps = match &a.scenario {
         Some(f) => {
             let name = f.display().to_string();

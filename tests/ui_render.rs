@@ -255,7 +255,7 @@ fn stale_and_unavailable_data_is_labelled() {
         "{t}"
     );
     assert!(
-        t.contains("IOPS n/a: no per-path counters on this backend"),
+        t.contains("cmd/s n/a: no per-path counters on this backend"),
         "{t}"
     );
     assert!(
@@ -316,4 +316,208 @@ fn walkthrough_panel_and_banner() {
         "walkthrough_80x24",
         text(&render_to_buffer(&a.snap, &a, 80, 24))
     );
+}
+
+/// The result overlay's scroll position sits on its bottom border; it must
+/// stand out from that border and from the popup's background in every
+/// theme (in the dark theme a dim style was dark grey on dark grey).
+#[test]
+fn result_scroll_indicator_is_visible_in_every_theme() {
+    for t in [Theme::dark(), Theme::light(), Theme::mono()] {
+        let name = t.name.clone();
+        let mut a = app(t);
+        a.overlay = Overlay::Result {
+            title: "bdev_nvme_get_io_paths (1 ms)".into(),
+            lines: (0..60).map(|i| format!("line {i}")).collect(),
+            error: false,
+            scroll: 3,
+        };
+        let b = screen(&a, 80, 24);
+        let txt = text(&b);
+        let (y, line) = txt
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.contains("3/"))
+            .unwrap_or_else(|| panic!("{name}: no scroll position\n{txt}"));
+        let col = line[..line.find("3/").unwrap()].chars().count() as u16;
+        let y = y as u16;
+        let mark = b[(col, y)].style();
+        let want = a.theme.scroll;
+        let reset = |c: Option<Color>| c.unwrap_or(Color::Reset);
+        assert_eq!(
+            (reset(mark.fg), reset(mark.bg), mark.add_modifier),
+            (reset(want.fg), reset(want.bg), want.add_modifier),
+            "{name}"
+        );
+        // Its neighbour on the border is the border; the popup's inside
+        // is one row up.
+        let border = b[(col - 4, y)].style();
+        let inside = b[(col, y - 1)].style();
+        let shown = |s: Style| {
+            let rev = s.add_modifier.contains(Modifier::REVERSED);
+            let (fg, bg) = (s.fg.unwrap_or(Color::Reset), s.bg.unwrap_or(Color::Reset));
+            if rev {
+                (bg, fg, s.add_modifier)
+            } else {
+                (fg, bg, s.add_modifier)
+            }
+        };
+        let (mf, mb, mods) = shown(mark);
+        if name == "mono" {
+            // The terminal's own colours, swapped.
+            assert!(mods.contains(Modifier::REVERSED), "{mark:?}");
+        } else {
+            assert_ne!(mf, mb, "{name}: text and background alike: {mark:?}");
+        }
+        assert_ne!(shown(mark), shown(border), "{name}: like the border");
+        assert_ne!(shown(mark), shown(inside), "{name}: like the popup");
+        if name != "mono" {
+            assert_ne!(mb, shown(inside).1, "{name}: on the popup's background");
+        }
+    }
+}
+
+/// A selected row is highlighted across, dimmed cells included (the
+/// Listeners pane draws "TCP" and the NQN dim).
+#[test]
+fn selected_row_covers_dimmed_cells() {
+    for t in [Theme::dark(), Theme::light()] {
+        let name = t.name.clone();
+        let a = app(t);
+        let r = Rect::new(0, 0, 90, 5);
+        let mut b = Buffer::empty(r);
+        panes::listeners::render(&a.snap, &a, r, true, &mut b);
+        // Row 0 of the table (y 2) is selected and focused.
+        let dim = a.theme.muted.fg;
+        let mut seen_dim_text = false;
+        for x in 1..89 {
+            let c = &b[(x, 2)];
+            assert!(
+                c.modifier.contains(Modifier::REVERSED),
+                "{name} x {x}: {c:?}"
+            );
+            assert_ne!(Some(c.fg), dim, "{name} x {x}: a dim patch: {c:?}");
+            // Dim in the row below (not selected).
+            seen_dim_text |= Some(b[(x, 3)].fg) == dim;
+        }
+        assert!(seen_dim_text, "{name}: the other rows keep their dim text");
+    }
+}
+
+/// At 160×48 (the screenshots' size) Connections gets what its rows need
+/// and no more; Load and Events get the rest.
+#[test]
+fn connections_get_what_their_rows_need() {
+    use mpath_console::ui::layout;
+    let a = app(Theme::dark());
+    for (w, h) in [(160, 48), (120, 40), (160, 60)] {
+        let l = layout::compute(w, h, &a);
+        let conns = l.get(Pane::Conns).unwrap();
+        let rows = a.snap.conns.rows.len() as u16;
+        // Borders, the header row, the rows, one line for a note.
+        assert_eq!(conns.height, rows + 4, "{w}x{h}");
+        let load = l.get(Pane::Load).unwrap();
+        let events = l.get(Pane::Events).unwrap();
+        assert_eq!(load.height, events.height);
+        assert!(load.height >= conns.height, "{w}x{h}: {load:?} {conns:?}");
+        // Subsystems shows its whole block: NQN, namespace, flags, SN/MN.
+        let sub = l.get(Pane::Subsystems).unwrap();
+        assert_eq!(sub.height, 4 + 2, "{w}x{h}");
+    }
+    // Many connections: the table takes what is left above the minimum
+    // of Load and Events, and scrolls.
+    let mut s: Snapshot = fixture::snapshot();
+    let more = s.conns.rows.clone();
+    for _ in 0..4 {
+        s.conns.rows.extend(more.iter().cloned());
+    }
+    let mut a = app(Theme::dark());
+    a.update(UiEvent::Snapshot(Arc::new(s)));
+    let l = layout::compute(160, 48, &a);
+    let conns = l.get(Pane::Conns).unwrap();
+    let load = l.get(Pane::Load).unwrap();
+    assert!(
+        conns.height < 40 + 4 && load.height >= 11,
+        "{conns:?} {load:?}"
+    );
+}
+
+/// Events wrap at word boundaries, continuation rows under the text.
+#[test]
+fn events_wrap_on_words() {
+    let _g = settings().bind_to_scope();
+    let a = app(Theme::dark());
+    for w in [50u16, 72, 90] {
+        let r = Rect::new(0, 0, w, 14);
+        let mut b = Buffer::empty(r);
+        panes::events::render(&a.snap, &a, r, false, &mut b);
+        let t = text(&b);
+        let rows: Vec<&str> = t
+            .lines()
+            .skip(1)
+            .map(|l| l.trim_start_matches('│').trim_end_matches('│'))
+            .filter(|l| !l.starts_with('╰'))
+            .collect();
+        // Every word of every event is whole on some row.
+        let words: Vec<String> = a
+            .snap
+            .events
+            .iter()
+            .flat_map(|e| e.text.split(' ').map(String::from).collect::<Vec<_>>())
+            .collect();
+        let shown: Vec<&str> = rows.iter().flat_map(|r| r.split_whitespace()).collect();
+        for word in &words {
+            assert!(shown.contains(&word.as_str()), "{w}: {word:?} cut\n{t}");
+        }
+        // Continuation rows line up under the text after "time mark ".
+        let indent = if w < 60 { 11 } else { 15 };
+        for r in &rows {
+            if r.starts_with(' ') && !r.trim().is_empty() {
+                assert_eq!(r.len() - r.trim_start().len(), indent, "{w}: {r:?}\n{t}");
+            }
+        }
+    }
+}
+
+/// `serve` with no bdevperf options has no load to pause: the header says
+/// so instead of "paused qd0 0B"; latency is avg and p99, never max.
+#[test]
+fn header_without_a_configured_load() {
+    use mpath_console::ui::snapshot::Load;
+    let mut s: Snapshot = fixture::snapshot();
+    s.load = Load {
+        running: Some(false),
+        workload: None,
+        queue_depth: None,
+        io_size: None,
+        iops: Metric::Value(0.0),
+        mibps: Metric::Value(0.0),
+        avg_lat_us: Metric::Unavailable("load paused".into()),
+        p99_lat_us: Metric::Unavailable("load paused".into()),
+        max_lat_us: Metric::Value(21_004.0),
+        ..s.load.clone()
+    };
+    let mut a = app(Theme::dark());
+    a.update(UiEvent::Snapshot(Arc::new(s.clone())));
+    let r = Rect::new(0, 0, 160, 3);
+    let mut b = Buffer::empty(r);
+    panes::header::render(&a.snap, &a, r, &mut b);
+    let t = text(&b);
+    assert!(t.contains("○ no load"), "{t}");
+    assert!(
+        !t.contains("paused") && !t.contains("qd0") && !t.contains(" 0B"),
+        "{t}"
+    );
+    assert!(t.contains("p99 n/a") && !t.contains("max"), "{t}");
+    // Configured but stopped: paused, with what would run.
+    s.load.workload = Some("randread".into());
+    s.load.queue_depth = Some(32);
+    s.load.io_size = Some(4096);
+    a.update(UiEvent::Snapshot(Arc::new(s)));
+    let mut b = Buffer::empty(r);
+    panes::header::render(&a.snap, &a, r, &mut b);
+    let t = text(&b);
+    assert!(t.contains("‖ paused randread qd32 4KiB"), "{t}");
+    // Only verify counts write+read pairs.
+    assert!(!t.contains("pairs"), "{t}");
 }

@@ -343,8 +343,22 @@ async fn polls_the_embedded_engines_and_the_kernel() {
     );
     assert_eq!(s.paths.len(), 2);
     assert_eq!(s.paths.iter().filter(|p| p.current).count(), 1);
+    // The target lists listeners newest first, as SPDK does; the
+    // walkthrough's "first listener" is the first one added.
+    let sub = s
+        .subsystems
+        .iter()
+        .find(|x| x.nqn == scenario::HOWTO_NQN)
+        .unwrap();
+    assert_eq!(sub.listen_addresses, ["127.0.0.2:44872", "127.0.0.1:44871"]);
+    let what = (mpath_console::ui::walkthrough::steps()[2].what)(&s);
+    assert!(what.contains("Select 127.0.0.1:44871"), "{what}");
     assert_eq!(s.load.running, Some(true));
     assert!(s.load.iops.value().unwrap_or(0.0) > 0.0, "{:?}", s.load);
+    // The engine gives a p99 of the last second, live (the header's).
+    let p99 = s.load.p99_lat_us.value().expect("a live p99");
+    let avg = s.load.avg_lat_us.value().expect("an average");
+    assert!(p99 > 0.0 && p99 >= avg * 0.5, "p99 {p99} avg {avg}");
     // Every connection is seen from both ends, mapped to its queue.
     let rows = &s.conns.rows;
     if let Some(e) = &s.conns.error {
@@ -434,4 +448,37 @@ fn real_spdk_shapes_fall_back_to_the_kernel_and_iostat() {
     // admin one nothing.
     assert_eq!(p.mibps, Metric::Value(3_000_000.0 / 1048576.0));
     assert_eq!(s.history.per_path_unit, "MiB/s");
+}
+
+/// `mpath_perf_status` with the recent window (ours now): the header's p99
+/// is the last second's; none completed in it says why, and so does a
+/// paused load; `queue_depth`/`io_size` of 0 (not given) are unknown.
+#[test]
+fn p99_of_the_last_second_from_perf_status() {
+    let status = |running: bool, recent: Value, qd: u64| {
+        json!({"running": running, "workload": "verify", "queue_depth": qd, "io_size": 4096, "jobs": [
+            {"job": "Nvme0n1", "io_completed": 1000, "io_failed": 0, "io_timeout": 0, "io_miscompared": 0,
+             "bytes": 4096000, "in_flight": 1, "avg_latency_us": 100.0, "max_latency_us": 90000.0,
+             "p99_latency_us": 5000.0, "recent_p99_latency_us": recent, "recent_window_us": 1000000}
+        ]})
+    };
+    let mut st = State::new(&opts(), "embedded");
+    let t0 = Instant::now();
+    let mut r = raw(t0, 1, 1000);
+    r.perf_status = Some(Ok(status(true, json!(321.5), 128)));
+    let s = ingest(&mut st, r);
+    assert_eq!(s.load.p99_lat_us, Metric::Value(321.5), "the recent one");
+    assert_eq!(s.load.queue_depth, Some(128));
+    let mut r = raw(t0 + Duration::from_secs(1), 2, 1000);
+    r.perf_status = Some(Ok(status(true, Value::Null, 128)));
+    let s = ingest(&mut st, r);
+    assert_eq!(
+        s.load.p99_lat_us,
+        Metric::Unavailable("no I/O completed in the last second".into())
+    );
+    let mut r = raw(t0 + Duration::from_secs(2), 3, 1000);
+    r.perf_status = Some(Ok(status(false, Value::Null, 0)));
+    let s = ingest(&mut st, r);
+    assert_eq!(s.load.p99_lat_us, Metric::Unavailable("load paused".into()));
+    assert_eq!(s.load.queue_depth, None, "0 = not given");
 }

@@ -875,3 +875,51 @@ fn walkthrough_follows_the_howto() {
     with_snapshot(&mut a, |s| s.policy = Some("active_passive".into()));
     assert_eq!(a.walk_step, 5);
 }
+
+/// The walkthrough's "first listener" is the first one the HOWTO added
+/// (the last of the subsystem's `listen_addresses`, which SPDK lists
+/// newest first), not the Listeners pane's first row: with free ports the
+/// pane's port order can put the second one first.
+#[test]
+fn walkthrough_uses_the_first_listener_added_whatever_the_list_order() {
+    use mpath_console::ui::walkthrough;
+    let mut a = app();
+    a.walkthrough = true;
+    with_snapshot(&mut a, |s| {
+        // 4420 was taken: the first listener got 45123, which sorts after
+        // 5520 in the pane.
+        s.subsystems[0].listen_addresses = vec!["127.0.0.2:5520".into(), "127.0.0.1:45123".into()];
+        s.listeners.reverse();
+        s.listeners[1].trsvcid = "45123".into();
+        s.paths[0].trsvcid = "45123".into();
+        s.history.per_path[0].0 = "127.0.0.1:45123".into();
+    });
+    assert_eq!(a.snap.listeners[0].addr(), "127.0.0.2:5520");
+    assert_eq!(a.walk_step, 2, "set up, and I/O on the first one added");
+    let st = walkthrough::steps();
+    let what = (st[2].what)(&a.snap);
+    assert!(
+        what.contains("Select 127.0.0.1:45123") && what.contains("moves to 127.0.0.2:5520"),
+        "{what}"
+    );
+    let rpc = (st[2].rpc)(&a.snap).unwrap();
+    assert!(
+        rpc.ends_with("-a 127.0.0.1 -s 45123 -n non_optimized"),
+        "{rpc}"
+    );
+    // The pane's first row going non_optimized is not the step.
+    with_snapshot(&mut a, |s| {
+        s.listeners[0].ana_states[0].1 = "non_optimized".into();
+    });
+    assert_eq!(a.walk_step, 2);
+    // The first one added going non_optimized, I/O on the second: done.
+    with_snapshot(&mut a, |s| {
+        s.listeners[0].ana_states[0].1 = "optimized".into();
+        s.listeners[1].ana_states[0].1 = "non_optimized".into();
+        s.paths[0].current = false;
+        s.paths[1].current = true;
+    });
+    assert_eq!(a.walk_step, 3);
+    let what = (walkthrough::steps()[3].what)(&a.snap);
+    assert!(what.contains("Press o on 127.0.0.1:45123"), "{what}");
+}

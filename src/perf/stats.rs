@@ -2,7 +2,9 @@
 //! per-second snapshots, and the final [`JobResult`] with bdevperf's derived
 //! figures (IOPS, MiB/s, Fail/s, TO/s, latencies) and its JSON.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -20,6 +22,11 @@ const MIB: f64 = 1024.0 * 1024.0;
 /// every few hundred I/Os, and whenever it goes idle), so readers see values
 /// at most one batch old. All loads and stores are `Relaxed`: each field is
 /// a monotone counter or a gauge read on its own.
+///
+/// Latency percentiles are published too, at most every [`MARK_EVERY_US`]:
+/// the cumulative p99 of the run, and the p99 of the last second or so (the
+/// run's histogram minus its copy from [`RECENT_WINDOW_US`] earlier), so a
+/// console shows the tail latency of now, not of the whole run.
 #[derive(Debug)]
 pub struct LiveStats {
     io_completed: AtomicU64,
@@ -35,6 +42,113 @@ pub struct LiveStats {
     run_time_us: AtomicU64,
     running: AtomicBool,
     stopped_on_error: AtomicBool,
+    /// Percentiles, in ns; `NONE` when there is nothing to take them of.
+    p99_ns: AtomicU64,
+    recent_p99_ns: AtomicU64,
+    /// Completions (and failures) in the recent window, and its length.
+    recent_ios: AtomicU64,
+    recent_window_us: AtomicU64,
+    /// Elapsed µs at which the next mark is due (checked on every publish,
+    /// so the histogram is only walked a few times a second).
+    next_mark_us: AtomicU64,
+    /// The histogram's copies at the last marks (the writer's only).
+    marks: Mutex<Marks>,
+}
+
+/// How often percentiles are recomputed, in µs of the job's run.
+pub const MARK_EVERY_US: u64 = 250_000;
+/// The recent window's length: p99 of the I/O completed in the last second
+/// (between this and this plus [`MARK_EVERY_US`], as marks fall).
+pub const RECENT_WINDOW_US: u64 = 1_000_000;
+
+const NONE: u64 = u64::MAX;
+
+/// The histogram's non-empty buckets `(low, high, count)` at a time.
+#[derive(Debug, Default)]
+struct Mark {
+    at_us: u64,
+    buckets: Vec<(u64, u64, u64)>,
+}
+
+#[derive(Debug, Default)]
+struct Marks {
+    /// Oldest first; the first one is the newest mark at least
+    /// [`RECENT_WINDOW_US`] old (or the run's start, empty).
+    ring: VecDeque<Mark>,
+}
+
+impl Marks {
+    /// Records `hist` at `at_us` and returns the recent window's
+    /// (p99 ns, I/O count, window µs) and the cumulative p99.
+    fn mark(
+        &mut self,
+        hist: &LatencyHistogram,
+        at_us: u64,
+    ) -> (Option<u64>, u64, u64, Option<u64>) {
+        if self.ring.back().is_some_and(|m| m.at_us > at_us) {
+            // Time went backwards: a new run in the same stats.
+            self.ring.clear();
+        }
+        if self.ring.is_empty() {
+            // The run started empty.
+            self.ring.push_back(Mark::default());
+        }
+        let now = Mark {
+            at_us,
+            buckets: hist.buckets().collect(),
+        };
+        // Keep one mark at least a window old, and the ones after it.
+        while self.ring.len() >= 2 && at_us.saturating_sub(self.ring[1].at_us) >= RECENT_WINDOW_US {
+            self.ring.pop_front();
+        }
+        let base = &self.ring[0];
+        let window = diff(&now.buckets, &base.buckets);
+        let ios: u64 = window.iter().map(|b| b.2).sum();
+        let recent = percentile(&window, ios, 99.0, hist.max());
+        let total = hist.count();
+        let cumulative = hist.value_at_percentile(99.0).filter(|_| total > 0);
+        let span = at_us - base.at_us;
+        self.ring.push_back(now);
+        (recent, ios, span, cumulative)
+    }
+}
+
+/// `now - then`, bucket by bucket (both sorted by `low`; counts only grow).
+fn diff(now: &[(u64, u64, u64)], then: &[(u64, u64, u64)]) -> Vec<(u64, u64, u64)> {
+    let mut out = Vec::with_capacity(now.len());
+    let mut j = 0;
+    for &(low, high, c) in now {
+        while j < then.len() && then[j].0 < low {
+            j += 1;
+        }
+        let before = match then.get(j) {
+            Some(&(l, _, b)) if l == low => b,
+            _ => 0,
+        };
+        if c > before {
+            out.push((low, high, c - before));
+        }
+    }
+    out
+}
+
+/// The value at percentile `p` of bucketed counts totalling `n`, as
+/// [`LatencyHistogram::value_at_percentile`] takes it (the bucket's upper
+/// bound), no higher than `max`.
+fn percentile(buckets: &[(u64, u64, u64)], n: u64, p: f64, max: Option<u64>) -> Option<u64> {
+    if n == 0 {
+        return None;
+    }
+    let x = (p / 100.0) * n as f64;
+    let rank = ((x - x * 1e-12).ceil() as u64).clamp(1, n);
+    let mut seen = 0;
+    for &(_, high, c) in buckets {
+        seen += c;
+        if seen >= rank {
+            return Some(max.map_or(high, |m| high.min(m)));
+        }
+    }
+    max
 }
 
 impl Default for LiveStats {
@@ -65,6 +179,17 @@ pub struct LiveSnapshot {
     pub running: bool,
     /// The job stopped early because of a failure (no `-f`).
     pub stopped_on_error: bool,
+    /// p99 latency since the job started, ns (as of the last mark, at
+    /// most [`MARK_EVERY_US`] old); `None` before any completion.
+    pub p99_ns: Option<u64>,
+    /// p99 latency of the I/O completed in the recent window, ns; `None`
+    /// when none completed in it.
+    pub recent_p99_ns: Option<u64>,
+    /// I/Os (completed or failed) in the recent window.
+    pub recent_ios: u64,
+    /// The recent window's length, µs (about [`RECENT_WINDOW_US`]; shorter
+    /// in the run's first second).
+    pub recent_window_us: u64,
 }
 
 /// The job-side counters that get published.
@@ -93,6 +218,12 @@ impl LiveStats {
             run_time_us: AtomicU64::new(0),
             running: AtomicBool::new(false),
             stopped_on_error: AtomicBool::new(false),
+            p99_ns: AtomicU64::new(NONE),
+            recent_p99_ns: AtomicU64::new(NONE),
+            recent_ios: AtomicU64::new(0),
+            recent_window_us: AtomicU64::new(0),
+            next_mark_us: AtomicU64::new(0),
+            marks: Mutex::new(Marks::default()),
         }
     }
 
@@ -113,6 +244,10 @@ impl LiveStats {
             run_time_us: self.run_time_us.load(r),
             running: self.running.load(r),
             stopped_on_error: self.stopped_on_error.load(r),
+            p99_ns: some(self.p99_ns.load(r)),
+            recent_p99_ns: some(self.recent_p99_ns.load(r)),
+            recent_ios: self.recent_ios.load(r),
+            recent_window_us: self.recent_window_us.load(r),
         }
     }
 
@@ -142,7 +277,26 @@ impl LiveStats {
             .store(u64::try_from(hist.sum()).unwrap_or(u64::MAX), r);
         self.latency_min_ns.store(hist.min().unwrap_or(u64::MAX), r);
         self.latency_max_ns.store(hist.max().unwrap_or(0), r);
-        self.elapsed_us.store(duration_us(elapsed), r);
+        let at = duration_us(elapsed);
+        self.elapsed_us.store(at, r);
+        let due = self.next_mark_us.load(r);
+        // A new run's clock restarts below the last mark: mark it at once.
+        if at >= due || due.saturating_sub(at) > MARK_EVERY_US {
+            self.mark(hist, at);
+        }
+    }
+
+    /// Recomputes the percentiles from `hist` as of `at_us`.
+    fn mark(&self, hist: &LatencyHistogram, at_us: u64) {
+        let r = Ordering::Relaxed;
+        let mut m = self.marks.lock().unwrap_or_else(|e| e.into_inner());
+        let (recent, ios, span, total) = m.mark(hist, at_us);
+        drop(m);
+        self.p99_ns.store(total.unwrap_or(NONE), r);
+        self.recent_p99_ns.store(recent.unwrap_or(NONE), r);
+        self.recent_ios.store(ios, r);
+        self.recent_window_us.store(span, r);
+        self.next_mark_us.store(at_us + MARK_EVERY_US, r);
     }
 
     pub(crate) fn set_running(&self, running: bool) {
@@ -155,6 +309,10 @@ impl LiveStats {
             .store(stopped_on_error, Ordering::Relaxed);
         self.running.store(false, Ordering::Relaxed);
     }
+}
+
+fn some(v: u64) -> Option<u64> {
+    (v != NONE).then_some(v)
 }
 
 pub(crate) fn duration_us(d: Duration) -> u64 {
@@ -421,4 +579,78 @@ pub fn results_json(results: &[JobResult], core_count: u32) -> Value {
     );
     m.insert("core_count".into(), Value::from(core_count));
     Value::Object(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn publish(live: &LiveStats, h: &LatencyHistogram, at_ms: u64) {
+        let c = Counters {
+            io_completed: h.count(),
+            ..Counters::default()
+        };
+        live.publish(&c, 1, h, Duration::from_millis(at_ms));
+    }
+
+    #[test]
+    fn recent_p99_is_of_the_last_second_only() {
+        let live = LiveStats::new();
+        assert_eq!(live.snapshot().recent_p99_ns, None);
+        let mut h = LatencyHistogram::new();
+        // First second: 1000 I/Os at 100 µs, published every 50 ms.
+        for t in 0..20u64 {
+            for _ in 0..50 {
+                h.record(100_000);
+            }
+            publish(&live, &h, t * 50);
+        }
+        let s = live.snapshot();
+        let p = s.recent_p99_ns.unwrap();
+        assert!((100_000..=101_600).contains(&p), "{p}");
+        assert_eq!(s.p99_ns, Some(p));
+        // Then a slow patch: 10 ms per I/O for over a second.
+        for t in 20..50u64 {
+            for _ in 0..50 {
+                h.record(10_000_000);
+            }
+            publish(&live, &h, t * 50);
+        }
+        let s = live.snapshot();
+        let p = s.recent_p99_ns.unwrap();
+        assert!((10_000_000..=10_160_000).contains(&p), "{p}");
+        assert!(
+            (RECENT_WINDOW_US..=RECENT_WINDOW_US + MARK_EVERY_US).contains(&s.recent_window_us),
+            "{}",
+            s.recent_window_us
+        );
+        // Fast again for over a second: the slow patch leaves the window,
+        // while the cumulative p99 still remembers it.
+        for t in 50..80u64 {
+            for _ in 0..50 {
+                h.record(100_000);
+            }
+            publish(&live, &h, t * 50);
+        }
+        let s = live.snapshot();
+        assert!(s.recent_p99_ns.unwrap() <= 101_600, "{s:?}");
+        assert!(s.p99_ns.unwrap() >= 10_000_000, "{s:?}");
+        assert!(s.recent_ios >= 1000 && s.recent_ios <= 1300, "{s:?}");
+        // Idle for a while: nothing completed in the window, no p99.
+        publish(&live, &h, 6000);
+        publish(&live, &h, 7500);
+        let s = live.snapshot();
+        assert_eq!((s.recent_p99_ns, s.recent_ios), (None, 0), "{s:?}");
+        assert!(s.p99_ns.is_some());
+    }
+
+    #[test]
+    fn bucket_difference() {
+        let now = [(1, 1, 5), (2, 2, 3), (64, 65, 7)];
+        let then = [(1, 1, 5), (64, 65, 2)];
+        assert_eq!(diff(&now, &then), vec![(2, 2, 3), (64, 65, 5)]);
+        assert_eq!(percentile(&diff(&now, &then), 8, 99.0, Some(70)), Some(65));
+        assert_eq!(percentile(&[(2, 2, 3)], 3, 10.0, None), Some(2));
+        assert_eq!(percentile(&[], 0, 99.0, Some(1)), None);
+    }
 }

@@ -12,6 +12,10 @@ use crate::bdev::BlockDevice;
 use crate::host::Initiator;
 use crate::perf::bdevperf::Bdevperf;
 
+fn us(ns: u64) -> f64 {
+    ns as f64 / 1000.0
+}
+
 /// `perform_tests`, plus our status/stop methods when `extras`.
 pub fn register(r: &mut Router, h: &Arc<Initiator>, bp: &Arc<Bdevperf>, extras: bool) {
     let (h2, bp2) = (h.clone(), bp.clone());
@@ -43,7 +47,15 @@ pub fn register(r: &mut Router, h: &Arc<Initiator>, bp: &Arc<Bdevperf>, extras: 
 }
 
 /// Cumulative counters of the run in progress (rates are the caller's
-/// deltas), with the parameters it runs with.
+/// deltas), with the parameters it runs with (`null` when bdevperf was
+/// started without them: `-z` and no `-q`/`-o`/`-w`, so `perform_tests`
+/// must name them).
+///
+/// Latency per job: `avg_latency_us` and `max_latency_us` since the run
+/// started, `p99_latency_us` since the run started (as `perform_tests`
+/// reports it at the end), and `recent_p99_latency_us`, the p99 of the I/O
+/// completed in the last `recent_window_us` (about a second; `null` when
+/// none completed in it): the live tail latency a console shows.
 fn status(bp: &Bdevperf) -> Value {
     let cfg = bp.config();
     let jobs: Vec<Value> = bp
@@ -62,15 +74,20 @@ fn status(bp: &Bdevperf) -> Value {
                 "in_flight": s.in_flight,
                 "avg_latency_us": s.latency_sum_ns as f64 / done / 1000.0,
                 "max_latency_us": s.latency_max_ns as f64 / 1000.0,
+                "p99_latency_us": s.p99_ns.map(us),
+                "recent_p99_latency_us": s.recent_p99_ns.map(us),
+                "recent_io_completed": s.recent_ios,
+                "recent_window_us": s.recent_window_us,
                 "elapsed_us": s.elapsed_us,
             })
         })
         .collect();
+    let set = |v: u32| (v > 0).then_some(v);
     json!({
         "running": bp.is_running(),
         "workload": cfg.workload.map(|w| w.as_str()),
-        "queue_depth": cfg.queue_depth,
-        "io_size": cfg.io_size,
+        "queue_depth": set(cfg.queue_depth),
+        "io_size": set(cfg.io_size),
         "jobs": jobs,
     })
 }

@@ -287,7 +287,8 @@ pub fn snapshot() -> Snapshot {
                     num_io_qpairs: 2,
                 },
             ],
-            listen_addresses: vec![a.into(), b.into()],
+            // Newest first, as SPDK lists them.
+            listen_addresses: vec![b.into(), a.into()],
         }],
         listeners: vec![
             listener("4420", "127.0.0.1", 1),

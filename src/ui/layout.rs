@@ -87,32 +87,38 @@ pub fn compute(w: u16, h: u16, app: &App) -> Areas {
     }
     let w = body.width;
 
+    // What each table needs to show all its rows, borders included: the
+    // Subsystems pane draws, per subsystem, its NQN, one line per
+    // namespace, then flags and SN/MN; the tables a header row; the
+    // Connections table one more line (why rates are n/a, when they are).
     let n_listeners = app.snap.listeners.len().max(1) as u16;
     let n_paths = app.snap.paths.len().max(1) as u16;
-    let n_ns: u16 = app
+    let sub_lines: u16 = app
         .snap
         .subsystems
         .iter()
         .filter(|s| s.subtype != "Discovery")
-        .map(|s| s.namespaces.len().max(1) as u16 + 1)
+        .map(|s| s.namespaces.len().max(1) as u16 + 3)
         .sum::<u16>()
         .max(2);
+    let top_need = (n_listeners + 1).max(sub_lines) + 2;
+    let paths_need = n_paths + 3;
+    let conns_need = app.snap.conns.rows.len().max(2) as u16 + 4;
     let wide = w >= 170 && h >= 40;
     let mut panes = Vec::new();
     if wide {
         // Left: the tables, then the events; right: the load charts.
         let right_w = (w * 34 / 100).clamp(56, 96);
         let left_w = w - right_w;
-        let top_h = (n_listeners.max(n_ns) + 3).clamp(5, 10);
-        let paths_h = (n_paths + 3).clamp(5, 10);
+        let top_h = top_need.clamp(5, 10);
+        let paths_h = paths_need.clamp(5, 10);
         let sub_w = (left_w * 36 / 100).max(36);
         panes.push((Pane::Subsystems, rect(0, body.y, sub_w, top_h)));
         panes.push((Pane::Listeners, rect(sub_w, body.y, left_w - sub_w, top_h)));
         panes.push((Pane::Paths, rect(0, body.y + top_h, left_w, paths_h)));
         let conns_y = body.y + top_h + paths_h;
         let rest = body.bottom().saturating_sub(conns_y);
-        let n_conns = app.snap.conns.rows.len().max(4) as u16;
-        let conns_h = (n_conns + 4).clamp(8, rest.saturating_sub(10).max(8));
+        let conns_h = conns_need.clamp(8, rest.saturating_sub(10).max(8));
         panes.push((Pane::Conns, rect(0, conns_y, left_w, conns_h)));
         panes.push((
             Pane::Events,
@@ -124,21 +130,30 @@ pub fn compute(w: u16, h: u16, app: &App) -> Areas {
         let top_h = if compact {
             n_listeners + 3
         } else {
-            (n_listeners.max(n_ns) + 3).clamp(5, 9)
+            top_need.clamp(5, 9)
         }
         .min(8);
-        let paths_h = (n_paths + 3).clamp(4, if compact { 6 } else { 9 });
-        let bottom_h = if h < 26 {
+        let paths_h = paths_need.clamp(4, if compact { 6 } else { 9 });
+        // Load and Events need at least this much to be of use...
+        let bottom_min = if h < 26 {
             4
         } else if compact {
             6
         } else {
             (body.height / 4).clamp(8, 14)
         };
-        let conns_h = body
+        // ...Connections gets what its rows need (scrolling when they do
+        // not fit), and Load and Events the rest: charts and the event log
+        // use any height, a table's empty rows do not.
+        let conns_room = body
             .height
-            .saturating_sub(top_h + paths_h + bottom_h)
+            .saturating_sub(top_h + paths_h + bottom_min)
             .max(4);
+        let conns_h = if compact {
+            conns_room
+        } else {
+            conns_need.clamp(4, conns_room)
+        };
         let bottom_h = body.height.saturating_sub(top_h + paths_h + conns_h);
         let sub_w = (w * 38 / 100).clamp(30, 60);
         panes.push((Pane::Subsystems, rect(0, body.y, sub_w, top_h)));

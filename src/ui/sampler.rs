@@ -790,7 +790,16 @@ impl State {
                     Some(m.map_or(x, |m: f64| m.max(x)))
                 })
         };
-        let p99 = fold_max("p99_latency_us");
+        // The p99 of the last second when the backend gives it (ours
+        // since `recent_p99_latency_us`), else the run's.
+        let has_recent = jobs
+            .iter()
+            .any(|j| j.get("recent_p99_latency_us").is_some());
+        let p99 = if has_recent {
+            fold_max("recent_p99_latency_us")
+        } else {
+            fold_max("p99_latency_us")
+        };
         let max = fold_max("max_latency_us");
         let running = v["running"].as_bool();
         let rates = self.total.push(Counters {
@@ -828,14 +837,20 @@ impl State {
             source: LoadSource::PerfStatus,
             running,
             workload: v["workload"].as_str().map(String::from),
-            queue_depth: v["queue_depth"].as_u64(),
-            io_size: v["io_size"].as_u64(),
+            // 0 means "not given" (`bdevperf -z` without -q/-o).
+            queue_depth: v["queue_depth"].as_u64().filter(|q| *q > 0),
+            io_size: v["io_size"].as_u64().filter(|o| *o > 0),
             iops,
             mibps,
             avg_lat_us: lat,
             p99_lat_us: match p99 {
-                Some(p) if ios > 0 => Metric::Value(p),
+                Some(p) if has_recent || ios > 0 => Metric::Value(p),
                 Some(_) => Metric::Unavailable("no I/O yet".into()),
+                None if has_recent && idle => Metric::Unavailable("load paused".into()),
+                None if has_recent => {
+                    Metric::Unavailable("no I/O completed in the last second".into())
+                }
+                None if jobs.is_empty() => Metric::Unavailable("no run in progress".into()),
                 None => Metric::Unavailable("this backend reports no p99".into()),
             },
             max_lat_us: match max {

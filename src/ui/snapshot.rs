@@ -241,7 +241,9 @@ pub struct Load {
     pub mibps: Metric,
     /// Average latency over the last interval.
     pub avg_lat_us: Metric,
-    /// p99 since the run started (cumulative in `mpath_perf_status`).
+    /// p99 of the last second (`recent_p99_latency_us` of
+    /// `mpath_perf_status`), or since the run started where the backend
+    /// only has that.
     pub p99_lat_us: Metric,
     /// Maximum since the run started.
     pub max_lat_us: Metric,

@@ -42,6 +42,9 @@ pub struct Theme {
     pub ev_host: Style,
     pub ev_stall: Style,
     pub popup: Style,
+    /// A popup's scroll position, on its border (visible on the border
+    /// and on the popup's background in every theme).
+    pub scroll: Style,
     pub ana: AnaPalette,
     /// One style per path in charts.
     pub series: Vec<Style>,
@@ -128,6 +131,7 @@ impl Theme {
             },
             ev_stall: w.warn.add_modifier(Modifier::BOLD),
             popup: w.popup,
+            scroll: w.scroll_indicator,
             ana: w.ana,
             series,
             w,

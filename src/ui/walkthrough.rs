@@ -15,12 +15,49 @@ pub struct Step {
     pub done: fn(&Snapshot) -> bool,
 }
 
-fn first(s: &Snapshot) -> Option<&Listener> {
-    s.listeners.first()
+/// The HOWTO's listeners in the order they were added: the subsystem's
+/// `listen_addresses` read backwards (SPDK inserts a new listener at the
+/// head of the list, so `nvmf_get_subsystems` names the newest first; our
+/// target does the same), then any the subsystem entry does not name.
+/// The Listeners pane sorts by port, which is not the HOWTO's order when
+/// the ports had to be chosen freely, so "first" must not mean the
+/// pane's first row.
+fn in_added_order(s: &Snapshot) -> Vec<&Listener> {
+    let mut out: Vec<&Listener> = Vec::new();
+    let sub = s
+        .subsystems
+        .iter()
+        .find(|x| x.nqn == s.nqn)
+        .or_else(|| s.subsystems.iter().find(|x| x.subtype != "Discovery"));
+    if let Some(sub) = sub {
+        for a in sub.listen_addresses.iter().rev() {
+            if let Some(l) = s
+                .listeners
+                .iter()
+                .find(|l| l.nqn == sub.nqn && l.addr() == *a)
+            {
+                if !out.iter().any(|o| std::ptr::eq(*o, l)) {
+                    out.push(l);
+                }
+            }
+        }
+    }
+    for l in &s.listeners {
+        if !out.iter().any(|o| std::ptr::eq(*o, l)) {
+            out.push(l);
+        }
+    }
+    out
 }
 
+/// The first listener the HOWTO added (127.0.0.1:4420).
+fn first(s: &Snapshot) -> Option<&Listener> {
+    in_added_order(s).first().copied()
+}
+
+/// The second one (127.0.0.2:5520).
 fn second(s: &Snapshot) -> Option<&Listener> {
-    s.listeners.get(1)
+    in_added_order(s).get(1).copied()
 }
 
 fn addr(l: Option<&Listener>) -> String {
@@ -62,7 +99,15 @@ pub fn steps() -> Vec<Step> {
                 )
             },
             rpc: |_| None,
-            done: |s| s.policy.as_deref() == Some("active_passive") && busy_paths(s) == 1,
+            done: |s| {
+                s.policy.as_deref() == Some("active_passive")
+                    && busy_paths(s) == 1
+                    && first(s).is_some_and(|l| {
+                        s.paths
+                            .iter()
+                            .any(|p| p.current && p.traddr == l.traddr && p.trsvcid == l.trsvcid)
+                    })
+            },
         },
         Step {
             title: "Switch paths with ANA",

@@ -7,7 +7,7 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Widget};
 
@@ -265,6 +265,34 @@ pub(crate) fn frame(
     })
 }
 
+/// Patches a row selection `style` over `area` so that it covers every
+/// cell alike. Under reversed video a cell's foreground becomes its
+/// background, so a cell drawn in the theme's `dim` (a muted foreground,
+/// or the `DIM` modifier) would show as a dark patch inside the highlight,
+/// and under a selection background it could vanish: such cells go back
+/// to the base foreground first. Other colours (ANA badges, the current
+/// path's star) keep theirs. A quiet selection (no reverse, no
+/// background: underline) is patched over as it is.
+pub fn highlight_row(buf: &mut Buffer, area: Rect, style: Style, theme: &Theme) {
+    let area = area.intersection(buf.area);
+    let loud = style.add_modifier.contains(Modifier::REVERSED) || style.bg.is_some();
+    let dim_fg = theme.dim.fg.filter(|c| *c != Color::Reset);
+    let plain = theme.base.fg.unwrap_or(Color::Reset);
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            let cell = &mut buf[(x, y)];
+            if loud {
+                let dimmed = dim_fg.is_some_and(|c| cell.fg == c);
+                if dimmed || cell.modifier.contains(Modifier::DIM) {
+                    cell.set_fg(plain);
+                    cell.modifier.remove(Modifier::DIM);
+                }
+            }
+            cell.set_style(style);
+        }
+    }
+}
+
 /// Paints a selected row: the focused selection is loud, the unfocused one
 /// quiet, so the pane with the keyboard is obvious.
 pub(crate) fn selection_style(theme: &Theme, focused: bool) -> Style {
@@ -278,6 +306,41 @@ pub(crate) fn selection_style(theme: &Theme, focused: bool) -> Style {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_highlight_covers_dim_cells_too() {
+        let theme = Theme::dark();
+        let row = Rect::new(0, 0, 12, 1);
+        let paint = |style: Style| {
+            let mut buf = Buffer::empty(Rect::new(0, 0, 12, 2));
+            buf.set_string(0, 0, "dim", theme.dim);
+            buf.set_string(4, 0, "DIM", Style::new().dim());
+            buf.set_string(8, 0, "ok", theme.ok);
+            buf.set_string(0, 1, "dim", theme.dim);
+            highlight_row(&mut buf, row, style, &theme);
+            buf
+        };
+        let buf = paint(theme.selected_row);
+        for x in 0..12 {
+            let c = &buf[(x, 0)];
+            assert!(c.modifier.contains(Modifier::REVERSED), "{x}: {c:?}");
+            assert!(!c.modifier.contains(Modifier::DIM), "{x}: {c:?}");
+        }
+        // Reversed, a dim foreground would paint a grey patch: plain now.
+        assert_eq!(buf[(0, 0)].fg, Color::Reset);
+        assert_eq!(buf[(4, 0)].fg, Color::Reset);
+        // Other colours stay; rows outside the area are untouched.
+        assert_eq!(buf[(8, 0)].fg, Color::Green);
+        assert_eq!(buf[(0, 1)].fg, Color::DarkGray);
+        assert!(!buf[(0, 1)].modifier.contains(Modifier::REVERSED));
+        // A quiet (underlined) selection leaves dim text dim.
+        let buf = paint(theme.selected_row_unfocused);
+        assert_eq!(buf[(0, 0)].fg, Color::DarkGray);
+        assert!(buf[(0, 0)].modifier.contains(Modifier::UNDERLINED));
+        // A selection background also brings dim text back.
+        let buf = paint(Style::new().bg(Color::DarkGray));
+        assert_eq!(buf[(0, 0)].fg, Color::Reset);
+    }
 
     #[test]
     fn everything_fits() {

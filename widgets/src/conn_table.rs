@@ -301,7 +301,7 @@ impl<'a> ConnTable<'a> {
                 }
             }
             if self.selected == Some(index) {
-                buf.set_style(line, selection);
+                columns::highlight_row(buf, line, selection, theme);
             }
         }
     }
@@ -469,8 +469,10 @@ mod tests {
         );
         assert_eq!(buf[(0, 0)].fg, Color::Cyan);
         // Rows: listener at y 2, I/O queue at 3, remote admin at 4.
+        // The dim tag is in the selected row: plain there, so the reversed
+        // highlight is even across it (dim elsewhere: "n/a" below).
         let tag = find(&buf, 4, "remote").unwrap();
-        assert_eq!(buf[(tag, 4)].fg, Color::DarkGray);
+        assert_eq!(buf[(tag, 4)].fg, Color::Reset);
         assert_eq!(buf[(1, 4)].fg, Color::Reset);
         // An unusual state is a warning; established and listening are not.
         let st = find(&buf, 4, "CLOSE-WAIT").unwrap();

@@ -179,7 +179,9 @@ impl<'a, S: AsRef<str>> HelpOverlay<'a, S> {
         if lines.len() > visible && visible > 0 {
             let last = (offset + visible).min(lines.len());
             let counter = format!(" {}-{last} of {} ", offset + 1, lines.len());
-            block = block.title_bottom(Line::from(counter).right_aligned());
+            block = block.title_bottom(
+                Line::from(Span::styled(counter, theme.scroll_indicator)).right_aligned(),
+            );
         }
         let inner = block.inner(popup);
         block.render(popup, buf);

@@ -7,7 +7,8 @@
 //! * [`CommandLine`] — the `:` prompt, completion menu and last result.
 //! * [`KeyHints`] — the footer's `q quit  ? help` hints.
 //! * [`RateSparkline`], [`AnaBadge`] — the pieces, usable on their own;
-//!   [`format_rate`] and [`format_iops`] for numbers shown elsewhere.
+//!   [`format_rate`] and [`format_iops`] for numbers shown elsewhere;
+//!   [`highlight_row`] for a selected row drawn by hand.
 //!
 //! Every widget clips to the buffer, so any area (empty, tiny, partly off
 //! screen) is safe, and text of any kind is cut at grapheme boundaries
@@ -26,6 +27,7 @@ pub mod theme;
 
 pub use ana_badge::{AnaBadge, AnaPalette, AnaState, LabelMode};
 pub use cmdline::CommandLine;
+pub use columns::highlight_row;
 pub use conn_table::{ConnRow, ConnTable};
 pub use help::{HelpOverlay, HELP_TITLE};
 pub use key_hints::KeyHints;

@@ -64,6 +64,11 @@ pub struct PathTable<'a> {
     pub theme: &'a Theme,
     pub title: Option<&'a str>,
     pub bordered: bool,
+    /// Headings of the rate column and of the history column: `IOPS` and
+    /// `IOPS history` unless [`PathTable::rate_heading`] names the unit
+    /// (e.g. `cmd/s` when the counts are NVMe commands, which a verify
+    /// workload issues two of per I/O).
+    pub rate_heading: (&'static str, &'static str),
 }
 
 /// Columns, left to right.
@@ -108,6 +113,17 @@ impl<'a> PathTable<'a> {
             theme,
             title: None,
             bordered: true,
+            rate_heading: (HEADS[IOPS].long, HEADS[HIST].long),
+        }
+    }
+
+    /// Headings for the rate column and its history (`"cmd/s"`,
+    /// `"cmd/s history"`).
+    #[must_use]
+    pub fn rate_heading(self, rate: &'static str, history: &'static str) -> PathTable<'a> {
+        PathTable {
+            rate_heading: (rate, history),
+            ..self
         }
     }
 
@@ -195,7 +211,11 @@ impl<'a> PathTable<'a> {
         };
         let place = columns::place(&self.columns(), frame.header.width);
 
-        columns::draw_header(buf, frame.header, &place, &HEADS, theme.header);
+        let mut heads = HEADS;
+        let (rate, history) = self.rate_heading;
+        heads[IOPS] = Head::right(rate, rate);
+        heads[HIST] = Head::left(history, HEADS[HIST].short);
+        columns::draw_header(buf, frame.header, &place, &heads, theme.header);
 
         let body = frame.body;
         if body.is_empty() {
@@ -297,7 +317,7 @@ impl<'a> PathTable<'a> {
                     .render(Rect::new(x, y, w, 1), buf);
             }
             if self.selected == Some(index) {
-                buf.set_style(line, selection);
+                columns::highlight_row(buf, line, selection, theme);
             }
         }
     }

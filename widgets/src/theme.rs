@@ -63,8 +63,11 @@ pub struct Theme {
     pub key_hint: Style,
     /// What each key does, beside it.
     pub key_label: Style,
-    /// The command line's completion menu.
+    /// The command line's completion menu, and popups.
     pub popup: Style,
+    /// A popup's scroll position (`3/17`), drawn on its border: it must
+    /// stand out from both the border and the popup's background.
+    pub scroll_indicator: Style,
     /// ANA state badges.
     pub ana: AnaPalette,
 }
@@ -101,6 +104,7 @@ impl Theme {
         key_hint: Style::new(),
         key_label: Style::new(),
         popup: Style::new(),
+        scroll_indicator: Style::new(),
         ana: AnaPalette {
             optimized: Style::new(),
             non_optimized: Style::new(),
@@ -157,7 +161,7 @@ impl Theme {
         from_value(value, Some(&Theme::dark()))
     }
 
-    fn slots(&mut self) -> [(&'static str, &mut Style); 18] {
+    fn slots(&mut self) -> [(&'static str, &mut Style); 19] {
         let Theme {
             base,
             border,
@@ -177,6 +181,7 @@ impl Theme {
             key_hint,
             key_label,
             popup,
+            scroll_indicator,
             ana: _,
         } = self;
         [
@@ -198,6 +203,7 @@ impl Theme {
             ("key_hint", key_hint),
             ("key_label", key_label),
             ("popup", popup),
+            ("scroll_indicator", scroll_indicator),
         ]
     }
 }
@@ -581,7 +587,7 @@ mod tests {
         assert!(err(r#"{"headr": {}}"#).starts_with(
             r#"themes/x.json: key "headr": unknown key; expected one of base, border,"#
         ));
-        assert!(err(r#"{"headr": {}}"#).ends_with("popup, ana"));
+        assert!(err(r#"{"headr": {}}"#).ends_with("popup, scroll_indicator, ana"));
         assert!(err(r#"{"ana": {"optimised": {}}}"#).starts_with(
             r#"themes/x.json: key "ana.optimised": unknown key; expected one of optimized,"#
         ));

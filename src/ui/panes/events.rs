@@ -47,6 +47,7 @@ pub fn render(_s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer
             if short {
                 clock.truncate(8);
             }
+            let clock_w = clock.chars().count();
             let line = Line::from(vec![
                 Span::styled(clock, t.muted),
                 Span::raw(" "),
@@ -57,7 +58,10 @@ pub fn render(_s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer
                     if e.kind == LogKind::Info { t.hint } else { st },
                 ),
             ]);
-            super::wrap_lines(vec![line], w)
+            // Continuation rows start under the text, after the time
+            // and the mark.
+            let indent = clock_w + 3;
+            super::wrap_words(line, w, indent)
         })
         .collect();
     if entries.is_empty() {

@@ -1,9 +1,11 @@
-//! Load over the last minute: IOPS split by path (one line per path, the
-//! total in grey), then MiB/s and average latency — as charts when the
-//! pane is tall, as sparklines (the widget crate's `RateSparkline`) when
-//! it is not. Per-path numbers come from the engine's per-path counters,
-//! or, on real SPDK, from the kernel's byte counters of each path's
-//! socket (the per-path chart is then in MiB/s).
+//! Load over the last minute: NVMe commands per second split by path
+//! (one line per path, their total in grey), then MiB/s and average
+//! latency — as charts when the pane is tall, as sparklines (the widget
+//! crate's `RateSparkline`) when it is not. Per-path numbers come from the
+//! engine's per-path counters, which count commands (a verify I/O is a
+//! write and a read, so twice bdevperf's IOPS in the header), or, on real
+//! SPDK, from the kernel's byte counters of each path's socket (the
+//! per-path chart is then in MiB/s). The legend names the unit.
 
 use mpath_widgets::RateSparkline;
 use ratatui::buffer::Buffer;
@@ -82,15 +84,43 @@ fn chart(
     Chart::new(ds).x_axis(x).y_axis(y).render(r, buf);
 }
 
+/// Point-wise sum of series aligned on their newest point.
+fn sum_aligned(series: &[&[f64]]) -> Vec<f64> {
+    let n = series.iter().map(|v| v.len()).max().unwrap_or(0);
+    let mut out = vec![0.0; n];
+    for v in series {
+        let off = n - v.len();
+        for (i, x) in v.iter().enumerate() {
+            out[off + i] += x;
+        }
+    }
+    out
+}
+
 pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer) {
     let t = &app.theme;
     let h = &s.history;
-    let mut legend = vec![Span::raw(" ")];
+    // The top chart is per path: NVMe commands per second from the
+    // engine's counters (a verify I/O is a write and a read: twice the
+    // header's IOPS), or the kernel's bytes on real SPDK; its total is the
+    // paths' sum, in the same unit. Without paths, bdevperf's IOPS.
     let by_path = h.per_path_unit != "MiB/s";
+    let (unit, fmt_y): (&str, fn(f64) -> String) = if h.per_path.is_empty() {
+        ("IOPS", fmt::count)
+    } else if by_path {
+        ("cmd/s", fmt::count)
+    } else {
+        ("MiB/s", fmt::mibps)
+    };
+    let path_series: Vec<&[f64]> = h.per_path.iter().map(|(_, v)| v.as_slice()).collect();
+    let total = sum_aligned(&path_series);
+    let unit_span = Span::styled(format!("{unit} "), t.muted);
+    let mut total_spans = Vec::new();
     if h.per_path.len() > 1 && by_path {
-        legend.push(Span::styled("━ ", t.muted));
-        legend.push(Span::styled("total ", t.hint));
+        total_spans.push(Span::styled("━ ", t.muted));
+        total_spans.push(Span::styled("total ", t.hint));
     }
+    let mut path_spans = Vec::new();
     // Ports when they tell the paths apart, else whole addresses.
     let port = |l: &str| l.rsplit(':').next().unwrap_or(l).to_string();
     let ports: Vec<String> = h.per_path.iter().map(|(l, _)| port(l)).collect();
@@ -99,14 +129,32 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
         .enumerate()
         .all(|(i, p)| !ports[..i].contains(p));
     for (i, (label, _)) in h.per_path.iter().enumerate() {
-        legend.push(Span::styled("━ ", t.series(i)));
+        path_spans.push(Span::styled("━ ", t.series(i)));
         let shown = if unique {
             format!(":{}", ports[i])
         } else {
             label.clone()
         };
-        legend.push(Span::styled(format!("{shown} "), t.hint));
+        path_spans.push(Span::styled(format!("{shown} "), t.hint));
     }
+    // The fullest legend that fits beside the title: the unit, the total,
+    // the paths; then without the total; then the paths alone.
+    let room = usize::from(r.width).saturating_sub(Pane::Load.title().len() + 5);
+    let width = |v: &[Span]| v.iter().map(|s| s.width()).sum::<usize>() + 1;
+    let full: Vec<Span> = std::iter::once(unit_span.clone())
+        .chain(total_spans.iter().cloned())
+        .chain(path_spans.iter().cloned())
+        .collect();
+    let no_total: Vec<Span> = std::iter::once(unit_span)
+        .chain(path_spans.iter().cloned())
+        .collect();
+    let mut legend = vec![Span::raw(" ")];
+    legend.extend(
+        [full, no_total, path_spans]
+            .into_iter()
+            .find(|v| width(v) <= room)
+            .unwrap_or_default(),
+    );
     let block = frame(
         t,
         Pane::Load.title(),
@@ -133,13 +181,39 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
         RateSparkline::new(v).style(st).render(sr, buf);
     };
     let mut per_path: Vec<(Vec<(f64, f64)>, Style)> = Vec::new();
-    if h.per_path.len() != 1 && by_path {
-        per_path.push((pts(&h.iops), t.muted));
+    if h.per_path.is_empty() {
+        per_path.push((pts(&h.iops), t.spark));
+    } else if h.per_path.len() > 1 && by_path {
+        per_path.push((pts(&total), t.muted));
     }
     for (i, (_, v)) in h.per_path.iter().enumerate() {
         per_path.push((pts(v), t.series(i)));
     }
-    let unit = if by_path { "IOPS" } else { "MiB/s" };
+    // Now: the paths' latest rates (what the I/O paths pane shows), the
+    // chart's last point when they have none.
+    let live: Vec<f64> = s
+        .paths
+        .iter()
+        .filter_map(|p| {
+            if by_path {
+                p.iops.value()
+            } else {
+                p.mibps.value()
+            }
+        })
+        .collect();
+    let now_top = if h.per_path.is_empty() {
+        last(&l.iops, fmt::count)
+    } else if !live.is_empty() {
+        fmt_y(live.iter().sum())
+    } else {
+        total.last().map_or("n/a".into(), |v| fmt_y(*v))
+    };
+    let top_caption = match unit {
+        "cmd/s" => "NVMe commands/s by path",
+        "MiB/s" => "MiB/s by path (kernel)",
+        _ => "IOPS",
+    };
     if inner.height >= 18 {
         // Three charts, each under a caption: IOPS by path, MiB/s, latency.
         let h3 = inner.height / 4;
@@ -154,8 +228,8 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
         let top_h = inner.height - 2 * h3;
         caption(
             inner.y,
-            format!("{unit} by path"),
-            format!("now {}", last(&l.iops, fmt::count)),
+            top_caption.to_string(),
+            format!("now {now_top}"),
             buf,
         );
         chart(
@@ -163,7 +237,7 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
             t,
             &per_path,
             unit,
-            fmt::count,
+            fmt_y,
             true,
             buf,
         );
@@ -201,7 +275,7 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
         );
     } else if inner.height >= 6 {
         let cr = Rect::new(inner.x, inner.y, inner.width, inner.height - 2);
-        chart(cr, t, &per_path, unit, fmt::count, true, buf);
+        chart(cr, t, &per_path, unit, fmt_y, true, buf);
         spark_row(
             inner.bottom() - 2,
             "MiB/s",

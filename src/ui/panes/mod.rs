@@ -198,20 +198,21 @@ pub(crate) fn rows(
     let off = layout::scroll_offset(sel.unwrap_or(0), n, visible);
     for (k, row) in (off..n).take(visible).enumerate() {
         let y = r.y + k as u16;
-        if sel == Some(row) {
-            let st = if focused {
-                t.selected
-            } else {
-                t.selected_unfocused
-            };
-            buf.set_style(Rect::new(r.x, y, r.width, 1), st);
-        }
         let mut x = r.x;
         for &i in keep {
             let c = &cols[i];
             let w = c.width.min(r.right().saturating_sub(x));
             put(buf, x, y, w, &cells(row, i), c.right);
             x += c.width + 1;
+        }
+        if sel == Some(row) {
+            // After the cells, over the whole row, dimmed cells included.
+            let st = if focused {
+                t.selected
+            } else {
+                t.selected_unfocused
+            };
+            mpath_widgets::highlight_row(buf, Rect::new(r.x, y, r.width, 1), st, &t.w);
         }
     }
     if n > visible && r.width > 0 {
@@ -241,37 +242,93 @@ pub(crate) fn bold(s: Style) -> Style {
     s.add_modifier(Modifier::BOLD)
 }
 
-/// Breaks lines into rows of at most `w` columns (character wrap,
-/// continuation rows indented by two).
-pub(crate) fn wrap_lines(lines: Vec<Line<'static>>, w: usize) -> Vec<Line<'static>> {
-    use unicode_width::UnicodeWidthChar;
-    let mut out = Vec::new();
+/// Word-wraps one line into rows of at most `w` columns, as a log or a
+/// commit message reads best (gitui wraps prose; tables truncate):
+/// breaks at spaces, continuation rows indented by `indent` (a hanging
+/// indent, e.g. under the text after a timestamp; 2 when that leaves
+/// too little room), and only a word longer than a whole row is cut.
+/// Styles carry over.
+pub(crate) fn wrap_words(line: Line<'static>, w: usize, indent: usize) -> Vec<Line<'static>> {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
     if w < 4 {
-        return lines;
+        return vec![line];
     }
-    for l in lines {
-        let mut row: Vec<Span<'static>> = Vec::new();
-        let mut used = 0usize;
-        for sp in l.spans {
-            let mut cur = String::new();
-            for ch in sp.content.chars() {
-                let cw = ch.width().unwrap_or(0);
-                if used + cw > w {
-                    if !cur.is_empty() {
-                        row.push(Span::styled(std::mem::take(&mut cur), sp.style));
-                    }
-                    out.push(Line::from(std::mem::take(&mut row)));
-                    row.push(Span::raw("  "));
-                    used = 2;
-                }
-                cur.push(ch);
-                used += cw;
-            }
-            if !cur.is_empty() {
-                row.push(Span::styled(cur, sp.style));
+    let indent = if w.saturating_sub(indent) < 16 {
+        2
+    } else {
+        indent
+    };
+    // Runs of spaces and of non-spaces, each a list of styled pieces (a
+    // word may span several spans).
+    let mut items: Vec<(bool, Vec<(String, Style)>)> = Vec::new();
+    for sp in &line.spans {
+        for ch in sp.content.chars() {
+            let space = ch == ' ';
+            match items.last_mut() {
+                Some((s, pieces)) if *s == space => match pieces.last_mut() {
+                    Some((t, st)) if *st == sp.style => t.push(ch),
+                    _ => pieces.push((ch.to_string(), sp.style)),
+                },
+                _ => items.push((space, vec![(ch.to_string(), sp.style)])),
             }
         }
-        out.push(Line::from(row));
     }
+    fn push(row: &mut Vec<Span<'static>>, text: &str, style: Style) {
+        match row.last_mut() {
+            Some(last) if last.style == style => last.content.to_mut().push_str(text),
+            _ => row.push(Span::styled(text.to_string(), style)),
+        }
+    }
+    let width = |p: &[(String, Style)]| p.iter().map(|(t, _)| t.width()).sum::<usize>();
+    let mut out: Vec<Line<'static>> = Vec::new();
+    let mut row: Vec<Span<'static>> = Vec::new();
+    let mut used = 0usize;
+    let mut has_word = false;
+    let mut space: Vec<(String, Style)> = Vec::new();
+    let newline = |out: &mut Vec<Line<'static>>, row: &mut Vec<Span<'static>>| {
+        out.push(Line::from(std::mem::take(row)));
+        row.push(Span::raw(" ".repeat(indent)));
+    };
+    for (is_space, pieces) in items {
+        if is_space {
+            space = pieces;
+            continue;
+        }
+        let (sw, ww) = (width(&space), width(&pieces));
+        if used + sw + ww <= w {
+            for (t, st) in space.drain(..).chain(pieces) {
+                push(&mut row, &t, st);
+            }
+            used += sw + ww;
+            has_word = true;
+            continue;
+        }
+        space.clear();
+        if has_word {
+            newline(&mut out, &mut row);
+            used = indent;
+        }
+        has_word = true;
+        if used + ww <= w {
+            for (t, st) in pieces {
+                push(&mut row, &t, st);
+            }
+            used += ww;
+            continue;
+        }
+        // Longer than a row: cut it where the row ends.
+        for (t, st) in pieces {
+            for ch in t.chars() {
+                let cw = ch.width().unwrap_or(0);
+                if used + cw > w {
+                    newline(&mut out, &mut row);
+                    used = indent;
+                }
+                push(&mut row, ch.encode_utf8(&mut [0; 4]), st);
+                used += cw;
+            }
+        }
+    }
+    out.push(Line::from(row));
     out
 }

@@ -52,23 +52,24 @@ pub fn render(s: &Snapshot, app: &App, area: Rect, buf: &mut Buffer) {
                 .enumerate()
                 .map(|(i, w)| {
                     let mark = if Some(*w) == cur { "● " } else { "  " };
-                    let l = Line::from(vec![
-                        Span::styled(format!(" {} ", i + 1), t.muted),
+                    // Not `muted`: on a popup's background (dark grey in
+                    // the dark theme) it would not show.
+                    Line::from(vec![
+                        Span::styled(format!(" {} ", i + 1), t.hint),
                         Span::styled(mark, t.ok),
                         Span::raw(w.to_string()),
-                    ]);
-                    if i == *sel {
-                        l.style(t.selected)
-                    } else {
-                        l
-                    }
+                    ])
                 })
                 .collect();
             lines.push(Line::styled(
                 " restarts the run (stop + perform_tests)",
-                t.muted,
+                t.hint.add_modifier(ratatui::style::Modifier::ITALIC),
             ));
             Paragraph::new(lines).render(inner, buf);
+            if *sel < WORKLOADS.len() && inner.height as usize > *sel {
+                let row = Rect::new(inner.x, inner.y + *sel as u16, inner.width, 1);
+                mpath_widgets::highlight_row(buf, row, t.selected, &t.w);
+            }
         }
         Overlay::Result {
             title,
@@ -98,12 +99,13 @@ pub fn render(s: &Snapshot, app: &App, area: Rect, buf: &mut Buffer) {
                 .scroll(((*scroll).min(max) as u16, 0))
                 .render(inner, buf);
             if max > 0 {
-                buf.set_string(
-                    r.right() - 12,
-                    r.bottom() - 1,
-                    format!(" {}/{} ", (*scroll).min(max), max),
-                    t.muted,
-                );
+                // Where the view is, on the bottom border, right-aligned.
+                let at = (*scroll).min(max);
+                let mark = format!(" {}{}/{} ", if at < max { "↓ " } else { "" }, at, max);
+                let mw = mark.chars().count() as u16;
+                if r.width > mw + 2 {
+                    buf.set_string(r.right() - 2 - mw, r.bottom() - 1, mark, t.scroll);
+                }
             }
         }
     }

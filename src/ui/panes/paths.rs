@@ -1,7 +1,8 @@
 //! I/O paths of the bdev (the widget crate's `PathTable`): controller,
 //! cntlid, transport ID, connected, accessible, ANA state, ★ on the
-//! current path, outstanding I/O, IOPS and MiB/s with a sparkline of the
-//! last minute.
+//! current path, outstanding I/O, NVMe commands per second (`cmd/s`: a
+//! verify I/O is a write and a read, so twice the header's IOPS) and
+//! MiB/s, with a sparkline of the last minute.
 
 use mpath_widgets::{PathRow, PathTable};
 use ratatui::buffer::Buffer;
@@ -30,7 +31,7 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
         Span::styled(format!("{policy} "), t.muted),
     ];
     if let Some(r) = &reason {
-        note.push(Span::styled(format!("· IOPS n/a: {r} "), t.warn));
+        note.push(Span::styled(format!("· cmd/s n/a: {r} "), t.warn));
     }
     let note = Line::from(note);
     let block = frame(
@@ -82,7 +83,15 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
         };
         buf.set_stringn(inner.x, inner.y, msg, usize::from(inner.width), t.muted);
     } else {
+        // Per-path counts are NVMe commands (a verify I/O is two), not
+        // the header's bdevperf I/Os.
+        let history = if s.history.per_path_unit == "MiB/s" {
+            "MiB/s history"
+        } else {
+            "cmd/s history"
+        };
         PathTable::new(&rows, &t.w)
+            .rate_heading("cmd/s", history)
             .selected(Some(app.sel[Pane::Paths.index()]))
             .focused(focused)
             .bordered(false)
