@@ -15,6 +15,7 @@ use crate::target::{Target, TargetError};
 const EINVAL: i32 = 22;
 const EEXIST: i32 = 17;
 const ENODEV: i32 = 19;
+const ENOMEM: i32 = 12;
 
 pub fn register(r: &mut Router, t: &Arc<Target>) {
     macro_rules! method {
@@ -74,6 +75,9 @@ fn malloc_create(t: &Arc<Target>, p: Option<Value>) -> RpcResult {
         .bdev_malloc_create(req.name, uuid, req.block_size, req.num_blocks)
         .map_err(|e| match e {
             TargetError::BdevExists => RpcError::errno(EEXIST),
+            // SPDK: -ENOMEM "Cannot allocate memory" when its buffer cannot
+            // be allocated.
+            TargetError::NoMemory => RpcError::errno(ENOMEM),
             _ => RpcError::errno(EINVAL),
         })?;
     Ok(Value::String(name))
@@ -96,7 +100,10 @@ fn malloc_delete(t: &Arc<Target>, p: Option<Value>) -> RpcResult {
 #[serde(deny_unknown_fields)]
 struct GetBdevs {
     name: Option<String>,
+    /// v24.09's rpc.py sends `timeout_ms`, spdk-rpc 26.5 sends `timeout`
+    /// for `-t`; either is accepted (our bdevs exist at once: no wait).
     #[allow(dead_code)]
+    #[serde(alias = "timeout")]
     timeout_ms: Option<u64>,
 }
 
@@ -160,4 +167,56 @@ fn malloc_json(b: &MallocBdev, claimed: bool) -> Value {
         o.insert("driver_specific".into(), json!({}));
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target_with_malloc0() -> Arc<Target> {
+        let t = Target::new();
+        t.bdev_malloc_create(Some("Malloc0".into()), None, 512, 64)
+            .unwrap();
+        t
+    }
+
+    /// `bdev_get_bdevs -t N`: `timeout_ms` from v24.09's rpc.py, `timeout`
+    /// from spdk-rpc 26.5; unknown keys stay refused as SPDK does.
+    #[test]
+    fn get_bdevs_takes_either_timeout_key() {
+        let t = target_with_malloc0();
+        for key in ["timeout_ms", "timeout"] {
+            let got = get_bdevs(&t, Some(json!({"name": "Malloc0", key: 5})))
+                .unwrap_or_else(|e| panic!("{key}: {e}"));
+            assert_eq!(got[0]["name"], "Malloc0", "{key}");
+        }
+        let all = get_bdevs(&t, Some(json!({"timeout": 0}))).unwrap();
+        assert_eq!(all.as_array().map(Vec::len), Some(1));
+        let e = get_bdevs(&t, Some(json!({"timeout_sec": 5}))).unwrap_err();
+        assert_eq!(e.code, -32603, "{e}");
+    }
+
+    /// A size no machine here could back fails at once with SPDK's -ENOMEM,
+    /// and leaves nothing behind.
+    #[test]
+    fn huge_malloc_is_enomem() {
+        let t = target_with_malloc0();
+        let e = malloc_create(
+            &t,
+            Some(json!({"name": "Huge", "num_blocks": 1u64 << 31, "block_size": 512})),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (-12, "Cannot allocate memory")
+        );
+        assert_eq!(t.bdevs().len(), 1);
+        // Past what u64/usize hold: invalid, as before.
+        let e = malloc_create(
+            &t,
+            Some(json!({"num_blocks": u64::MAX, "block_size": 4096})),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, -22);
+    }
 }

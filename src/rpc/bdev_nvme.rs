@@ -475,7 +475,10 @@ async fn reset_controller(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
 #[serde(deny_unknown_fields)]
 struct GetBdevs {
     name: Option<String>,
+    /// v24.09's rpc.py sends `timeout_ms`, spdk-rpc 26.5 sends `timeout`
+    /// for `-t`; either is accepted.
     #[allow(dead_code)]
+    #[serde(alias = "timeout")]
     timeout_ms: Option<u64>,
 }
 
@@ -637,4 +640,42 @@ async fn get_iostat(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
     Ok(json!({"tick_rate": TICK_RATE, "ticks": ticks, "bdevs": list}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `bdev_get_bdevs -t N` from v24.09's rpc.py (`timeout_ms`) and from
+    /// spdk-rpc 26.5 (`timeout`) both decode; other keys are still refused.
+    #[test]
+    fn get_bdevs_takes_either_timeout_key() {
+        for key in ["timeout_ms", "timeout"] {
+            let r: GetBdevs = decode(
+                Some(json!({"name": "Nvme0n1", key: 7})),
+                RpcError::decode_failed,
+            )
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
+            assert_eq!(
+                (r.name.as_deref(), r.timeout_ms),
+                (Some("Nvme0n1"), Some(7))
+            );
+        }
+        let e = decode::<GetBdevs>(Some(json!({"timeout_sec": 7})), RpcError::decode_failed);
+        assert_eq!(e.err().map(|e| e.code), Some(-32603));
+        // Through the method: decoded, then "no such bdev" (not a decode
+        // failure) for a name, and the (empty) list without one.
+        let h = Initiator::new();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for key in ["timeout_ms", "timeout"] {
+            let e = rt
+                .block_on(get_bdevs(&h, Some(json!({"name": "Nvme0n1", key: 7}))))
+                .unwrap_err();
+            assert_eq!(e.code, -ENODEV, "{key}: {e}");
+            let all = rt.block_on(get_bdevs(&h, Some(json!({key: 7})))).unwrap();
+            assert_eq!(all, json!([]), "{key}");
+        }
+    }
 }

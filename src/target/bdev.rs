@@ -18,6 +18,57 @@ const STRIPE: usize = 1 << 20;
 /// Block sizes SPDK's malloc bdev accepts without metadata.
 pub const VALID_BLOCK_SIZES: [u32; 8] = [512, 1024, 2048, 4096, 8192, 16384, 32768, 65536];
 
+/// Largest malloc bdev we make whatever the machine has: 1 TiB.
+pub const MAX_BDEV_BYTES: u64 = 1 << 40;
+
+/// The machine's memory as `/proc/meminfo` reports it, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemInfo {
+    pub total: u64,
+    pub available: u64,
+}
+
+impl MemInfo {
+    /// `None` where there is no `/proc/meminfo` (or it lacks the fields).
+    pub fn read() -> Option<MemInfo> {
+        MemInfo::parse(&std::fs::read_to_string("/proc/meminfo").ok()?)
+    }
+
+    pub fn parse(meminfo: &str) -> Option<MemInfo> {
+        let field = |name: &str| {
+            meminfo.lines().find_map(|l| {
+                let kib = l.strip_prefix(name)?.strip_prefix(':')?;
+                let kib: u64 = kib.trim().strip_suffix("kB")?.trim().parse().ok()?;
+                kib.checked_mul(1024)
+            })
+        };
+        Some(MemInfo {
+            total: field("MemTotal")?,
+            available: field("MemAvailable")?,
+        })
+    }
+}
+
+/// Whether a new malloc bdev of `bytes` fits, next to malloc bdevs that
+/// already take `existing` bytes. SPDK allocates a malloc bdev's whole
+/// buffer (pinned hugepages) when it is created and fails the RPC with
+/// -ENOMEM when it cannot. Ours is calloc-backed and only costs memory as
+/// it is written, so instead of failing late (the OOM killer, or minutes
+/// of allocating while the target's lock is held) we refuse up front what
+/// the machine could never back: more than 1 TiB, more than the memory
+/// available right now (`MemAvailable`), or malloc bdevs adding up to more
+/// than the machine's memory (`MemTotal`). Without `/proc/meminfo` only
+/// the 1 TiB cap applies.
+pub fn fits_in_memory(bytes: u64, existing: u64, mem: Option<MemInfo>) -> bool {
+    if bytes > MAX_BDEV_BYTES {
+        return false;
+    }
+    match mem {
+        Some(m) => bytes <= m.available && existing.saturating_add(bytes) <= m.total,
+        None => true,
+    }
+}
+
 #[derive(Debug)]
 pub struct MallocBdev {
     pub name: String,
@@ -152,6 +203,26 @@ mod tests {
         b.read_into(lba, back.len(), &mut out).unwrap();
         assert_eq!(&out[..4], b"head");
         assert_eq!(&out[4..], &back[..]);
+    }
+
+    #[test]
+    fn meminfo_and_the_size_bound() {
+        let text = "MemTotal:       24684084 kB\nMemFree:        1000 kB\n\
+                    MemAvailable:   20000000 kB\nBuffers: 5 kB\n";
+        let m = MemInfo::parse(text).unwrap();
+        assert_eq!(m.total, 24_684_084 * 1024);
+        assert_eq!(m.available, 20_000_000 * 1024);
+        assert_eq!(MemInfo::parse("MemTotal: 5 kB\n"), None);
+        // 1 TiB on a 24 GiB machine: refused; 64 MiB: fine.
+        assert!(!fits_in_memory(1 << 40, 0, Some(m)));
+        assert!(fits_in_memory(64 << 20, 0, Some(m)));
+        // More than available now, or than the machine with the others.
+        assert!(!fits_in_memory(m.available + 1, 0, Some(m)));
+        assert!(!fits_in_memory(8 << 30, 17 << 30, Some(m)));
+        assert!(fits_in_memory(8 << 30, 8 << 30, Some(m)));
+        // No meminfo: only the hard cap.
+        assert!(fits_in_memory(1 << 40, 0, None));
+        assert!(!fits_in_memory((1 << 40) + 1, 0, None));
     }
 
     #[test]

@@ -10,6 +10,14 @@
 //! (decoding also pauses once the write buffer holds `WBUF_HIGH` bytes, so
 //! a burst of small Reads cannot amplify into a huge buffer). Read data goes
 //! from the bdev straight into the write buffer behind its C2HData header.
+//!
+//! The bound: a connection holds at most `WBUF_HIGH` plus one answer of
+//! unsent output (decoding stops at `WBUF_HIGH`; one PDU's answer, at most
+//! a max-I/O-size read, may cross it), and under a delay fault at most
+//! twice that (output held back counts against the same limit: past it we
+//! neither decode nor read until some of it has gone). Whatever the host
+//! sends beyond that waits in the kernel's socket buffers, and once they
+//! are full, the host's sends block. `tests/hostile.rs` measures it.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -101,6 +109,8 @@ struct Conn {
     blackholed: bool,
     /// Output held back by a delay fault, with when it may go, in order.
     delayed: VecDeque<(Instant, Bytes)>,
+    /// Bytes in `delayed`.
+    delayed_bytes: usize,
 }
 
 pub async fn run(target: Arc<Target>, sock: TcpStream, local: SocketAddr, peer: SocketAddr) {
@@ -127,6 +137,7 @@ pub async fn run(target: Arc<Target>, sock: TcpStream, local: SocketAddr, peer: 
         fault: ListenerFault::None,
         blackholed: false,
         delayed: VecDeque::new(),
+        delayed_bytes: 0,
     };
     c.serve(sock).await;
     c.cleanup();
@@ -149,9 +160,16 @@ impl Conn {
         }
         let mut faults_live = true;
         loop {
+            // Output held back by a delay fault is output not yet sent: at
+            // `WBUF_HIGH` of it, take no more commands (neither decode nor
+            // read) until some has gone, or a host that does not wait for
+            // its answers makes us hold a delay's worth of them.
+            let held_full = self.delayed_bytes >= WBUF_HIGH;
             let flow = if self.fault == ListenerFault::Blackhole {
                 // Taken from the socket, never looked at.
                 rbuf.clear();
+                Flow::Continue
+            } else if held_full {
                 Flow::Continue
             } else {
                 self.on_bytes(&mut rbuf)
@@ -178,11 +196,12 @@ impl Conn {
             let live = self.fault != ListenerFault::Blackhole;
             let ctrl = self.admin_ctrl().filter(|_| live);
             let held = self.delayed.front().map(|(at, _)| *at);
+            let held_full = self.delayed_bytes >= WBUF_HIGH;
             let flow = tokio::select! {
                 _ = killed.as_mut() => Flow::Close,
                 _ = wait_aen(ctrl.as_deref()) => { self.deliver_aens(); Flow::Continue }
                 _ = ka_tick.tick(), if ctrl.is_some() => self.check_keep_alive(),
-                r = rd.read_buf(&mut rbuf) => match r {
+                r = rd.read_buf(&mut rbuf), if !held_full => match r {
                     Ok(0) | Err(_) => Flow::Close,
                     Ok(_) => Flow::Continue,
                 },
@@ -209,6 +228,7 @@ impl Conn {
             self.blackholed = true;
             self.wbuf.clear();
             self.delayed.clear();
+            self.delayed_bytes = 0;
             return Flow::Continue;
         }
         if self.blackholed {
@@ -232,15 +252,14 @@ impl Conn {
                 return true;
             }
             ListenerFault::Delay { delay_ms } if !self.wbuf.is_empty() => {
-                // Held in order; bounded by the host's queue depth, as each
-                // command has one answer.
+                // Held in order; at most about `WBUF_HIGH` of it, as
+                // `serve` takes no commands past that.
                 let at = Instant::now() + Duration::from_millis(delay_ms.into());
-                self.delayed.push_back((at, self.wbuf.split().freeze()));
+                self.hold(at);
             }
             _ if !self.delayed.is_empty() && !self.wbuf.is_empty() => {
                 // Lifted: what was held still goes first.
-                self.delayed
-                    .push_back((Instant::now(), self.wbuf.split().freeze()));
+                self.hold(Instant::now());
             }
             _ => {}
         }
@@ -262,6 +281,13 @@ impl Conn {
         done
     }
 
+    /// Moves the write buffer to the held output, to go at `at`.
+    fn hold(&mut self, at: Instant) {
+        let b = self.wbuf.split().freeze();
+        self.delayed_bytes += b.len();
+        self.delayed.push_back((at, b));
+    }
+
     /// Sends the held output whose time has come.
     async fn send_due(
         &mut self,
@@ -270,6 +296,7 @@ impl Conn {
     ) -> bool {
         let now = Instant::now();
         while let Some((_, b)) = self.delayed.pop_front_if(|(at, _)| *at <= now) {
+            self.delayed_bytes -= b.len();
             let ok = tokio::select! {
                 r = wr.write_all(&b) => r.is_ok(),
                 _ = killed.as_mut() => false,

@@ -57,6 +57,8 @@ pub enum TargetError {
     AnaDisabled,
     #[error("invalid parameter: {0}")]
     Invalid(&'static str),
+    #[error("cannot allocate memory")]
+    NoMemory,
     #[error("no such bdev")]
     NoBdev,
     #[error("bdev exists")]
@@ -185,28 +187,42 @@ impl Target {
         if num_blocks == 0 {
             return Err(TargetError::Invalid("num_blocks"));
         }
-        // Refuse sizes this process could not address (and absurd requests
-        // that would abort on allocation).
+        // Sizes this process could not address are invalid; sizes the
+        // machine could not back fail as SPDK's allocation would, -ENOMEM
+        // (see `bdev::fits_in_memory`), before anything is allocated.
         let bytes = num_blocks
             .checked_mul(block_size as u64)
-            .filter(|b| *b <= (1u64 << 40) && usize::try_from(*b).is_ok())
+            .filter(|b| usize::try_from(*b).is_ok())
             .ok_or(TargetError::Invalid("num_blocks"))?;
-        let _ = bytes;
-        let mut inner = self.inner();
-        let name = match name {
-            Some(n) => n,
-            None => (0..)
-                .map(|i| format!("Malloc{i}"))
-                .find(|n| !inner.bdevs.iter().any(|b| &b.bdev.name == n))
-                .unwrap_or_default(),
+        let pick_name = |inner: &Inner| -> Result<String, TargetError> {
+            let taken = |n: &str| inner.bdevs.iter().any(|b| b.bdev.name == n);
+            match &name {
+                Some(n) if taken(n) => Err(TargetError::BdevExists),
+                Some(n) => Ok(n.clone()),
+                None => Ok((0..)
+                    .map(|i| format!("Malloc{i}"))
+                    .find(|n| !taken(n))
+                    .unwrap_or_default()),
+            }
         };
-        if inner.bdevs.iter().any(|b| b.bdev.name == name) {
-            return Err(TargetError::BdevExists);
+        let (picked, existing) = {
+            let inner = self.inner();
+            let existing: u64 = inner.bdevs.iter().map(|b| b.bdev.size_bytes()).sum();
+            (pick_name(&inner)?, existing)
+        };
+        if !bdev::fits_in_memory(bytes, existing, bdev::MemInfo::read()) {
+            return Err(TargetError::NoMemory);
         }
+        // Allocated without the lock: a big bdev must not stall every other
+        // RPC and connection meanwhile.
         let uuid = uuid.unwrap_or_else(Uuid::new_v4);
-        let b = Arc::new(MallocBdev::new(name.clone(), uuid, block_size, num_blocks));
+        let mut b = MallocBdev::new(picked, uuid, block_size, num_blocks);
+        let mut inner = self.inner();
+        // Another create may have taken the name meanwhile.
+        b.name = pick_name(&inner)?;
+        let name = b.name.clone();
         inner.bdevs.push(BdevEntry {
-            bdev: b,
+            bdev: Arc::new(b),
             claimed_by: None,
         });
         Ok(name)
