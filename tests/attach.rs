@@ -192,7 +192,8 @@ fn attach_over_unix_and_tcp_shows_what_run_shows() {
 
     // 1. The embedded engines (`run`), load paused so nothing moves. (`run`
     //    serves its RPC on SPDK's default socket paths when nothing answers
-    //    there, else in a private directory; it has no option to choose.)
+    //    there, else in a private directory; --target-sock/--initiator-sock
+    //    choose others, not needed here.)
     let run = console_screen(
         "run",
         d,

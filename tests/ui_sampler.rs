@@ -482,3 +482,207 @@ fn p99_of_the_last_second_from_perf_status() {
     assert_eq!(s.load.p99_lat_us, Metric::Unavailable("load paused".into()));
     assert_eq!(s.load.queue_depth, None, "0 = not given");
 }
+
+/// Real SPDK v24.09 answers, as recorded in
+/// `shared/vectors/spdk-v24.09/rpc/`: `bdev_nvme_get_io_paths` during a
+/// run (28, active_passive) has no `ana_state`; the host's view of each
+/// path is in `bdev_get_bdevs` (21) → `driver_specific.nvme[].ns_data`,
+/// one entry per controller with its `trid`. Here 5520 is made
+/// non_optimized (the recording has both optimized) to see the match.
+fn spdk_io_paths() -> Value {
+    json!({"poll_groups": [{"thread": "Nvme0n1", "io_paths": [
+        {"bdev_name": "Nvme0n1", "cntlid": 1, "current": true, "connected": true, "accessible": true,
+         "transport": {"trtype": "TCP", "traddr": "127.0.0.1", "trsvcid": "4420", "adrfam": "IPv4"}},
+        {"bdev_name": "Nvme0n1", "cntlid": 2, "current": false, "connected": true, "accessible": true,
+         "transport": {"trtype": "TCP", "traddr": "127.0.0.2", "trsvcid": "5520", "adrfam": "IPv4"}}
+    ]}]})
+}
+
+fn spdk_bdevs(ana_4420: &str, ana_5520: &str) -> Value {
+    let ctrlr = |cntlid: u64, traddr: &str, trsvcid: &str, ana: &str| {
+        json!({
+            "trid": {"trtype": "TCP", "adrfam": "IPv4", "traddr": traddr, "trsvcid": trsvcid,
+                     "subnqn": NQN},
+            "ctrlr_data": {"cntlid": cntlid, "vendor_id": "0x8086", "model_number": "SPDK bdev Controller",
+                           "serial_number": "SPDK00000000000001", "firmware_revision": "24.09",
+                           "subnqn": NQN, "oacs": {"security": 0, "format": 0, "firmware": 0, "ns_manage": 0},
+                           "multi_ctrlr": true, "ana_reporting": true},
+            "vs": {"nvme_version": "1.3"},
+            "ns_data": {"id": 1, "ana_state": ana, "can_share": true}
+        })
+    };
+    json!([{
+        "name": "Nvme0n1", "aliases": ["1355f85a-1d3f-4173-b298-a11c3fd35fb7"], "product_name": "NVMe disk",
+        "block_size": 512, "num_blocks": 131072, "uuid": "1355f85a-1d3f-4173-b298-a11c3fd35fb7",
+        "claimed": false, "zoned": false,
+        "driver_specific": {
+            "nvme": [
+                ctrlr(1, "127.0.0.1", "4420", ana_4420),
+                ctrlr(2, "127.0.0.2", "5520", ana_5520)
+            ],
+            "mp_policy": "active_passive"
+        }
+    }])
+}
+
+#[test]
+fn real_spdk_ana_state_comes_from_bdev_get_bdevs_by_trid() {
+    let mut st = State::new(&opts(), "attached");
+    let mut r = raw(Instant::now(), 1, 0);
+    r.io_paths = Some(Ok(spdk_io_paths()));
+    r.ini_bdev = Some(Ok(spdk_bdevs("optimized", "non_optimized")));
+    let s = ingest(&mut st, r);
+    let ana: Vec<(String, &str)> = s
+        .paths
+        .iter()
+        .map(|p| (p.addr(), p.ana_state.as_str()))
+        .collect();
+    assert_eq!(
+        ana,
+        [
+            ("127.0.0.1:4420".to_string(), "optimized"),
+            ("127.0.0.2:5520".to_string(), "non_optimized")
+        ]
+    );
+    assert_eq!(s.policy.as_deref(), Some("active_passive"));
+
+    // The io_paths' own `ana_state` (our engine) wins when present.
+    let mut r = raw(Instant::now(), 1, 0);
+    r.ini_bdev = Some(Ok(spdk_bdevs("inaccessible", "inaccessible")));
+    let s = ingest(&mut st, r);
+    assert!(s.paths.iter().all(|p| p.ana_state == "optimized"));
+
+    // A path bdev_get_bdevs does not list stays unknown, not guessed.
+    let mut r = raw(Instant::now(), 1, 0);
+    r.io_paths = Some(Ok(spdk_io_paths()));
+    let mut b = spdk_bdevs("optimized", "optimized");
+    b[0]["driver_specific"]["nvme"][1]["trid"]["trsvcid"] = json!("5521");
+    r.ini_bdev = Some(Ok(b));
+    let s = ingest(&mut st, r);
+    assert_eq!(s.paths[0].ana_state, "optimized");
+    assert_eq!(s.paths[1].ana_state, "");
+}
+
+/// Kernel byte counters: timestamped when read (`sock_at`), not at the
+/// poll's start, and turned into a rate over about a second, so a steady
+/// stream reads steady even with ~100 ms polls read at jittery instants.
+#[test]
+fn socket_rates_use_the_read_instant_and_a_one_second_window() {
+    const RATE: f64 = 10_000_000.0; // bytes/s, both ways
+    let mut st = State::new(&opts(), "attached");
+    let t0 = Instant::now();
+    let jitter = [
+        0u64, 45, 5, 60, 10, 35, 0, 55, 20, 40, 5, 50, 15, 30, 0, 60, 25, 10, 45, 5,
+    ];
+    let sock_row = |s: &mpath_console::ui::Snapshot| {
+        s.conns
+            .rows
+            .iter()
+            .find(|r| r.side == Side::Host && r.local == "127.0.0.1:40112")
+            .cloned()
+            .expect("host I/O socket")
+    };
+    for (i, j) in jitter.iter().enumerate() {
+        let at = t0 + Duration::from_millis(100 * i as u64);
+        let read = at + Duration::from_millis(*j);
+        let bytes = (RATE * read.duration_since(t0).as_secs_f64()) as u64;
+        let mut r = raw(at, 1, 0);
+        r.sock = Some(Ok(vec![conn(
+            "127.0.0.1:40112",
+            "127.0.0.1:4420",
+            0,
+            bytes,
+            bytes,
+        )]));
+        r.sock_at = Some(read);
+        let s = ingest(&mut st, r);
+        let row = sock_row(&s);
+        if i == 0 {
+            assert!(matches!(row.tx_bps, Metric::Unavailable(_)));
+            continue;
+        }
+        for v in [row.tx_bps.value(), row.rx_bps.value()] {
+            let v = v.expect("a rate");
+            assert!(
+                (v - RATE).abs() / RATE < 1e-3,
+                "poll {i}: {v} B/s, want {RATE}"
+            );
+        }
+    }
+
+    // A one-off burst of 1 MB is spread over the window (~1 s), not over
+    // the last 100 ms (which would read 10 MB/s).
+    let mut st = State::new(&opts(), "attached");
+    let mut total = 0u64;
+    let mut last = Metric::Unavailable(String::new());
+    for i in 0..15u64 {
+        if i == 12 {
+            total += 1_000_000;
+        }
+        let at = t0 + Duration::from_millis(100 * i);
+        let mut r = raw(at, 1, 0);
+        r.sock = Some(Ok(vec![conn(
+            "127.0.0.1:40112",
+            "127.0.0.1:4420",
+            0,
+            total,
+            0,
+        )]));
+        r.sock_at = Some(at);
+        let s = ingest(&mut st, r);
+        if i == 12 {
+            last = sock_row(&s).tx_bps;
+        }
+    }
+    let v = last.value().expect("a rate");
+    assert!((900_000.0..=1_100_000.0).contains(&v), "{v}");
+}
+
+/// active_active: both paths current. The event names the set, once per
+/// change, whatever order the answer lists the paths in.
+#[test]
+fn active_active_path_events_name_the_current_set_once() {
+    let mut st = State::new(&opts(), "attached");
+    let t0 = Instant::now();
+    let both = |at: Instant, reversed: bool| {
+        let mut r = raw(at, 1, 0);
+        if let Some(Ok(v)) = &mut r.io_paths {
+            let p = v["poll_groups"][0]["io_paths"].as_array_mut().unwrap();
+            p[1]["current"] = json!(true);
+            if reversed {
+                p.reverse();
+            }
+        }
+        r
+    };
+    let path_events = |s: &mpath_console::ui::Snapshot| -> Vec<String> {
+        s.events
+            .iter()
+            .filter(|e| e.kind == LogKind::Info && e.text.contains("current path"))
+            // Without the "; I/O never stopped" note of a running load.
+            .map(|e| e.text.split(';').next().unwrap_or_default().to_string())
+            .collect()
+    };
+    ingest(&mut st, raw(t0, 1, 0));
+    let s = ingest(&mut st, both(t0 + Duration::from_millis(100), false));
+    assert_eq!(
+        path_events(&s),
+        ["Nvme0n1: current paths: 127.0.0.1:4420, 127.0.0.2:5520 (was 127.0.0.1:4420)"]
+    );
+    let s = ingest(&mut st, both(t0 + Duration::from_millis(200), true));
+    let s2 = ingest(&mut st, both(t0 + Duration::from_millis(300), false));
+    assert_eq!(path_events(&s).len(), 1, "same set: nothing new");
+    assert_eq!(path_events(&s2).len(), 1, "same set: nothing new");
+    // Back to one path: named as a set change too.
+    let mut r = raw(t0 + Duration::from_millis(400), 1, 0);
+    if let Some(Ok(v)) = &mut r.io_paths {
+        let p = &mut v["poll_groups"][0]["io_paths"];
+        p[0]["current"] = json!(false);
+        p[1]["current"] = json!(true);
+    }
+    let s = ingest(&mut st, r);
+    assert_eq!(
+        path_events(&s).last().map(String::as_str),
+        Some("Nvme0n1: current paths: 127.0.0.2:5520 (was 127.0.0.1:4420, 127.0.0.2:5520)")
+    );
+}

@@ -923,3 +923,54 @@ fn walkthrough_uses_the_first_listener_added_whatever_the_list_order() {
     let what = (walkthrough::steps()[3].what)(&a.snap);
     assert!(what.contains("Press o on 127.0.0.1:45123"), "{what}");
 }
+
+/// Real SPDK bdevperf has `perform_tests` but no `mpath_perf_stop` (its
+/// method list in `shared/vectors/spdk-v24.09/rpc/16-rpc_get_methods.json`):
+/// a ten-year run could never be stopped, so `w` and Space start a finite
+/// one and say so.
+#[test]
+fn without_mpath_perf_stop_runs_are_finite_and_say_so() {
+    use mpath_console::ui::app::FINITE_RUN_SECS;
+    let mut a = app();
+    with_snapshot(&mut a, |s| {
+        s.initiator.methods = Some(
+            [
+                "perform_tests",
+                "bdev_get_bdevs",
+                "bdev_get_iostat",
+                "bdev_nvme_get_io_paths",
+                "bdev_nvme_get_controllers",
+                "rpc_get_methods",
+            ]
+            .map(String::from)
+            .to_vec(),
+        );
+        s.load.running = Some(false);
+    });
+    // Space, idle: a finite run.
+    let c = one_call(a.update(key(' ')));
+    assert_eq!(c.method, "perform_tests");
+    assert_eq!(c.params, Some(json!({"time_in_sec": FINITE_RUN_SECS})));
+    assert_eq!(FINITE_RUN_SECS, 60);
+    assert!(c.background);
+    let st = a.status.clone().expect("a status line");
+    assert!(
+        st.text.contains("60 s run") && st.text.contains("mpath_perf_stop"),
+        "{}",
+        st.text
+    );
+    // `w`, idle: the chosen workload, finite too.
+    a.status = None;
+    a.update(key('w'));
+    let c = one_call(a.update(key('3')));
+    assert_eq!(
+        c.params,
+        Some(json!({"time_in_sec": FINITE_RUN_SECS, "workload_type": "write"}))
+    );
+    assert!(a.status.as_ref().unwrap().text.contains("60 s run"));
+    // With mpath_perf_stop (ours), still open-ended.
+    let mut a = app();
+    with_snapshot(&mut a, |s| s.load.running = Some(false));
+    let c = one_call(a.update(key(' ')));
+    assert_eq!(c.params, Some(json!({"time_in_sec": FOREVER_SECS})));
+}

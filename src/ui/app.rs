@@ -124,6 +124,10 @@ pub const WORKLOADS: [&str; 7] = [
 /// Run time sent with `perform_tests` for an open-ended run: ten years.
 pub const FOREVER_SECS: u64 = 315_360_000;
 
+/// Run time when the initiator cannot stop a run (real bdevperf has no
+/// `mpath_perf_stop`): a ten-year run there could never be stopped.
+pub const FINITE_RUN_SECS: u64 = 60;
+
 /// What `d` delays a listener's answers by (`:` sets any other value).
 pub const FAULT_DELAY_MS: u32 = 100;
 
@@ -763,8 +767,19 @@ impl App {
         )
     }
 
+    /// Whether a run can be stopped: `false` only when the initiator's
+    /// methods are known and lack `mpath_perf_stop`.
+    fn can_stop_runs(&self) -> bool {
+        self.snap.initiator.has_method("mpath_perf_stop") != Some(false)
+    }
+
     fn perf_start_call(&mut self, workload: Option<&str>) -> CallSpec {
-        let mut p = json!({"time_in_sec": FOREVER_SECS});
+        let secs = if self.can_stop_runs() {
+            FOREVER_SECS
+        } else {
+            FINITE_RUN_SECS
+        };
+        let mut p = json!({"time_in_sec": secs});
         if let Some(w) = workload {
             p["workload_type"] = json!(w);
             if w == "rw" || w == "randrw" {
@@ -791,6 +806,15 @@ impl App {
             self.log_push(LogKind::Action, stop.line.clone());
             self.log_push(LogKind::Action, start.line.clone());
             return vec![Effect::Sequence(vec![stop, start])];
+        }
+        if !self.can_stop_runs() {
+            self.note(
+                Level::Info,
+                format!(
+                    "starting a {FINITE_RUN_SECS} s run: this bdevperf has no mpath_perf_stop, \
+                     so an open-ended run could not be stopped"
+                ),
+            );
         }
         self.log_push(LogKind::Action, start.line.clone());
         vec![Effect::Call(start)]

@@ -49,22 +49,27 @@ pub fn spawn(control: Arc<dyn Control>, opts: SamplerOpts) -> watch::Receiver<Ar
             let ports = state.listener_ports();
             let want_sys = sys.due();
             let kernel = tokio::task::spawn_blocking(move || {
+                // The counters' own instant (the middle of the dump), not
+                // the poll's start: the blocking thread may run late.
+                let t0 = Instant::now();
                 let sock = sockstat::query(&sockstat::Filter {
                     ports,
                     states: sockstat::Filter::CONNECTED,
                 })
                 .map_err(|e| format!("sock_diag: {e}"));
+                let sock_at = t0 + t0.elapsed() / 2;
                 let s = if want_sys { sys.sample() } else { None };
-                (sock, s, sys)
+                (sock, sock_at, s, sys)
             });
             let raw = poll(&*control, &state).await;
-            let (sock, s, back) = match kernel.await {
+            let (sock, sock_at, s, back) = match kernel.await {
                 Ok(v) => v,
                 Err(e) => return tracing::error!("sampler kernel probe died: {e}"),
             };
             sys = back;
             let raw = RawPoll {
                 sock: Some(sock),
+                sock_at: Some(sock_at),
                 sys: s,
                 ..raw
             };
@@ -107,6 +112,8 @@ pub struct RawPoll {
     pub iostat: Option<Answer>,
     pub host_events: Option<Answer>,
     pub sock: Option<Result<Vec<TcpConn>, String>>,
+    /// When `sock`'s counters were read (`None`: at `at`).
+    pub sock_at: Option<Instant>,
     pub sys: Option<SysStats>,
 }
 
@@ -129,6 +136,7 @@ impl RawPoll {
             iostat: None,
             host_events: None,
             sock: None,
+            sock_at: None,
             sys: None,
         }
     }
@@ -337,12 +345,58 @@ impl Window {
     }
 }
 
+/// One reading of a socket's kernel byte counters.
 #[derive(Clone, Copy, Debug)]
-struct SockPrev {
-    cookie: u64,
+struct SockSample {
     at: Instant,
     acked: Option<u64>,
     received: Option<u64>,
+}
+
+/// A socket's recent counter readings: rates over the last second (like
+/// the header's [`Window`]), not over one ~100 ms refresh, which swings
+/// with scheduling jitter.
+#[derive(Clone, Debug)]
+struct SockHist {
+    cookie: u64,
+    v: VecDeque<SockSample>,
+}
+
+impl SockHist {
+    /// Adds a reading and drops the ones the window no longer needs (the
+    /// oldest kept is the newest at least [`RATE_WINDOW`] old).
+    fn push(&mut self, c: SockSample) {
+        let back = |x: Option<u64>, y: Option<u64>| matches!((x, y), (Some(x), Some(y)) if y < x);
+        if let Some(last) = self.v.back() {
+            if back(last.acked, c.acked) || back(last.received, c.received) || c.at < last.at {
+                self.v.clear();
+            }
+        }
+        self.v.push_back(c);
+        while self.v.len() > 2 && c.at.saturating_duration_since(self.v[1].at) >= RATE_WINDOW {
+            self.v.pop_front();
+        }
+    }
+
+    /// Bytes/s of one counter over the window.
+    fn rate(&self, has_info: bool, get: impl Fn(&SockSample) -> Option<u64>) -> Metric {
+        let (Some(first), Some(cur)) = (self.v.front(), self.v.back()) else {
+            return Metric::Unavailable("first sample of this socket".into());
+        };
+        if self.v.len() < 2 {
+            return Metric::Unavailable("first sample of this socket".into());
+        }
+        let secs = cur.at.saturating_duration_since(first.at).as_secs_f64();
+        match (get(first), get(cur)) {
+            (Some(b), Some(a)) if a >= b && secs > 0.0 => Metric::Value((a - b) as f64 / secs),
+            (Some(b), Some(a)) if a >= b => Metric::Unavailable("no time between samples".into()),
+            (None, _) | (_, None) if !has_info => {
+                Metric::Unavailable("kernel gave no tcp_info".into())
+            }
+            (None, _) | (_, None) => Metric::Unavailable("kernel too old for byte counters".into()),
+            _ => Metric::Unavailable("counter went backwards".into()),
+        }
+    }
 }
 
 /// Stall bookkeeping: when I/O stopped progressing during a run.
@@ -366,7 +420,7 @@ pub struct State {
     prev: Snapshot,
     total: Window,
     per_path: HashMap<String, Window>,
-    socks: HashMap<(String, String), SockPrev>,
+    socks: HashMap<(String, String), SockHist>,
     hist_iops: Ring,
     hist_mibps: Ring,
     hist_lat: Ring,
@@ -540,11 +594,21 @@ impl State {
             .and_then(|r| r.as_ref().ok())
             .map(ctrlr_names)
             .unwrap_or_default();
-        let mut old_current = s.paths.iter().find(|p| p.current).map(IoPath::label);
+        let mut old_current = current_set(&s.paths);
         if let Some(Ok(p)) = &raw.io_paths {
             s.paths = self.parse_paths(p, &names, raw.at);
+            // Real SPDK has no `ana_state` in the io_paths: the host's view
+            // is in bdev_get_bdevs, per controller, by transport ID.
+            if let Some(Ok(b)) = &raw.ini_bdev {
+                let ana = ana_by_trid(b);
+                for p in s.paths.iter_mut().filter(|p| p.ana_state.is_empty()) {
+                    if let Some(a) = ana.get(&(p.traddr.clone(), p.trsvcid.clone())) {
+                        p.ana_state = a.clone();
+                    }
+                }
+            }
         } else if self.initiator.error.is_some() {
-            old_current = None;
+            old_current.clear();
         }
         if let Some(r) = &raw.perf_status {
             s.load = match r {
@@ -574,7 +638,8 @@ impl State {
 
         // ---- kernel ------------------------------------------------------
         if let Some(sock) = raw.sock {
-            s.conns = self.build_conns(sock, &raw.qpairs, &s, raw.at);
+            let at = raw.sock_at.unwrap_or(raw.at);
+            s.conns = self.build_conns(sock, &raw.qpairs, &s, at);
         }
         if raw.sys.is_some() {
             s.sys = raw.sys;
@@ -628,7 +693,7 @@ impl State {
         }
 
         // ---- stalls and path switches ------------------------------------
-        let new_current = s.paths.iter().find(|p| p.current).map(IoPath::label);
+        let new_current = current_set(&s.paths);
         self.track_stall(&s, raw.at, raw.epoch, old_current, new_current);
 
         // ---- history -----------------------------------------------------
@@ -951,7 +1016,7 @@ impl State {
         };
         let mut rows = Vec::new();
         let mut seen: Vec<(String, String)> = Vec::new();
-        let mut next: HashMap<(String, String), SockPrev> = HashMap::new();
+        let mut next: HashMap<(String, String), SockHist> = HashMap::new();
         for c in conns {
             let local = c.local.to_string();
             let peer = c.peer.to_string();
@@ -963,34 +1028,23 @@ impl State {
                 continue;
             };
             let key = (local.clone(), peer.clone());
-            let cur = SockPrev {
-                cookie: c.cookie,
+            let mut hist = self
+                .socks
+                .remove(&key)
+                .filter(|h| h.cookie == c.cookie)
+                .unwrap_or_else(|| SockHist {
+                    cookie: c.cookie,
+                    v: VecDeque::new(),
+                });
+            hist.push(SockSample {
                 at,
                 acked: c.info.as_ref().and_then(|i| i.bytes_acked),
                 received: c.info.as_ref().and_then(|i| i.bytes_received),
-            };
-            let prev = self.socks.get(&key).copied();
-            next.insert(key, cur);
-            let rate = |b: Option<u64>, a: Option<u64>| -> Metric {
-                let Some(p) = prev.filter(|p| p.cookie == cur.cookie) else {
-                    return Metric::Unavailable("first sample of this socket".into());
-                };
-                let secs = at.saturating_duration_since(p.at).as_secs_f64();
-                match (b, a) {
-                    (Some(b), Some(a)) if a >= b && secs > 0.0 => {
-                        Metric::Value((a - b) as f64 / secs)
-                    }
-                    (None, _) | (_, None) if c.info.is_none() => {
-                        Metric::Unavailable("kernel gave no tcp_info".into())
-                    }
-                    (None, _) | (_, None) => {
-                        Metric::Unavailable("kernel too old for byte counters".into())
-                    }
-                    _ => Metric::Unavailable("counter went backwards".into()),
-                }
-            };
-            let tx = rate(prev.and_then(|p| p.acked), cur.acked);
-            let rx = rate(prev.and_then(|p| p.received), cur.received);
+            });
+            let has_info = c.info.is_some();
+            let tx = hist.rate(has_info, |x| x.acked);
+            let rx = hist.rate(has_info, |x| x.received);
+            next.insert(key, hist);
             let ids = qmap.get(&(listener.clone(), remote_end.clone())).copied();
             if ids.is_some() {
                 seen.push((listener.clone(), remote_end.clone()));
@@ -1090,10 +1144,10 @@ impl State {
         s: &Snapshot,
         at: Instant,
         epoch: f64,
-        old_current: Option<String>,
-        new_current: Option<String>,
+        old_current: Vec<String>,
+        new_current: Vec<String>,
     ) {
-        let switched = old_current != new_current && old_current.is_some() && !s.paths.is_empty();
+        let switched = old_current != new_current && !old_current.is_empty() && !s.paths.is_empty();
         if switched {
             let running = s.load.running.unwrap_or(false);
             let stalled = self.stall.stalled_since.is_some();
@@ -1105,17 +1159,30 @@ impl State {
             } else {
                 String::new()
             };
+            // One path to another: "a → b"; otherwise (active_active,
+            // none) the whole set, and what it was.
+            let text = match (old_current.as_slice(), new_current.as_slice()) {
+                ([a], [b]) => format!("{}: current path {a} → {b}{tail}", self.bdev),
+                (old, []) => format!(
+                    "{}: no current path (was {}){tail}",
+                    self.bdev,
+                    old.join(", ")
+                ),
+                (old, new) => format!(
+                    "{}: current paths: {} (was {}){tail}",
+                    self.bdev,
+                    new.join(", "),
+                    old.join(", ")
+                ),
+            };
             self.push_event(LogEntry {
                 at: epoch,
                 kind: LogKind::Info,
-                text: format!(
-                    "{}: current path {} → {}{tail}",
-                    self.bdev,
-                    old_current.as_deref().unwrap_or("none"),
-                    new_current.as_deref().unwrap_or("none")
-                ),
+                text,
             });
         }
+        let joined = |v: &[String]| (!v.is_empty()).then(|| v.join(", "));
+        let (old_current, new_current) = (joined(&old_current), joined(&new_current));
         let running = s.load.running.unwrap_or(false);
         let Some(done) = s.load.completed else { return };
         let prev = self.stall_prev_completed.replace(done);
@@ -1148,6 +1215,41 @@ impl State {
             self.stall.current_at_start = old_current;
         }
     }
+}
+
+/// The labels of the bdev's current paths, sorted (active_active has
+/// several; the answer's order is not stable).
+fn current_set(paths: &[IoPath]) -> Vec<String> {
+    let mut v: Vec<String> = paths
+        .iter()
+        .filter(|p| p.current)
+        .map(IoPath::label)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// `bdev_get_bdevs` (asked for our bdev only) → `driver_specific.nvme[]`:
+/// the host's ANA state of each controller's namespace, by (traddr,
+/// trsvcid) of its transport ID.
+fn ana_by_trid(bdevs: &Value) -> HashMap<(String, String), String> {
+    let mut m = HashMap::new();
+    for b in bdevs.as_array().into_iter().flatten() {
+        for n in b["driver_specific"]["nvme"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let Some(a) = n["ns_data"]["ana_state"].as_str() else {
+                continue;
+            };
+            let t = &n["trid"];
+            m.entry((str_of(&t["traddr"]), str_of(&t["trsvcid"])))
+                .or_insert_with(|| a.to_string());
+        }
+    }
+    m
 }
 
 fn queue_ord(q: &Queue) -> u32 {
