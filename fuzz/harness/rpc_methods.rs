@@ -20,7 +20,8 @@
 //! 4420/5520 the tests use), and an attach without `trsvcid` gets one from
 //! that range rather than the 4420 default. Execution time: a positive
 //! `time_in_sec` becomes 0 (no bdevperf run), `num_blocks` is capped so a
-//! malloc bdev stays at most 64 MiB and `num_io_queues` at 4.
+//! malloc bdev stays at most 64 MiB, `num_io_queues` at 4 and a listener
+//! `delay_ms` at 50; `mpath_listener_blackhole` is not called ([`NOT_CALLED`]).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::OnceLock;
@@ -68,6 +69,9 @@ pub const METHODS: &[(App, &str)] = &[
     (App::Target, "bdev_malloc_delete"),
     (App::Target, "bdev_get_bdevs"),
     (App::Target, "mpath_listener_drop_connections"),
+    (App::Target, "mpath_listener_delay"),
+    (App::Target, "mpath_listener_restore"),
+    (App::Target, "mpath_listener_get_faults"),
     (App::Initiator, "framework_start_init"),
     (App::Initiator, "framework_wait_init"),
     (App::Initiator, "rpc_get_methods"),
@@ -91,6 +95,11 @@ pub const METHODS: &[(App, &str)] = &[
 
 pub const MAX_CALLS: usize = 32;
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Methods deliberately never called: a blackholed listener makes every
+/// later attach to it wait for the host's connect timeout (10 s), longer
+/// than [`CALL_TIMEOUT`] — by design, not a finding.
+pub const NOT_CALLED: &[(App, &str)] = &[(App::Target, "mpath_listener_blackhole")];
+
 pub const PORT_BASE: u16 = 29400;
 pub const PORTS: u16 = 32;
 /// More tasks than this alive after an input is done means they leak.
@@ -295,6 +304,8 @@ fn fix_object(m: &mut Map<String, Value>) {
             "time_in_sec" if x.as_f64().is_some_and(|t| t > 0.0) => *x = Value::from(0),
             "num_blocks" if x.as_u64().is_some_and(|n| n > 1024) => *x = Value::from(1024),
             "num_io_queues" if x.as_u64().is_some_and(|n| n > 4) => *x = Value::from(4),
+            // A delayed listener answers late, not never: keep it short.
+            "delay_ms" if x.as_u64().is_some_and(|n| n > 50) => *x = Value::from(50),
             _ => {}
         }
     }
