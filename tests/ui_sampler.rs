@@ -563,6 +563,34 @@ fn real_spdk_ana_state_comes_from_bdev_get_bdevs_by_trid() {
     assert_eq!(s.paths[1].ana_state, "");
 }
 
+/// Real SPDK with no job running answers `{"poll_groups": []}` (golden
+/// vector 22): the paths still show, from bdev_get_bdevs, with their ANA
+/// state, none current and no rates made up.
+#[test]
+fn idle_real_spdk_paths_come_from_bdev_get_bdevs() {
+    let mut st = State::new(&opts(), "attached");
+    let mut r = raw(Instant::now(), 1, 0);
+    r.io_paths = Some(Ok(json!({"poll_groups": []})));
+    r.ini_bdev = Some(Ok(spdk_bdevs("optimized", "inaccessible")));
+    let s = ingest(&mut st, r);
+    let got: Vec<(String, &str, bool, bool)> = s
+        .paths
+        .iter()
+        .map(|p| (p.addr(), p.ana_state.as_str(), p.current, p.accessible))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("127.0.0.1:4420".to_string(), "optimized", false, true),
+            ("127.0.0.2:5520".to_string(), "inaccessible", false, false)
+        ]
+    );
+    assert!(s
+        .paths
+        .iter()
+        .all(|p| p.iops.value().is_none() && p.mibps.value().is_none()));
+}
+
 /// Kernel byte counters: timestamped when read (`sock_at`), not at the
 /// poll's start, and turned into a rate over about a second, so a steady
 /// stream reads steady even with ~100 ms polls read at jittery instants.

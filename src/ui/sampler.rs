@@ -597,6 +597,11 @@ impl State {
         let mut old_current = current_set(&s.paths);
         if let Some(Ok(p)) = &raw.io_paths {
             s.paths = self.parse_paths(p, &names, raw.at);
+            if s.paths.is_empty() {
+                if let Some(Ok(b)) = &raw.ini_bdev {
+                    s.paths = idle_paths(b, &names);
+                }
+            }
             // Real SPDK has no `ana_state` in the io_paths: the host's view
             // is in bdev_get_bdevs, per controller, by transport ID.
             if let Some(Ok(b)) = &raw.ini_bdev {
@@ -1228,6 +1233,45 @@ fn current_set(paths: &[IoPath]) -> Vec<String> {
     v.sort();
     v.dedup();
     v
+}
+
+/// Real SPDK lists I/O paths only while a job has the bdev open
+/// (`{"poll_groups": []}` otherwise), but `bdev_get_bdevs` still names each
+/// path's controller by transport ID: show those paths, with what is known
+/// (transport ID, cntlid, ANA state) and the rest unavailable — not current,
+/// no rates — rather than an empty pane.
+fn idle_paths(bdevs: &Value, names: &HashMap<u16, String>) -> Vec<IoPath> {
+    let why = "no I/O running: this backend lists I/O paths only during a job";
+    let mut out = Vec::new();
+    for b in bdevs.as_array().into_iter().flatten() {
+        for n in b["driver_specific"]["nvme"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let t = &n["trid"];
+            let ana_state = str_of(&n["ns_data"]["ana_state"]);
+            let cntlid = n["ctrlr_data"]["cntlid"].as_u64().unwrap_or(0) as u16;
+            out.push(IoPath {
+                bdev: str_of(&b["name"]),
+                cntlid,
+                ctrlr: names.get(&cntlid).cloned().unwrap_or_default(),
+                trtype: str_of(&t["trtype"]),
+                adrfam: str_of(&t["adrfam"]),
+                traddr: str_of(&t["traddr"]),
+                trsvcid: str_of(&t["trsvcid"]),
+                // Listed under the bdev only while attached.
+                connected: true,
+                accessible: matches!(ana_state.as_str(), "optimized" | "non_optimized"),
+                current: false,
+                ana_state,
+                iops: Metric::Unavailable(why.into()),
+                mibps: Metric::Unavailable(why.into()),
+                ..Default::default()
+            });
+        }
+    }
+    out
 }
 
 /// `bdev_get_bdevs` (asked for our bdev only) → `driver_specific.nvme[]`:
