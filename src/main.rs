@@ -220,18 +220,7 @@ async fn run(a: RunArgs) -> Result<()> {
     let opts = a.ui.opts(a.paused);
     // Theme and keymap errors are reported before anything starts.
     ui::make_app(&opts)?;
-    let perf = PerfConfig::from_args([
-        "-z",
-        "-q",
-        "128",
-        "-o",
-        "4096",
-        "-w",
-        "verify",
-        "-t",
-        "315360000",
-    ])
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let perf = PerfConfig::howto_load();
     let mut e = Engines::new(perf);
     for (app, sock) in [
         (App::Target, &a.target_sock),

@@ -333,18 +333,34 @@ fn others_io(t: &Howto, by: &Bystander) -> u64 {
     by.quiesced(|| t.completed_io() - by.ios())
 }
 
+/// The stage of the hosts that stop reading, one test at a time: the
+/// target, the bystander on its second path, and on the first an admin
+/// queue and an I/O queue of depth 128 with the host's local port. Bound
+/// in this order, they drop in the reverse one.
+fn stalling_host() -> (
+    std::sync::MutexGuard<'static, ()>,
+    Howto,
+    Bystander,
+    Host,
+    Host,
+    u16,
+) {
+    let serial = serial();
+    let t = Howto::start();
+    let by = Bystander::start(&t);
+    let (a, cntlid) = admin_queue(t.p1, 0);
+    let q = io_queue(t.p1, cntlid, 127);
+    let host_port = q.sock.local_addr().unwrap().port();
+    (serial, t, by, a, q, host_port)
+}
+
 /// A host that respects its queue depth but never reads: 128 Reads of
 /// 128 KiB each (16 MiB of answers). The target writes what the sockets
 /// take and holds no more than one write buffer (`WBUF_HIGH` plus one
 /// answer) beyond that; when the host reads at last, every answer comes.
 #[test]
 fn stalled_reader_within_queue_depth() {
-    let _serial = serial();
-    let t = Howto::start();
-    let by = Bystander::start(&t);
-    let (_a, cntlid) = admin_queue(t.p1, 0);
-    let mut q = io_queue(t.p1, cntlid, 127);
-    let host_port = q.sock.local_addr().unwrap().port();
+    let (_serial, t, by, _a, mut q, host_port) = stalling_host();
     let len: u64 = 128 * 1024;
     let rss0 = rss_bytes();
     let io0 = others_io(&t, &by);
@@ -414,12 +430,7 @@ fn flooding_reader_under_a_delay_fault_is_throttled() {
 }
 
 fn flood_without_reading(delay_ms: Option<u32>) {
-    let _serial = serial();
-    let t = Howto::start();
-    let by = Bystander::start(&t);
-    let (_a, cntlid) = admin_queue(t.p1, 0);
-    let mut q = io_queue(t.p1, cntlid, 127);
-    let host_port = q.sock.local_addr().unwrap().port();
+    let (_serial, t, by, _a, mut q, host_port) = stalling_host();
     let len: u64 = 4096;
     if let Some(delay_ms) = delay_ms {
         t.target.faults.set(t.p1, ListenerFault::Delay { delay_ms });

@@ -5,109 +5,13 @@
 
 mod raw;
 
-use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use mpath_console::rpc::{self, Router};
-use mpath_console::target::Target;
+use raw::target::{expect_term, listen, pattern, Howto, BS, NQN};
 use raw::{Host, Sqe};
-use serde_json::{json, Value};
-
-const NQN: &str = "nqn.2022-02.io.spdk:cnode0";
-const BS: usize = 512;
-
-/// A target configured as the HOWTO's target half, on two loopback
-/// addresses with free ports, served from its own runtime thread.
-struct Howto {
-    rt: tokio::runtime::Runtime,
-    router: Arc<Router>,
-    _target: Arc<Target>,
-    p1: SocketAddr,
-    p2: SocketAddr,
-}
-
-fn free_port(ip: &str) -> u16 {
-    TcpListener::bind((ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Howto {
-    fn start() -> Howto {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let target = rt.block_on(async { Target::new() });
-        let mut router = Router::new("nvmf_tgt");
-        rpc::nvmf::register(&mut router, &target);
-        rpc::bdev::register(&mut router, &target);
-        let h = Howto {
-            rt,
-            router: Arc::new(router),
-            _target: target,
-            p1: SocketAddr::new("127.0.0.1".parse().unwrap(), free_port("127.0.0.1")),
-            p2: SocketAddr::new("127.0.0.2".parse().unwrap(), free_port("127.0.0.2")),
-        };
-        h.call(
-            "nvmf_create_transport",
-            json!({"trtype": "tcp", "io_unit_size": 8192, "c2h_success": false}),
-        );
-        h.call(
-            "nvmf_create_subsystem",
-            json!({"nqn": NQN, "serial_number": "SPDK00000000000001", "allow_any_host": true, "ana_reporting": true}),
-        );
-        h.call(
-            "bdev_malloc_create",
-            json!({"num_blocks": 131072, "block_size": 512, "name": "Malloc0"}),
-        );
-        h.call(
-            "nvmf_subsystem_add_ns",
-            json!({"nqn": NQN, "namespace": {"bdev_name": "Malloc0"}}),
-        );
-        for p in [h.p1, h.p2] {
-            h.call(
-                "nvmf_subsystem_add_listener",
-                json!({"nqn": NQN, "listen_address": listen(p)}),
-            );
-        }
-        h
-    }
-
-    fn try_call(&self, method: &str, params: Value) -> Result<Value, rpc::RpcError> {
-        let r = self.router.clone();
-        let m = method.to_string();
-        self.rt
-            .block_on(async move { r.call(&m, Some(params)).await })
-    }
-
-    fn call(&self, method: &str, params: Value) -> Value {
-        self.try_call(method, params)
-            .unwrap_or_else(|e| panic!("{method}: {e:?}"))
-    }
-
-    fn set_ana(&self, p: SocketAddr, state: &str) {
-        self.call(
-            "nvmf_subsystem_listener_set_ana_state",
-            json!({"nqn": NQN, "ana_state": state, "listen_address": listen(p)}),
-        );
-    }
-}
-
-fn listen(p: SocketAddr) -> Value {
-    json!({"trtype": "tcp", "traddr": p.ip().to_string(), "trsvcid": p.port().to_string()})
-}
-
-fn pattern(seed: u8, len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
-}
+use serde_json::json;
 
 /// ANA log page (LID 0Ch): the state byte of the first group descriptor.
 fn ana_state_in_log(log: &[u8]) -> (u16, u32, u8, u32) {
@@ -300,14 +204,6 @@ impl Bystander {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         self.done.join().expect("bystander I/O failed")
     }
-}
-
-fn expect_term(h: &mut Host, fes: u16) -> Option<u32> {
-    let pdus = h.drain_until_close();
-    let term = pdus.iter().find(|p| p.ty == 0x03)?;
-    assert_eq!(term.u16_at(8), fes, "FES");
-    assert!(term.plen > 24 && term.plen <= 152, "TermReq PLEN bounds");
-    Some(term.u32_at(10))
 }
 
 #[test]

@@ -14,19 +14,14 @@ mod raw;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use mpath_console::rpc::{self, Router};
-use mpath_console::target::Target;
+use raw::target::{pattern, Howto, BS, NQN};
 use raw::{Host, Sqe};
-use serde_json::{json, Value};
-
-const NQN: &str = "nqn.2022-02.io.spdk:cnode0";
-const BS: usize = 512;
 
 /// NVMe/TCP PDU types we exercise, with tshark's `nvme-tcp.type` value.
 const TYPES: [(u8, &str); 7] = [
@@ -46,95 +41,6 @@ fn skip(why: &str) {
         "tshark test cannot run under CI (which runs as root with tshark installed): {why}"
     );
     eprintln!("SKIPPED tests/tshark.rs: {why}");
-}
-
-/// The HOWTO's target half on 127.0.0.1 and 127.0.0.2 with free ports, as
-/// in tests/nvme_tcp.rs.
-struct Tgt {
-    rt: tokio::runtime::Runtime,
-    router: Arc<Router>,
-    _target: Arc<Target>,
-    p1: SocketAddr,
-    p2: SocketAddr,
-}
-
-fn free_addr(ip: &str) -> SocketAddr {
-    TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap()
-}
-
-fn listen(p: SocketAddr) -> Value {
-    json!({"trtype": "tcp", "traddr": p.ip().to_string(), "trsvcid": p.port().to_string()})
-}
-
-impl Tgt {
-    fn start() -> Tgt {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let target = rt.block_on(async { Target::new() });
-        let mut router = Router::new("nvmf_tgt");
-        rpc::nvmf::register(&mut router, &target);
-        rpc::bdev::register(&mut router, &target);
-        let t = Tgt {
-            rt,
-            router: Arc::new(router),
-            _target: target,
-            p1: free_addr("127.0.0.1"),
-            p2: free_addr("127.0.0.2"),
-        };
-        for (m, p) in [
-            (
-                "nvmf_create_transport",
-                json!({"trtype": "tcp", "io_unit_size": 8192, "c2h_success": false}),
-            ),
-            (
-                "nvmf_create_subsystem",
-                json!({"nqn": NQN, "serial_number": "SPDK00000000000001", "allow_any_host": true, "ana_reporting": true}),
-            ),
-            (
-                "bdev_malloc_create",
-                json!({"num_blocks": 131072, "block_size": 512, "name": "Malloc0"}),
-            ),
-            (
-                "nvmf_subsystem_add_ns",
-                json!({"nqn": NQN, "namespace": {"bdev_name": "Malloc0"}}),
-            ),
-            (
-                "nvmf_subsystem_add_listener",
-                json!({"nqn": NQN, "listen_address": listen(t.p1)}),
-            ),
-            (
-                "nvmf_subsystem_add_listener",
-                json!({"nqn": NQN, "listen_address": listen(t.p2)}),
-            ),
-        ] {
-            t.call(m, p);
-        }
-        t
-    }
-
-    fn call(&self, method: &str, params: Value) -> Value {
-        let r = self.router.clone();
-        let m = method.to_string();
-        self.rt
-            .block_on(async move { r.call(&m, Some(params)).await })
-            .unwrap_or_else(|e| panic!("{method}: {e:?}"))
-    }
-
-    fn set_ana(&self, p: SocketAddr, state: &str) {
-        self.call(
-            "nvmf_subsystem_listener_set_ana_state",
-            json!({"nqn": NQN, "ana_state": state, "listen_address": listen(p)}),
-        );
-    }
-}
-
-fn pattern(seed: u8, len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
 }
 
 /// A running dumpcap; killed on drop if the test fails before `stop`.
@@ -263,7 +169,7 @@ impl Drop for Capture {
 
 /// The HOWTO session on both paths; returns the host-side TCP ports of the
 /// connections it opened (admin 1, admin 2, I/O 1, I/O 2).
-fn session(t: &Tgt, digests: bool) -> Vec<u16> {
+fn session(t: &Howto, digests: bool) -> Vec<u16> {
     let (mut a1, c1) = Host::admin_bringup(t.p1, NQN, digests);
     let (mut a2, c2) = Host::admin_bringup(t.p2, NQN, digests);
     for h in [&a1, &a2] {
@@ -514,7 +420,7 @@ fn wireshark_decodes_our_nvme_tcp_cleanly() {
         Ok(o) if o.status.success() => {}
         r => return skip(&format!("tshark not usable: {r:?}")),
     }
-    let t = Tgt::start();
+    let t = Howto::start();
     let ports = [t.p1.port(), t.p2.port()];
     let dir = tempfile::tempdir().unwrap();
     let mut cap = match Capture::start(dir.path(), ports) {

@@ -353,6 +353,24 @@ impl PerfConfig {
         }
     }
 
+    /// The HOWTO's bdevperf parameters (`-z -q 128 -o 4096 -w verify -t
+    /// 315360000`): waits for `perform_tests`, then runs until stopped (the
+    /// ten-year `-t` never runs out).
+    pub fn howto_load() -> PerfConfig {
+        PerfConfig::from_args([
+            "-z",
+            "-q",
+            "128",
+            "-o",
+            "4096",
+            "-w",
+            "verify",
+            "-t",
+            "315360000",
+        ])
+        .expect("the HOWTO's bdevperf parameters parse")
+    }
+
     /// Parses bdevperf's command-line options (`-q 128 -o 4k -w verify -t 10`,
     /// also the attached form `-q128`). Supported: `-q -o -w -t -M -k -T -m`
     /// with a value, and the flags `-f -z`. The result must validate unless
@@ -694,6 +712,16 @@ mod tests {
             PerfConfig::from_args(["-m", "0x2", "-q", "1", "-o", "512", "-w", "read", "-t", "1"])
                 .unwrap();
         assert_eq!(c.core_mask, 2);
+    }
+
+    #[test]
+    fn howto_load_is_the_open_ended_verify_run() {
+        let c = PerfConfig::howto_load();
+        assert_eq!(
+            (c.queue_depth, c.io_size, c.workload, c.time_in_sec),
+            (128, 4096, Some(Workload::Verify), 315_360_000)
+        );
+        assert!(c.wait_for_tests);
     }
 
     #[test]

@@ -83,18 +83,7 @@ pub async fn run(a: ShotArgs) -> Result<()> {
         );
     }
 
-    let perf = PerfConfig::from_args([
-        "-z",
-        "-q",
-        "128",
-        "-o",
-        "4096",
-        "-w",
-        "verify",
-        "-t",
-        "315360000",
-    ])
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let perf = PerfConfig::howto_load();
     let mut e = Engines::new(perf);
     e.serve_unix(Engine::Target, &default_socket(Engine::Target))
         .await?;

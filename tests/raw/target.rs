@@ -99,6 +99,14 @@ impl Howto {
             .unwrap_or_else(|e| panic!("{method}: {e:?}"))
     }
 
+    /// Sets the ANA state of the subsystem's listener at `p`.
+    pub fn set_ana(&self, p: SocketAddr, state: &str) {
+        self.call(
+            "nvmf_subsystem_listener_set_ana_state",
+            json!({"nqn": NQN, "ana_state": state, "listen_address": listen(p)}),
+        );
+    }
+
     /// Queue pairs `nvmf_subsystem_get_qpairs` lists for the subsystem.
     pub fn qpairs(&self) -> usize {
         let v = self.call("nvmf_subsystem_get_qpairs", json!({"nqn": NQN}));
