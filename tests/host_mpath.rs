@@ -381,10 +381,15 @@ async fn blackhole_delay_and_restore() {
     // Restored: the host reconnects (reconnect_delay_sec 1) and fails back.
     r.t("mpath_listener_restore", la1.clone()).await;
     assert_eq!(r.t("mpath_listener_get_faults", json!({})).await, json!([]));
-    wait_for("path 1 back", Duration::from_secs(8), async || {
-        r.paths().await[0].1
-    })
-    .await;
+    // (The reconnected path may be listed after the other one now: find
+    // paths by port, not by position.)
+    let p1_current = async || {
+        r.paths()
+            .await
+            .iter()
+            .any(|(svc, current, _)| *svc == port(r.p1) && *current)
+    };
+    wait_for("path 1 back", Duration::from_secs(8), p1_current).await;
 
     // Delay: the path stays current, and its answers come 200 ms late.
     r.t(
@@ -395,7 +400,7 @@ async fn blackhole_delay_and_restore() {
     // A command already on its way may still be answered at once (the
     // connection sees the fault on its next turn); the ones after are late.
     let mut took = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..20 {
         let t0 = Instant::now();
         bdev.read(0, 8)
             .await
@@ -404,12 +409,15 @@ async fn blackhole_delay_and_restore() {
         if took.last() >= Some(&Duration::from_millis(190)) {
             break;
         }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(
         took.iter().any(|t| *t >= Duration::from_millis(190)),
-        "reads through a 200 ms delay took {took:?}"
+        "reads through a 200 ms delay took {took:?}; paths {:?}; faults {}",
+        r.paths().await,
+        r.t("mpath_listener_get_faults", json!({})).await
     );
-    assert!(r.paths().await[0].1, "a slow path stays current");
+    assert!(p1_current().await, "a slow path stays current");
     r.t("mpath_listener_restore", la1).await;
 
     let (done, failed) = l.finish().await;
