@@ -180,6 +180,9 @@ impl Conn {
                 return;
             }
             if let Flow::Close = flow {
+                // Torn down before the FIN: a host that sees the close
+                // finds the controller gone, not lingering.
+                self.cleanup();
                 let _ = wr.shutdown().await;
                 return;
             }
@@ -214,6 +217,7 @@ impl Conn {
             };
             if let Flow::Close = flow {
                 if self.flush(&mut wr, killed.as_mut()).await {
+                    self.cleanup();
                     let _ = wr.shutdown().await;
                 }
                 return;
