@@ -1,7 +1,7 @@
 //! The target half of the multipath HOWTO (`shared/reference/multipath-howto.md`),
 //! run verbatim through SPDK's own client (`spdk-rpc`) against one
 //! `mpath-console serve`, with 127.0.0.1 / 127.0.0.2 and ports picked at run
-//! time standing in for the HOWTO's 172.17.1.13:4420 / 172.18.1.13:5520.
+//! time standing in for the HOWTO's two networks (ports 4420 / 5520).
 //!
 //! Every expectation comes from the golden exchanges recorded from real SPDK
 //! v24.09 (`shared/vectors/spdk-v24.09/rpc/NN-*.json`): the same command

@@ -67,7 +67,7 @@ fn raw(at: Instant, k: u64, completed: u64) -> RawPoll {
         Ok(json!([
             {"cntlid": 1, "qid": 0, "state": "enabled", "listen_address": trid("127.0.0.1", "4420"), "peer_address": trid("127.0.0.1", "40110")},
             {"cntlid": 1, "qid": 1, "state": "enabled", "listen_address": trid("127.0.0.1", "4420"), "peer_address": trid("127.0.0.1", "40112")},
-            {"cntlid": 2, "qid": 0, "state": "enabled", "listen_address": trid("127.0.0.2", "5520"), "peer_address": trid("10.9.9.9", "51318")}
+            {"cntlid": 2, "qid": 0, "state": "enabled", "listen_address": trid("127.0.0.2", "5520"), "peer_address": trid("127.9.9.9", "51318")}
         ])),
     )];
     r.tgt_ctrlrs = vec![(
@@ -178,7 +178,7 @@ fn rates_mapping_and_reasons_from_answers() {
     );
 
     // Sockets: both ends of the I/O qpair, the host's admin queue, and the
-    // remote peer's qpair (10.9.9.9 is not a socket here).
+    // remote peer's qpair (127.9.9.9 is not a socket here).
     let rows = &s.conns.rows;
     let find = |side, q: Queue, cntlid| {
         rows.iter()

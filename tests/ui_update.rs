@@ -524,16 +524,16 @@ const SPDK_RPC_DRY_RUN: &[(&str, &str)] = &[
         r#"{"nqn": "nqn.2022-02.io.spdk:cnode0", "namespace": {"bdev_name": "Malloc0", "no_auto_visible": false, "hide_metadata": false}}"#,
     ),
     (
-        "nvmf_subsystem_add_listener -t tcp -a 172.17.1.13 -s 4420 nqn.2022-02.io.spdk:cnode0",
-        r#"{"nqn": "nqn.2022-02.io.spdk:cnode0", "secure_channel": false, "listen_address": {"trtype": "tcp", "traddr": "172.17.1.13", "trsvcid": "4420"}}"#,
+        "nvmf_subsystem_add_listener -t tcp -a 127.0.0.1 -s 4420 nqn.2022-02.io.spdk:cnode0",
+        r#"{"nqn": "nqn.2022-02.io.spdk:cnode0", "secure_channel": false, "listen_address": {"trtype": "tcp", "traddr": "127.0.0.1", "trsvcid": "4420"}}"#,
     ),
     (
         "bdev_nvme_set_options -r -1",
         r#"{"delay_cmd_submit": true, "bdev_retry_count": -1, "disable_auto_failback": false, "generate_uuids": false, "nvme_error_stat": false, "io_path_stat": false, "allow_accel_sequence": false, "enable_flush": false}"#,
     ),
     (
-        "bdev_nvme_attach_controller -b Nvme0 -t tcp -a 172.18.1.13 -s 5520 -f ipv4 -n nqn.2022-02.io.spdk:cnode0 -x multipath -l -1 -o 10",
-        r#"{"name": "Nvme0", "trtype": "tcp", "traddr": "172.18.1.13", "adrfam": "ipv4", "trsvcid": "5520", "subnqn": "nqn.2022-02.io.spdk:cnode0", "prchk_reftag": false, "prchk_guard": false, "hdgst": false, "ddgst": false, "multipath": "multipath", "ctrlr_loss_timeout_sec": -1, "reconnect_delay_sec": 10, "allow_unrecognized_csi": false}"#,
+        "bdev_nvme_attach_controller -b Nvme0 -t tcp -a 127.0.0.2 -s 5520 -f ipv4 -n nqn.2022-02.io.spdk:cnode0 -x multipath -l -1 -o 10",
+        r#"{"name": "Nvme0", "trtype": "tcp", "traddr": "127.0.0.2", "adrfam": "ipv4", "trsvcid": "5520", "subnqn": "nqn.2022-02.io.spdk:cnode0", "prchk_reftag": false, "prchk_guard": false, "hdgst": false, "ddgst": false, "multipath": "multipath", "ctrlr_loss_timeout_sec": -1, "reconnect_delay_sec": 10, "allow_unrecognized_csi": false}"#,
     ),
     (
         "bdev_get_iostat",
