@@ -202,20 +202,6 @@ impl UiArgs {
     }
 }
 
-/// The HOWTO's listeners, or free ports on the same addresses when taken.
-fn howto_listeners() -> Result<Vec<SocketAddr>> {
-    ["127.0.0.1:4420", "127.0.0.2:5520"]
-        .iter()
-        .map(|a| {
-            let want: SocketAddr = a.parse()?;
-            let l = std::net::TcpListener::bind(want)
-                .or_else(|_| std::net::TcpListener::bind((want.ip(), 0)))
-                .with_context(|| format!("no port on {}", want.ip()))?;
-            Ok(l.local_addr()?)
-        })
-        .collect()
-}
-
 async fn run(a: RunArgs) -> Result<()> {
     let opts = a.ui.opts(a.paused);
     // Theme and keymap errors are reported before anything starts.
@@ -236,7 +222,7 @@ async fn run(a: RunArgs) -> Result<()> {
             scenario::parse(&name, &text)?
         }
         None => scenario::howto(&scenario::HowtoOpts {
-            listeners: howto_listeners()?,
+            listeners: scenario::howto_listeners()?,
             paths: 2,
             hdgst: false,
             ddgst: false,

@@ -51,6 +51,22 @@ pub struct HowtoOpts {
     pub reconnect_delay_sec: u32,
 }
 
+/// The HOWTO's listeners (127.0.0.1:4420, 127.0.0.2:5520), or free ports
+/// on the same addresses when those are taken.
+pub fn howto_listeners() -> anyhow::Result<Vec<SocketAddr>> {
+    use anyhow::Context;
+    ["127.0.0.1:4420", "127.0.0.2:5520"]
+        .iter()
+        .map(|a| {
+            let want: SocketAddr = a.parse()?;
+            let l = std::net::TcpListener::bind(want)
+                .or_else(|_| std::net::TcpListener::bind((want.ip(), 0)))
+                .with_context(|| format!("no port on {}", want.ip()))?;
+            Ok(l.local_addr()?)
+        })
+        .collect()
+}
+
 fn listen(a: SocketAddr) -> Value {
     json!({"trtype": "tcp", "traddr": a.ip().to_string(), "trsvcid": a.port().to_string()})
 }

@@ -89,7 +89,7 @@ pub async fn run(a: ShotArgs) -> Result<()> {
         .await?;
     e.serve_unix(Engine::Initiator, &default_socket(Engine::Initiator))
         .await?;
-    let listeners = howto_listeners()?;
+    let listeners = scenario::howto_listeners()?;
     e.run_steps(&scenario::howto(&scenario::HowtoOpts {
         listeners: listeners.clone(),
         paths: 2,
@@ -221,21 +221,6 @@ fn ana_of(app: &App, ip: &str) -> String {
         .and_then(|l| l.ana_state())
         .unwrap_or("")
         .to_string()
-}
-
-/// The HOWTO's listeners (127.0.0.1:4420, 127.0.0.2:5520), or free ports
-/// on the same addresses when those are taken (as `run` does).
-fn howto_listeners() -> Result<Vec<SocketAddr>> {
-    ["127.0.0.1:4420", "127.0.0.2:5520"]
-        .iter()
-        .map(|a| {
-            let want: SocketAddr = a.parse()?;
-            let l = std::net::TcpListener::bind(want)
-                .or_else(|_| std::net::TcpListener::bind((want.ip(), 0)))
-                .with_context(|| format!("no port on {}", want.ip()))?;
-            Ok(l.local_addr()?)
-        })
-        .collect()
 }
 
 fn rsvg_available() -> bool {
