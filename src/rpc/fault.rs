@@ -2,12 +2,13 @@
 //! SPDK's): fault injection on a listener address, for demos, tests and
 //! `bench --chaos` (see `target::fault` for what each fault does).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::nvmf::ListenAddress;
 use super::params::decode;
 use super::{Router, RpcError, RpcResult};
 use crate::target::fault::{ListenerFault, MAX_DELAY_MS};
@@ -34,16 +35,6 @@ pub fn register(r: &mut Router, t: &Arc<Target>) {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ListenAddress {
-    trtype: String,
-    #[allow(dead_code)]
-    adrfam: Option<String>,
-    traddr: String,
-    trsvcid: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ListenerReq {
     listen_address: ListenAddress,
 }
@@ -57,18 +48,9 @@ struct DelayReq {
 
 /// The socket address of a TCP listener that some subsystem has.
 fn listener_addr(t: &Target, a: &ListenAddress) -> Result<SocketAddr, RpcError> {
-    if !a.trtype.eq_ignore_ascii_case("tcp") {
-        return Err(RpcError::invalid_params_msg("trtype must be tcp"));
-    }
-    let ip: IpAddr = a
-        .traddr
-        .parse()
-        .map_err(|_| RpcError::invalid_params_msg(format!("invalid traddr {}", a.traddr)))?;
-    let port: u16 = a
-        .trsvcid
-        .parse()
-        .map_err(|_| RpcError::invalid_params_msg(format!("invalid trsvcid {}", a.trsvcid)))?;
-    let addr = SocketAddr::new(ip, port);
+    let addr = a.to_addr().ok_or_else(|| {
+        RpcError::invalid_params_msg("listen_address must be a TCP traddr and trsvcid")
+    })?;
     let known = t
         .subsystems()
         .iter()

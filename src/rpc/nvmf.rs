@@ -427,7 +427,7 @@ async fn remove_ns(t: &Arc<Target>, p: Option<Value>) -> RpcResult {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ListenAddress {
+pub(super) struct ListenAddress {
     trtype: String,
     adrfam: Option<String>,
     traddr: String,
@@ -436,7 +436,7 @@ struct ListenAddress {
 
 impl ListenAddress {
     /// The socket address, if this is a TCP address we can listen on.
-    fn to_addr(&self) -> Option<SocketAddr> {
+    pub(super) fn to_addr(&self) -> Option<SocketAddr> {
         if !self.trtype.eq_ignore_ascii_case("tcp") {
             return None;
         }
