@@ -5,11 +5,10 @@
 
 mod raw;
 
-use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use raw::target::{expect_term, listen, pattern, Howto, BS, NQN};
+use raw::target::{expect_term, listen, pattern, Bystander, Howto, BS, NQN};
 use raw::{Host, Sqe};
 use serde_json::json;
 
@@ -170,40 +169,6 @@ fn removing_a_listener_disconnects_its_queues_only() {
     let (_a1, c1) = Host::admin_bringup(t.p1, NQN, false);
     let mut q1 = Host::io_queue(t.p1, NQN, c1, false);
     assert!(q1.read(1, 0, 1, BS).0.ok());
-}
-
-/// Keeps doing I/O on path 2 in a thread while hostile connections come and
-/// go on path 1: only the hostile connection may close.
-struct Bystander {
-    stop: Arc<std::sync::atomic::AtomicBool>,
-    done: thread::JoinHandle<u64>,
-}
-
-impl Bystander {
-    fn start(t: &Howto) -> Bystander {
-        let (a2, c2) = Host::admin_bringup(t.p2, NQN, false);
-        let mut q2 = Host::io_queue(t.p2, NQN, c2, false);
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let s = stop.clone();
-        let done = thread::spawn(move || {
-            let _keep = a2;
-            let mut n = 0u64;
-            let data = pattern(9, 4096);
-            while !s.load(std::sync::atomic::Ordering::Relaxed) {
-                assert!(q2.write_icd(1, 4000, &data, BS).ok(), "bystander write");
-                let (c, r) = q2.read(2, 4000, 8, BS);
-                assert!(c.ok() && r == data, "bystander read");
-                n += 1;
-            }
-            n
-        });
-        Bystander { stop, done }
-    }
-
-    fn finish(self) -> u64 {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        self.done.join().expect("bystander I/O failed")
-    }
 }
 
 #[test]

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
@@ -116,6 +116,27 @@ struct Conn {
 pub async fn run(target: Arc<Target>, sock: TcpStream, local: SocketAddr, peer: SocketAddr) {
     // Hosts are latency-bound on small PDUs; both SPDK and Linux set this.
     let _ = sock.set_nodelay(true);
+    // The owned TCP halves need no lock between reader and writer.
+    let (rd, wr) = sock.into_split();
+    run_split(target, rd, wr, local, peer).await;
+}
+
+/// The same connection handling over any byte stream (`local` and `peer`
+/// stand in for the socket's addresses): what the `target_commands` fuzz
+/// harness drives in memory, without a kernel TCP connection per input.
+pub async fn serve_stream<S>(target: Arc<Target>, stream: S, local: SocketAddr, peer: SocketAddr)
+where
+    S: AsyncRead + AsyncWrite + Send,
+{
+    let (rd, wr) = tokio::io::split(stream);
+    run_split(target, rd, wr, local, peer).await;
+}
+
+async fn run_split<R, W>(target: Arc<Target>, rd: R, wr: W, local: SocketAddr, peer: SocketAddr)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let Some(opts) = target.transport() else {
         return;
     };
@@ -139,13 +160,12 @@ pub async fn run(target: Arc<Target>, sock: TcpStream, local: SocketAddr, peer: 
         delayed: VecDeque::new(),
         delayed_bytes: 0,
     };
-    c.serve(sock).await;
+    c.serve(rd, wr).await;
     c.cleanup();
 }
 
 impl Conn {
-    async fn serve(&mut self, sock: TcpStream) {
-        let (mut rd, mut wr) = sock.into_split();
+    async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(&mut self, mut rd: R, mut wr: W) {
         let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
         let mut ka_tick = tokio::time::interval(Duration::from_millis(500));
         ka_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -245,9 +265,9 @@ impl Conn {
 
     /// Writes out the buffered PDUs; false if the connection is gone or was
     /// killed meanwhile.
-    async fn flush(
+    async fn flush<W: AsyncWrite + Unpin>(
         &mut self,
-        wr: &mut tokio::net::tcp::OwnedWriteHalf,
+        wr: &mut W,
         mut killed: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
     ) -> bool {
         match self.fault {
@@ -293,9 +313,9 @@ impl Conn {
     }
 
     /// Sends the held output whose time has come.
-    async fn send_due(
+    async fn send_due<W: AsyncWrite + Unpin>(
         &mut self,
-        wr: &mut tokio::net::tcp::OwnedWriteHalf,
+        wr: &mut W,
         mut killed: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
     ) -> bool {
         let now = Instant::now();
@@ -1091,6 +1111,50 @@ fn invalid_host() -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nvme::pdu::{encode_to_bytes, IcReq};
+
+    /// `serve_stream` is the TCP handler over any byte stream: an ICReq
+    /// gets the transport's ICResp, and the task ends at the host's EOF.
+    #[tokio::test]
+    async fn serve_stream_answers_icreq_and_ends_at_eof() {
+        let target = Target::new();
+        let opts = TcpTransportOpts::default();
+        let maxh2cdata = opts.maxh2cdata();
+        target.create_transport(opts).expect("transport");
+        let (mut host, ctrl) = tokio::io::duplex(64 * 1024);
+        let local = SocketAddr::from(([127, 0, 0, 1], 4420));
+        let peer = SocketAddr::from(([127, 0, 0, 1], 40000));
+        let task = tokio::spawn(serve_stream(target, ctrl, local, peer));
+        let icreq = Pdu::IcReq(IcReq {
+            pfv: 0,
+            hpda: 0,
+            hdgst: false,
+            ddgst: false,
+            maxr2t: 0,
+        });
+        host.write_all(&encode_to_bytes(&icreq, &Framing::default()))
+            .await
+            .expect("write ICReq");
+        let mut dec = Decoder::new(Role::Host, 1 << 20);
+        let mut buf = BytesMut::new();
+        let resp = loop {
+            if let Some(p) = dec.decode(&mut buf).expect("a valid PDU") {
+                break p;
+            }
+            let n = host.read_buf(&mut buf).await.expect("read");
+            assert_ne!(n, 0, "closed before the ICResp");
+        };
+        let Pdu::IcResp(r) = resp else {
+            panic!("expected ICResp, got {resp:?}")
+        };
+        assert_eq!((r.pfv, r.hdgst, r.ddgst), (0, false, false));
+        assert_eq!(r.maxh2cdata, maxh2cdata);
+        host.shutdown().await.expect("half-close");
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the connection ends at the host's EOF")
+            .expect("no panic");
+    }
 
     /// The hand-built C2HData header matches what `encode` produces for
     /// every framing (digests, padding) and both flag variants.

@@ -18,6 +18,8 @@ mod reply;
 pub mod subsystem;
 pub mod transport;
 
+pub use conn::serve_stream;
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -230,8 +230,11 @@ impl Bystander {
         panic!("bystander made no progress in {within:?} ({what})");
     }
 
-    /// Stops it; its rounds of I/O, or the failure it met.
+    /// Stops it once it has completed I/O after this call (so it is
+    /// known to work after whatever came before, even on a machine too
+    /// busy to have run it yet); its rounds of I/O, or the failure it met.
     pub fn finish(self) -> u64 {
+        self.assert_progress(Duration::from_secs(10), "at the end");
         self.stop.store(true, Ordering::Relaxed);
         self.done.join().expect("bystander I/O failed")
     }
