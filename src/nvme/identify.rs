@@ -22,6 +22,10 @@
 //! Nothing here panics on input: lengths are checked before reading, and
 //! every read goes through bounds-checked helpers.
 
+use super::bytes::{
+    fit, rd, rd_u128, rd_u16, rd_u32, rd_u64, rd_u8, wr, wr_text, wr_u128, wr_u16, wr_u32, wr_u64,
+    wr_u8,
+};
 use thiserror::Error;
 
 /// Size of every Identify data structure.
@@ -134,85 +138,11 @@ pub enum IdentifyError {
     },
 }
 
-// ---------------------------------------------------------------------------
-// Byte helpers. Reads never panic: out-of-range reads return zeros, but every
-// parse checks the length first so that never happens in practice. Writes go
-// to buffers this module allocated with a fixed size.
-
-fn rd<const N: usize>(b: &[u8], off: usize) -> [u8; N] {
-    let mut a = [0u8; N];
-    if let Some(s) = off.checked_add(N).and_then(|end| b.get(off..end)) {
-        a.copy_from_slice(s);
-    }
-    a
-}
-
-fn rd_u8(b: &[u8], off: usize) -> u8 {
-    b.get(off).copied().unwrap_or(0)
-}
-
-fn rd_u16(b: &[u8], off: usize) -> u16 {
-    u16::from_le_bytes(rd(b, off))
-}
-
-fn rd_u32(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes(rd(b, off))
-}
-
-fn rd_u64(b: &[u8], off: usize) -> u64 {
-    u64::from_le_bytes(rd(b, off))
-}
-
-fn rd_u128(b: &[u8], off: usize) -> u128 {
-    u128::from_le_bytes(rd(b, off))
-}
-
-fn wr(b: &mut [u8], off: usize, v: &[u8]) {
-    let dst = off.checked_add(v.len()).and_then(|end| b.get_mut(off..end));
-    debug_assert!(dst.is_some(), "identify write out of range at {off}");
-    if let Some(d) = dst {
-        d.copy_from_slice(v);
-    }
-}
-
-fn wr_u8(b: &mut [u8], off: usize, v: u8) {
-    wr(b, off, &[v]);
-}
-
-fn wr_u16(b: &mut [u8], off: usize, v: u16) {
-    wr(b, off, &v.to_le_bytes());
-}
-
-fn wr_u32(b: &mut [u8], off: usize, v: u32) {
-    wr(b, off, &v.to_le_bytes());
-}
-
-fn wr_u64(b: &mut [u8], off: usize, v: u64) {
-    wr(b, off, &v.to_le_bytes());
-}
-
-fn wr_u128(b: &mut [u8], off: usize, v: u128) {
-    wr(b, off, &v.to_le_bytes());
-}
-
-/// Longest prefix of `s` that fits in `max` bytes without splitting a UTF-8
-/// character.
-fn fit(s: &str, max: usize) -> &[u8] {
-    let mut n = s.len().min(max);
-    while !s.is_char_boundary(n) {
-        n -= 1;
-    }
-    s.as_bytes().get(..n).unwrap_or_default()
-}
-
 /// ASCII fields of Identify (SN, MN, FR) are space padded per the spec.
 /// Text longer than the field is truncated (the RPC layer validates lengths
 /// before the target ever builds an Identify page).
 fn wr_space_padded(b: &mut [u8], off: usize, len: usize, s: &str) {
-    let mut field = vec![b' '; len];
-    let src = fit(s, len);
-    field[..src.len()].copy_from_slice(src);
-    wr(b, off, &field);
+    wr_text(b, off, len, s, b' ');
 }
 
 /// NQN fields are NUL padded (and NUL terminated when shorter than the

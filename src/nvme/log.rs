@@ -16,6 +16,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::bytes::{
+    rd, rd_u128, rd_u16, rd_u32, rd_u64, rd_u8, wr, wr_text, wr_u128, wr_u16, wr_u32, wr_u64, wr_u8,
+};
 use thiserror::Error;
 
 /// Log Page Identifiers (CDW10 bits 7:0).
@@ -120,85 +123,6 @@ pub enum LogError {
         /// The limit.
         max: usize,
     },
-}
-
-// ---------------------------------------------------------------------------
-// Byte helpers (same contract as in identify.rs: reads never panic, writes go
-// to buffers allocated here with a fixed size).
-
-fn rd<const N: usize>(b: &[u8], off: usize) -> [u8; N] {
-    let mut a = [0u8; N];
-    if let Some(s) = off.checked_add(N).and_then(|end| b.get(off..end)) {
-        a.copy_from_slice(s);
-    }
-    a
-}
-
-fn rd_u8(b: &[u8], off: usize) -> u8 {
-    b.get(off).copied().unwrap_or(0)
-}
-
-fn rd_u16(b: &[u8], off: usize) -> u16 {
-    u16::from_le_bytes(rd(b, off))
-}
-
-fn rd_u32(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes(rd(b, off))
-}
-
-fn rd_u64(b: &[u8], off: usize) -> u64 {
-    u64::from_le_bytes(rd(b, off))
-}
-
-fn rd_u128(b: &[u8], off: usize) -> u128 {
-    u128::from_le_bytes(rd(b, off))
-}
-
-fn wr(b: &mut [u8], off: usize, v: &[u8]) {
-    let dst = off.checked_add(v.len()).and_then(|end| b.get_mut(off..end));
-    debug_assert!(dst.is_some(), "log write out of range at {off}");
-    if let Some(d) = dst {
-        d.copy_from_slice(v);
-    }
-}
-
-fn wr_u8(b: &mut [u8], off: usize, v: u8) {
-    wr(b, off, &[v]);
-}
-
-fn wr_u16(b: &mut [u8], off: usize, v: u16) {
-    wr(b, off, &v.to_le_bytes());
-}
-
-fn wr_u32(b: &mut [u8], off: usize, v: u32) {
-    wr(b, off, &v.to_le_bytes());
-}
-
-fn wr_u64(b: &mut [u8], off: usize, v: u64) {
-    wr(b, off, &v.to_le_bytes());
-}
-
-fn wr_u128(b: &mut [u8], off: usize, v: u128) {
-    wr(b, off, &v.to_le_bytes());
-}
-
-/// Longest prefix of `s` that fits in `max` bytes without splitting a UTF-8
-/// character.
-fn fit(s: &str, max: usize) -> &[u8] {
-    let mut n = s.len().min(max);
-    while !s.is_char_boundary(n) {
-        n -= 1;
-    }
-    s.as_bytes().get(..n).unwrap_or_default()
-}
-
-/// Writes `s` into a `len`-byte field filled with `pad` (truncating text that
-/// does not fit).
-fn wr_text(b: &mut [u8], off: usize, len: usize, s: &str, pad: u8) {
-    let mut field = vec![pad; len];
-    let src = fit(s, len);
-    field[..src.len()].copy_from_slice(src);
-    wr(b, off, &field);
 }
 
 /// Reads a text field whichever padding the writer used: the text ends at

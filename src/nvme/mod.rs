@@ -8,6 +8,7 @@
 //! values and back, bounds every length read from the wire before
 //! allocating, and never panics on input.
 
+mod bytes;
 pub mod digest;
 pub mod fabrics;
 pub mod identify;
