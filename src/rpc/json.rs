@@ -128,6 +128,11 @@ pub fn write_f64(x: f64, out: &mut Vec<u8>) {
 /// other code point (controls, DEL, all non-ASCII) as `\uXXXX` with
 /// uppercase hex, astral ones as a surrogate pair. `/` is not escaped.
 pub fn write_str(s: &str, out: &mut Vec<u8>) {
+    write_escaped(s, true, out);
+}
+
+/// The one escaping both writers share; only the case of `\uXXXX` differs.
+fn write_escaped(s: &str, upper_hex: bool, out: &mut Vec<u8>) {
     out.push(b'"');
     for c in s.chars() {
         match c {
@@ -142,7 +147,7 @@ pub fn write_str(s: &str, out: &mut Vec<u8>) {
             _ => {
                 let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {
-                    push_u_escape(out, *unit, true);
+                    push_u_escape(out, *unit, upper_hex);
                 }
             }
         }
@@ -227,29 +232,10 @@ fn py_newline(out: &mut Vec<u8>, level: usize) {
     }
 }
 
-/// Python's `ensure_ascii` string encoding: everything outside `' '..='~'`
-/// is escaped, with lowercase hex.
+/// Python's `ensure_ascii` string encoding: SPDK's escapes but with
+/// lowercase hex.
 fn write_py_str(s: &str, out: &mut Vec<u8>) {
-    out.push(b'"');
-    for c in s.chars() {
-        match c {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\u{8}' => out.extend_from_slice(b"\\b"),
-            '\u{c}' => out.extend_from_slice(b"\\f"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            ' '..='~' => out.push(c as u8),
-            _ => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    push_u_escape(out, *unit, false);
-                }
-            }
-        }
-    }
-    out.push(b'"');
+    write_escaped(s, false, out);
 }
 
 /// Python's `repr(float)`: the shortest round-tripping digits, in fixed
