@@ -12,7 +12,7 @@ use crate::control::{App, Control, Embedded};
 use crate::host::Initiator;
 use crate::perf::bdevperf::Bdevperf;
 use crate::perf::config::PerfConfig;
-use crate::rpc::{self, Router, RpcServer};
+use crate::rpc::{self, EngineThread, Router, RpcServer};
 use crate::scenario::Step;
 use crate::target::Target;
 
@@ -44,12 +44,14 @@ impl Engines {
         let initiator = Initiator::new();
         let bdevperf = Arc::new(Bdevperf::new(perf));
         let mut tr = Router::new("nvmf_tgt");
+        on_own_thread(&mut tr, "mpath-target");
         rpc::nvmf::register(&mut tr, &target);
         rpc::bdev::register(&mut tr, &target);
         if extras {
             rpc::fault::register(&mut tr, &target);
         }
         let mut ir = Router::new("bdevperf");
+        on_own_thread(&mut ir, "mpath-initiator");
         rpc::bdev_nvme::register(&mut ir, &initiator, extras);
         rpc::bdevperf::register(&mut ir, &initiator, &bdevperf, extras);
         Engines {
@@ -129,6 +131,15 @@ impl Engines {
                 tracing::warn!("perform_tests: {e}");
             }
         });
+    }
+}
+
+/// Each engine runs on a thread of its own (see `rpc::engine_thread`);
+/// should the thread not start, on the caller's runtime as before.
+fn on_own_thread(router: &mut Router, name: &str) {
+    match EngineThread::start(name) {
+        Ok(t) => router.run_on(t),
+        Err(e) => tracing::warn!("{name}: no thread of its own ({e}); sharing the runtime"),
     }
 }
 

@@ -18,6 +18,7 @@ pub mod bdev;
 pub mod bdev_nvme;
 pub mod bdevperf;
 pub mod client;
+pub mod engine_thread;
 pub mod error;
 pub mod fault;
 pub mod framing;
@@ -29,6 +30,7 @@ pub mod router;
 pub mod server;
 
 pub use client::{ClientError, RpcClient};
+pub use engine_thread::EngineThread;
 pub use error::RpcError;
 pub use router::{MethodFn, MethodFuture, Router, RpcResult};
 pub use server::{

@@ -30,6 +30,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::engine_thread::EngineThread;
 use super::error::RpcError;
 use super::params;
 
@@ -63,6 +64,15 @@ struct Entry {
     framework: bool,
 }
 
+/// Aborts the task when the call that awaits it is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<RpcResult>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// The method table.
 #[derive(Clone)]
 pub struct Router {
@@ -70,6 +80,10 @@ pub struct Router {
     /// In registration order.
     entries: Vec<Entry>,
     index: HashMap<&'static str, usize>,
+    /// The thread the methods run on (and so every task they spawn), when
+    /// not the caller's: see [`Router::run_on`]. It lives as long as some
+    /// clone of this router does.
+    home: Option<Arc<EngineThread>>,
 }
 
 impl fmt::Debug for Router {
@@ -107,6 +121,7 @@ impl Router {
             app: app.to_string(),
             entries: Vec::new(),
             index: HashMap::new(),
+            home: None,
         };
         r.insert("framework_start_init", Handler::StartupOnly, false, true);
         let wait_init: MethodFn = Arc::new(|_params| Box::pin(async { Ok(Value::Bool(true)) }));
@@ -164,6 +179,14 @@ impl Router {
         self.register(name, Arc::new(move |p| Box::pin(f(p)) as MethodFuture));
     }
 
+    /// Runs every method on `thread` instead of the caller's runtime, so
+    /// the tasks a method spawns (connections, jobs) live there too: how
+    /// an engine gets a thread of its own. Dropping the call's future
+    /// still cancels the method, as when it runs in place.
+    pub fn run_on(&mut self, thread: Arc<EngineThread>) {
+        self.home = Some(thread);
+    }
+
     /// Whether `name` is in the table (callable now or not).
     pub fn contains(&self, name: &str) -> bool {
         self.index.contains_key(name)
@@ -179,7 +202,16 @@ impl Router {
             return Err(RpcError::state(MSG_ONLY_BEFORE_INIT));
         }
         match &entry.handler {
-            Handler::Func(f) => f(params).await,
+            Handler::Func(f) => match &self.home {
+                None => f(params).await,
+                Some(home) => {
+                    let mut task = AbortOnDrop(home.handle().spawn(f(params)));
+                    match (&mut task.0).await {
+                        Ok(r) => r,
+                        Err(e) => Err(RpcError::internal_msg(format!("{method}: {e}"))),
+                    }
+                }
+            },
             Handler::GetMethods => self.get_methods(params),
             Handler::StartupOnly => Err(RpcError::state(MSG_ONLY_BEFORE_INIT)),
         }
@@ -242,6 +274,7 @@ fn version_result(app: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn block_on<F: Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
@@ -258,6 +291,49 @@ mod tests {
             |p| async move { Ok(p.unwrap_or(Value::Null)) },
         );
         r
+    }
+
+    /// `run_on`: methods, and the tasks they spawn, run on the engine's
+    /// thread; dropping a call cancels its method there.
+    #[tokio::test]
+    async fn run_on_runs_methods_on_the_engine_thread() {
+        let mut r = Router::new("nvmf_tgt");
+        r.register_fn("where", |_| async {
+            let spawned = tokio::spawn(async { thread_name() }).await.unwrap();
+            Ok(json!([thread_name(), spawned]))
+        });
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let tx = std::sync::Mutex::new(Some(tx));
+        r.register_fn("forever", move |_| {
+            // Dropped (closing the channel) when the method is cancelled.
+            let guard = tx.lock().unwrap().take();
+            async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+                Ok(Value::Null)
+            }
+        });
+        r.run_on(EngineThread::start("engine-test").expect("thread"));
+        assert_eq!(
+            r.call("where", None).await.unwrap(),
+            json!(["engine-test", "engine-test"])
+        );
+        let call = r.call("forever", None);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), call)
+                .await
+                .is_err(),
+            "never answers"
+        );
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(5)),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected),
+            "the dropped call's method was cancelled"
+        );
+    }
+
+    fn thread_name() -> String {
+        std::thread::current().name().unwrap_or("?").to_string()
     }
 
     #[test]
