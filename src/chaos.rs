@@ -113,38 +113,37 @@ pub async fn run(
             }
         }
         let i = rng.range(0, lanes.len() as u64 - 1) as usize;
-        if now >= next_fault {
+        // Only hit a lane if another one stays usable meanwhile; a fault
+        // that is due but cannot strike yet is tried again next turn (an
+        // ANA flip meanwhile may free a lane), not skipped.
+        let others_ok = lanes
+            .iter()
+            .enumerate()
+            .any(|(j, l)| j != i && l.usable(now));
+        let free = lanes[i].down_until.is_none_or(|t| now >= t) && lanes[i].restore_at.is_none();
+        if now >= next_fault && others_ok && free {
             next_fault = now + Duration::from_millis(rng.range(2000, 5000));
-            // Only hit a lane if another one stays usable meanwhile.
-            let others_ok = lanes
-                .iter()
-                .enumerate()
-                .any(|(j, l)| j != i && l.usable(now));
-            let free =
-                lanes[i].down_until.is_none_or(|t| now >= t) && lanes[i].restore_at.is_none();
-            if others_ok && free {
-                let (name, method) = FAULTS[rng.range(0, FAULTS.len() as u64 - 1) as usize];
-                let mut params = json!({"listen_address": listen_address(lanes[i].addr)});
-                let hold = Duration::from_millis(rng.range(1000, 3000));
-                if method == "mpath_listener_delay" {
-                    params["delay_ms"] = json!(rng.range(10, 200));
-                }
-                if call(&target, method, params).await {
-                    // Back after the fault, the reconnect delay and bring-up
-                    // (and for a blackhole, keep-alive noticing it).
-                    let bringup = reconnect_delay + Duration::from_secs(2);
-                    match method {
-                        "mpath_listener_drop_connections" => {
-                            lanes[i].down_until = Some(now + bringup);
-                        }
-                        "mpath_listener_blackhole" => {
-                            lanes[i].restore_at = Some(now + hold);
-                            lanes[i].down_until = Some(now + hold + bringup);
-                        }
-                        _ => lanes[i].restore_at = Some(now + hold),
+            let (name, method) = FAULTS[rng.range(0, FAULTS.len() as u64 - 1) as usize];
+            let mut params = json!({"listen_address": listen_address(lanes[i].addr)});
+            let hold = Duration::from_millis(rng.range(1000, 3000));
+            if method == "mpath_listener_delay" {
+                params["delay_ms"] = json!(rng.range(10, 200));
+            }
+            if call(&target, method, params).await {
+                // Back after the fault, the reconnect delay and bring-up
+                // (and for a blackhole, keep-alive noticing it).
+                let bringup = reconnect_delay + Duration::from_secs(2);
+                match method {
+                    "mpath_listener_drop_connections" => {
+                        lanes[i].down_until = Some(now + bringup);
                     }
-                    *counts.entry(name.into()).or_insert(0) += 1;
+                    "mpath_listener_blackhole" => {
+                        lanes[i].restore_at = Some(now + hold);
+                        lanes[i].down_until = Some(now + hold + bringup);
+                    }
+                    _ => lanes[i].restore_at = Some(now + hold),
                 }
+                *counts.entry(name.into()).or_insert(0) += 1;
             }
             continue;
         }

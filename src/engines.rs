@@ -28,30 +28,43 @@ pub struct Engines {
 }
 
 impl Engines {
-    /// Both engines, empty, with bdevperf's parameters from `perf`.
+    /// Both engines, empty, with bdevperf's parameters from `perf`, on
+    /// the caller's runtime.
     pub fn new(perf: PerfConfig) -> Engines {
-        Engines::build(perf, true)
+        Engines::build(perf, true, false)
     }
 
     /// Like [`Engines::new`] but answering only SPDK's methods and keys
     /// (no `mpath_*` methods, no extra keys): a stand-in for real SPDK.
     pub fn spdk_strict(perf: PerfConfig) -> Engines {
-        Engines::build(perf, false)
+        Engines::build(perf, false, false)
     }
 
-    fn build(perf: PerfConfig, extras: bool) -> Engines {
+    /// Like [`Engines::new`] but each engine on a thread of its own (see
+    /// `rpc::engine_thread`): `bench --engine-threads`. Not the default:
+    /// at queue depth 1 every hop between the engines then wakes a parked
+    /// thread, which costs more than the whole I/O does on one runtime.
+    pub fn on_own_threads(perf: PerfConfig) -> Engines {
+        Engines::build(perf, true, true)
+    }
+
+    fn build(perf: PerfConfig, extras: bool, own_threads: bool) -> Engines {
         let target = Target::new();
         let initiator = Initiator::new();
         let bdevperf = Arc::new(Bdevperf::new(perf));
         let mut tr = Router::new("nvmf_tgt");
-        on_own_thread(&mut tr, "mpath-target");
+        if own_threads {
+            on_own_thread(&mut tr, "mpath-target");
+        }
         rpc::nvmf::register(&mut tr, &target);
         rpc::bdev::register(&mut tr, &target);
         if extras {
             rpc::fault::register(&mut tr, &target);
         }
         let mut ir = Router::new("bdevperf");
-        on_own_thread(&mut ir, "mpath-initiator");
+        if own_threads {
+            on_own_thread(&mut ir, "mpath-initiator");
+        }
         rpc::bdev_nvme::register(&mut ir, &initiator, extras);
         rpc::bdevperf::register(&mut ir, &initiator, &bdevperf, extras);
         Engines {
@@ -134,8 +147,8 @@ impl Engines {
     }
 }
 
-/// Each engine runs on a thread of its own (see `rpc::engine_thread`);
-/// should the thread not start, on the caller's runtime as before.
+/// Runs an engine on a thread of its own (see `rpc::engine_thread`);
+/// should the thread not start, on the caller's runtime.
 fn on_own_thread(router: &mut Router, name: &str) {
     match EngineThread::start(name) {
         Ok(t) => router.run_on(t),

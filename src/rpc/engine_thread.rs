@@ -3,14 +3,17 @@
 //! target's listeners and connections, the initiator's queue pairs and
 //! bdevperf's jobs). See [`Router::run_on`](super::Router::run_on).
 //!
-//! Why: on the shared multi-thread runtime a verify I/O's steps (the job,
+//! Why: on one shared multi-thread runtime a verify I/O's steps (the job,
 //! its write, the read that checks it, both completions, and the target's
-//! answers) woke each other across two workers, and which task sat on
-//! which worker changed run to run: verify throughput was bimodal and
-//! every cross-thread wake-up cost CPU. With one thread per engine, as
-//! SPDK runs nvmf_tgt and bdevperf on a reactor each, the two engines meet
-//! only through their sockets (README, "One thread per engine", has the
-//! figures).
+//! answers) wake each other across two workers, and which task sits on
+//! which worker changes run to run: verify throughput at queue depth 128
+//! is bimodal, and every cross-worker wake-up costs CPU. With a thread per
+//! engine, as SPDK runs nvmf_tgt and bdevperf on a reactor each, the two
+//! engines meet only through their sockets: more and steadier IOPS at high
+//! depths. But unlike SPDK's reactors these threads park when idle, so at
+//! queue depth 1 every hop wakes one, which is slower than the shared
+//! runtime (where one worker carries the whole I/O): hence an option,
+//! `bench --engine-threads`, not the default. README has the figures.
 
 use std::io;
 use std::sync::Arc;
