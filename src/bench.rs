@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
-use crate::engines::Engines;
+use crate::engines::{Engines, ThreadArgs};
 use crate::perf::bdevperf::stdout_sink;
 use crate::perf::config::PerfConfig;
 use crate::scenario::{self, App, HowtoOpts, Step};
@@ -80,12 +80,8 @@ pub struct BenchArgs {
     /// with --chaos.
     #[arg(long)]
     pub keep_alive_ms: Option<u32>,
-    /// Run the target and the initiator on a thread each (as SPDK runs
-    /// nvmf_tgt and bdevperf on a reactor each) instead of sharing one
-    /// runtime: more IOPS at high queue depths, far more latency at low
-    /// ones (every hop between the engines wakes a thread).
-    #[arg(long)]
-    pub engine_threads: bool,
+    #[command(flatten)]
+    pub threads: ThreadArgs,
 }
 
 /// With --chaos, blackholes must be noticed within the run.
@@ -179,11 +175,7 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         args.extend(["-M".to_string(), m.to_string()]);
     }
     let perf = PerfConfig::from_args(&args).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let engines = if a.engine_threads {
-        Engines::on_own_threads(perf)
-    } else {
-        Engines::new(perf)
-    };
+    let engines = Engines::with_threads(perf, false, a.threads);
     engines.run_steps(&steps(&a)?).await?;
     engines.bdevperf.set_output(Some(stdout_sink()));
     if let (Some(kind), Some(first)) = (a.fault.clone(), first_listener(&engines)) {

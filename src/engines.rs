@@ -27,6 +27,18 @@ pub struct Engines {
     initiator_location: String,
 }
 
+/// Where the engines run, on the command line of `bench`, `run` and
+/// `serve`.
+#[derive(clap::Args, Clone, Copy, Debug, Default)]
+pub struct ThreadArgs {
+    /// Run the target and the initiator on a thread each (as SPDK runs
+    /// nvmf_tgt and bdevperf on a reactor each) instead of sharing one
+    /// runtime: more IOPS at high queue depths, far more latency at low
+    /// ones (every hop between the engines wakes a thread).
+    #[arg(long)]
+    pub engine_threads: bool,
+}
+
 impl Engines {
     /// Both engines, empty, with bdevperf's parameters from `perf`, on
     /// the caller's runtime.
@@ -40,12 +52,13 @@ impl Engines {
         Engines::build(perf, false, false)
     }
 
-    /// Like [`Engines::new`] but each engine on a thread of its own (see
-    /// `rpc::engine_thread`): `bench --engine-threads`. Not the default:
-    /// at queue depth 1 every hop between the engines then wakes a parked
-    /// thread, which costs more than the whole I/O does on one runtime.
-    pub fn on_own_threads(perf: PerfConfig) -> Engines {
-        Engines::build(perf, true, true)
+    /// [`Engines::new`] or [`Engines::spdk_strict`], with each engine on a
+    /// thread of its own if `threads` says so (see `rpc::engine_thread`).
+    /// Not the default: at queue depth 1 every hop between the engines
+    /// then wakes a parked thread, which costs more than the whole I/O does
+    /// on one runtime.
+    pub fn with_threads(perf: PerfConfig, spdk_strict: bool, threads: ThreadArgs) -> Engines {
+        Engines::build(perf, !spdk_strict, threads.engine_threads)
     }
 
     fn build(perf: PerfConfig, extras: bool, own_threads: bool) -> Engines {

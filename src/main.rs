@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use mpath_console::bench::{self, BenchArgs};
 use mpath_console::control::{App, Remote};
-use mpath_console::engines::{self, default_socket, Engines};
+use mpath_console::engines::{self, default_socket, Engines, ThreadArgs};
 use mpath_console::perf::config::PerfConfig;
 use mpath_console::{scenario, ui};
 
@@ -78,6 +78,8 @@ struct RunArgs {
     #[arg(long, value_name = "PATH")]
     initiator_sock: Option<PathBuf>,
     #[command(flatten)]
+    threads: ThreadArgs,
+    #[command(flatten)]
     ui: UiArgs,
 }
 
@@ -120,6 +122,8 @@ struct ServeArgs {
     /// extra keys): stands in for real SPDK when testing `attach`.
     #[arg(long)]
     spdk_strict: bool,
+    #[command(flatten)]
+    threads: ThreadArgs,
     /// bdevperf's options for perform_tests (-q -o -w -t -M ...), as after
     /// `bdevperf -z`.
     #[arg(last = true)]
@@ -207,7 +211,7 @@ async fn run(a: RunArgs) -> Result<()> {
     // Theme and keymap errors are reported before anything starts.
     ui::make_app(&opts)?;
     let perf = PerfConfig::howto_load();
-    let mut e = Engines::new(perf);
+    let mut e = Engines::with_threads(perf, false, a.threads);
     for (app, sock) in [
         (App::Target, &a.target_sock),
         (App::Initiator, &a.initiator_sock),
@@ -251,11 +255,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
     perf_args.extend(a.perf.iter().cloned());
     let perf =
         PerfConfig::from_args(&perf_args).map_err(|e| anyhow::anyhow!("bdevperf options: {e}"))?;
-    let mut e = if a.spdk_strict {
-        Engines::spdk_strict(perf)
-    } else {
-        Engines::new(perf)
-    };
+    let mut e = Engines::with_threads(perf, a.spdk_strict, a.threads);
     let mut served = Vec::new();
     for (app, sock) in [
         (App::Target, &a.target_sock),

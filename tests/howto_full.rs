@@ -92,7 +92,25 @@ fn ours(sock: &std::path::Path, method: &str) -> Value {
 
 #[test]
 fn multipath_howto_verbatim() {
-    let s = Serve::start();
+    howto_verbatim(&[]);
+}
+
+/// The same with each engine on a thread of its own: every step, path
+/// move and reconnect then happens on those threads.
+#[test]
+fn multipath_howto_verbatim_on_engine_threads() {
+    howto_verbatim(&["--engine-threads"]);
+}
+
+fn howto_verbatim(serve_args: &[&str]) {
+    let s = Serve::start_with(serve_args);
+    let threads = s.thread_names();
+    let own = ["mpath-target", "mpath-initiator"].map(|n| threads.iter().any(|t| t == n));
+    let want = serve_args.contains(&"--engine-threads");
+    assert_eq!(
+        own, [want; 2],
+        "engine threads with {serve_args:?}: {threads:?}"
+    );
     let (p1, p2) = (free_port("127.0.0.1"), free_port("127.0.0.2"));
     let (p1s, p2s) = (p1.to_string(), p2.to_string());
     let t = &s.sock;

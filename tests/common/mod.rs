@@ -78,6 +78,12 @@ impl Serve {
     /// (`PR_SET_PDEATHSIG`), so a test binary never leaves one behind. For a
     /// `Serve` kept in a `static` (never dropped), use [`Serve::start_shared`].
     pub fn start() -> Serve {
+        Serve::start_with(&[])
+    }
+
+    /// [`Serve::start`] with more `serve` arguments (e.g.
+    /// `--engine-threads`).
+    pub fn start_with(extra: &[&str]) -> Serve {
         let dir = tempfile::tempdir().expect("tempdir");
         let sock = dir.path().join("spdk.sock");
         let isock = dir.path().join("bdevperf.sock");
@@ -88,6 +94,7 @@ impl Serve {
             .arg(&sock)
             .arg("--initiator-sock")
             .arg(&isock)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("create log"));
@@ -127,6 +134,16 @@ impl Serve {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The names of the process's threads (`/proc/<pid>/task/*/comm`).
+    pub fn thread_names(&self) -> Vec<String> {
+        let dir = format!("/proc/{}/task", self.child.id());
+        std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{dir}: {e}"))
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .map(|n| n.trim().to_string())
+            .collect()
     }
 
     /// Like [`Serve::start`], but started from a thread that lives as long as
