@@ -11,7 +11,8 @@
 //!   depth (large Reads) and far beyond it (a flood of small ones, also
 //!   under a delay fault): the target stops reading and holds at most one
 //!   write buffer of output (two under the delay);
-//! * Connect with an SQSIZE of 0 or above the transport's depth.
+//! * Connect with an SQSIZE of 0 or above the transport's depth;
+//! * Connect with a RECFMT other than 0.
 //!
 //! An H2CData overrunning its R2T is covered by `tests/nvme_tcp.rs`
 //! (`hostile_input_closes_only_that_connection`, "H2CData overrunning its
@@ -607,4 +608,38 @@ fn connect_with_queue_size_out_of_range() {
         by.assert_progress(Duration::from_secs(5), "after the refusals");
         assert!(by.finish() > 0);
     }
+}
+
+/// RECFMT other than 0: Connect Incompatible Format (SCT 1, SC 0x80), but
+/// only once the subsystem is known and the host allowed, and before
+/// SQSIZE is looked at — SPDK's order (`spdk_nvmf_ctrlr_connect`, then
+/// `_nvmf_ctrlr_connect`): to an unknown subsystem the answer names SUBNQN.
+#[test]
+fn connect_with_unsupported_recfmt() {
+    let _serial = serial();
+    let t = Howto::start();
+    let (q0, c0) = (t.qpairs(), t.controllers());
+    let connect = |recfmt: u16, sqsize: u16, subnqn: &str| {
+        let mut h = Host::connect(t.p1);
+        h.ic(false, false);
+        let sqe = connect_sqe(0, sqsize, 0).u16_at(40, recfmt);
+        h.cmd(&sqe, &raw::connect_data(0xFFFF, subnqn, HOSTNQN)).0
+    };
+    for (recfmt, sqsize) in [(1, 31), (0xFFFF, 31), (1, 0)] {
+        let c = connect(recfmt, sqsize, NQN);
+        assert_eq!(
+            (c.sct(), c.sc(), c.dnr()),
+            (1, 0x80, false),
+            "RECFMT {recfmt:#x} SQSIZE {sqsize}: {c:?}"
+        );
+    }
+    let c = connect(1, 31, "nqn.2016-06.io.spdk:nosuch");
+    assert_eq!(
+        (c.sct(), c.sc(), c.dw0),
+        (1, 0x82, 256 | (1 << 16)),
+        "RECFMT 1 to an unknown subsystem: {c:?}"
+    );
+    assert_eq!((t.qpairs(), t.controllers()), (q0, c0), "nothing made");
+    let c = connect(0, 31, NQN);
+    assert!(c.ok(), "RECFMT 0: {c:?}");
 }

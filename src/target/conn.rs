@@ -794,9 +794,6 @@ impl Conn {
             return Reply::status(Status::COMMAND_SEQUENCE_ERROR);
         }
         let c = Connect::from_sqe(sqe);
-        if c.recfmt != 0 {
-            return Reply::status(Status::CONNECT_INCOMPATIBLE_FORMAT);
-        }
         let cd = match ConnectData::parse(data) {
             Ok(cd) => cd,
             Err(e) => return invalid_connect(true, e.offset()),
@@ -816,6 +813,11 @@ impl Conn {
                 None => return invalid_host(),
             }
         };
+        // After the subsystem and access checks, before SQSIZE: SPDK's order
+        // (`spdk_nvmf_ctrlr_connect`, then `_nvmf_ctrlr_connect`).
+        if c.recfmt != 0 {
+            return Reply::status(Status::CONNECT_INCOMPATIBLE_FORMAT);
+        }
         if c.sqsize == 0 {
             return invalid_connect(false, 44);
         }
