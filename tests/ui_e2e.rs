@@ -509,11 +509,12 @@ fn console_end_to_end_in_tmux() {
     let (ts, is) = (tsock.to_str().unwrap(), isock.to_str().unwrap());
     // Under a small shell that reports what a user would see once the
     // console is gone: its exit status and the tty's line discipline
-    // (raw mode left on would show as -icanon -echo).
+    // (raw mode left on would show as -icanon -echo), on one line written
+    // at once, so the screen never holds the status without the modes.
     let t = Tmux::start(&[
         "sh",
         "-c",
-        r#""$@"; s=$?; echo; echo "exited $s"; stty -a | tr ' ;' '\n\n' | grep -xE -- '-?(icanon|echo)' | tr '\n' ' '; echo; sleep 1; exit $s"#,
+        r#""$@"; s=$?; t=$(stty -a | tr ' ;' '\n\n' | grep -xE -- '-?(icanon|echo)' | tr '\n' ' '); echo; echo "exited $s tty: $t"; sleep 1; exit $s"#,
         "sh",
         "env",
         "-u",
