@@ -1243,35 +1243,41 @@ fn current_set(paths: &[IoPath]) -> Vec<String> {
 fn idle_paths(bdevs: &Value, names: &HashMap<u16, String>) -> Vec<IoPath> {
     let why = "no I/O running: this backend lists I/O paths only during a job";
     let mut out = Vec::new();
-    for b in bdevs.as_array().into_iter().flatten() {
-        for n in b["driver_specific"]["nvme"]
+    for (b, n) in nvme_namespaces(bdevs) {
+        let t = &n["trid"];
+        let ana_state = str_of(&n["ns_data"]["ana_state"]);
+        let cntlid = n["ctrlr_data"]["cntlid"].as_u64().unwrap_or(0) as u16;
+        out.push(IoPath {
+            bdev: str_of(&b["name"]),
+            cntlid,
+            ctrlr: names.get(&cntlid).cloned().unwrap_or_default(),
+            trtype: str_of(&t["trtype"]),
+            adrfam: str_of(&t["adrfam"]),
+            traddr: str_of(&t["traddr"]),
+            trsvcid: str_of(&t["trsvcid"]),
+            // Listed under the bdev only while attached.
+            connected: true,
+            accessible: matches!(ana_state.as_str(), "optimized" | "non_optimized"),
+            current: false,
+            ana_state,
+            iops: Metric::Unavailable(why.into()),
+            mibps: Metric::Unavailable(why.into()),
+            ..Default::default()
+        });
+    }
+    out
+}
+
+/// Each bdev of a `bdev_get_bdevs` result with each of its
+/// `driver_specific.nvme[]` entries (one per controller path).
+fn nvme_namespaces(bdevs: &Value) -> impl Iterator<Item = (&Value, &Value)> {
+    bdevs.as_array().into_iter().flatten().flat_map(|b| {
+        b["driver_specific"]["nvme"]
             .as_array()
             .into_iter()
             .flatten()
-        {
-            let t = &n["trid"];
-            let ana_state = str_of(&n["ns_data"]["ana_state"]);
-            let cntlid = n["ctrlr_data"]["cntlid"].as_u64().unwrap_or(0) as u16;
-            out.push(IoPath {
-                bdev: str_of(&b["name"]),
-                cntlid,
-                ctrlr: names.get(&cntlid).cloned().unwrap_or_default(),
-                trtype: str_of(&t["trtype"]),
-                adrfam: str_of(&t["adrfam"]),
-                traddr: str_of(&t["traddr"]),
-                trsvcid: str_of(&t["trsvcid"]),
-                // Listed under the bdev only while attached.
-                connected: true,
-                accessible: matches!(ana_state.as_str(), "optimized" | "non_optimized"),
-                current: false,
-                ana_state,
-                iops: Metric::Unavailable(why.into()),
-                mibps: Metric::Unavailable(why.into()),
-                ..Default::default()
-            });
-        }
-    }
-    out
+            .map(move |n| (b, n))
+    })
 }
 
 /// `bdev_get_bdevs` (asked for our bdev only) → `driver_specific.nvme[]`:
@@ -1279,19 +1285,13 @@ fn idle_paths(bdevs: &Value, names: &HashMap<u16, String>) -> Vec<IoPath> {
 /// trsvcid) of its transport ID.
 fn ana_by_trid(bdevs: &Value) -> HashMap<(String, String), String> {
     let mut m = HashMap::new();
-    for b in bdevs.as_array().into_iter().flatten() {
-        for n in b["driver_specific"]["nvme"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            let Some(a) = n["ns_data"]["ana_state"].as_str() else {
-                continue;
-            };
-            let t = &n["trid"];
-            m.entry((str_of(&t["traddr"]), str_of(&t["trsvcid"])))
-                .or_insert_with(|| a.to_string());
-        }
+    for (_, n) in nvme_namespaces(bdevs) {
+        let Some(a) = n["ns_data"]["ana_state"].as_str() else {
+            continue;
+        };
+        let t = &n["trid"];
+        m.entry((str_of(&t["traddr"]), str_of(&t["trsvcid"])))
+            .or_insert_with(|| a.to_string());
     }
     m
 }
