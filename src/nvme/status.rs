@@ -183,6 +183,8 @@ impl Status {
     pub const NS_NOT_ATTACHED: Status = Status::cmd_specific(0x1A);
     pub const INVALID_CONTROLLER_LIST: Status = Status::cmd_specific(0x1C);
     pub const ANA_GROUP_ID_INVALID: Status = Status::cmd_specific(0x24);
+    /// Copy: more source ranges or blocks than the namespace allows.
+    pub const COMMAND_SIZE_LIMIT_EXCEEDED: Status = Status::cmd_specific(0x83);
     // Fabrics Connect (the same SC values mean other things for I/O commands).
     pub const CONNECT_INCOMPATIBLE_FORMAT: Status = Status::cmd_specific(0x80);
     pub const CONNECT_CTRL_BUSY: Status = Status::cmd_specific(0x81);

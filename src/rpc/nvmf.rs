@@ -349,7 +349,6 @@ struct NsOpts {
     nguid: Option<String>,
     eui64: Option<String>,
     uuid: Option<String>,
-    #[allow(dead_code)]
     ptpl_file: Option<String>,
     #[allow(dead_code)]
     no_auto_visible: Option<bool>,
@@ -401,9 +400,15 @@ async fn add_ns(t: &Arc<Target>, p: Option<Value>) -> RpcResult {
                 uuid,
                 nguid,
                 eui64,
+                ptpl_file: ns.ptpl_file.map(std::path::PathBuf::from),
             },
         )
-        .map_err(|e| nvmf_error(&req.nqn, e))?;
+        .map_err(|e| match e {
+            TargetError::Ptpl(why) => {
+                RpcError::invalid_params_msg(format!("Unable to restore reservations: {why}"))
+            }
+            e => nvmf_error(&req.nqn, e),
+        })?;
     Ok(json!(nsid))
 }
 

@@ -100,6 +100,15 @@ fn identify(opts: &TcpTransportOpts, ctrl: &Controller, sqe: &Sqe) -> Reply {
                     nlbaf: 0,
                     flbas: 0,
                     nmic: 1,
+                    // All six types and IEKEY; PTPL only with a PTPL file.
+                    rescap: 0xFE | ns.resv.ptpl_capable() as u8,
+                    // Optimal write size: the maximum I/O size, as SPDK
+                    // reports it.
+                    nows: (opts.max_io_size / ns.bdev.block_size).saturating_sub(1) as u16,
+                    // One source range per Copy, of any length.
+                    mssrl: u16::MAX,
+                    mcl: u16::MAX as u32,
+                    msrc: 0,
                     anagrpid: if ctrl.subsys.ana_reporting {
                         ns.anagrpid
                     } else {
@@ -204,9 +213,12 @@ pub fn identify_controller(opts: &TcpTransportOpts, ctrl: &Controller) -> Identi
     id.kas = KAS;
     id.nn = max_ns;
     id.mnan = max_ns;
-    // Write Zeroes only: what the I/O path implements.
-    id.oncs = 1 << 3;
-    id.fuses = 0;
+    // Compare, Dataset Management, Write Zeroes, Reservations and Copy,
+    // with fused Compare and Write, and Copy's source range format 0: SPDK's
+    // values for a malloc namespace.
+    id.oncs = ONCS_COMPARE | ONCS_DSM | ONCS_WRITE_ZEROES | ONCS_RESERVATIONS | ONCS_COPY;
+    id.fuses = 1;
+    id.ocfs = 1;
     // A volatile write cache is present and Flush with NSID FFFFFFFFh works,
     // as SPDK reports for malloc bdevs.
     id.vwc = 0x05;
@@ -220,6 +232,12 @@ pub fn identify_controller(opts: &TcpTransportOpts, ctrl: &Controller) -> Identi
     }
     id
 }
+
+const ONCS_COMPARE: u16 = 1 << 0;
+const ONCS_DSM: u16 = 1 << 2;
+const ONCS_WRITE_ZEROES: u16 = 1 << 3;
+const ONCS_RESERVATIONS: u16 = 1 << 5;
+const ONCS_COPY: u16 = 1 << 8;
 
 /// The discovery controller announces discovery log change notices.
 const AEC_DISCOVERY_OAES: u32 = super::controller::AEC_DISCOVERY_LOG_CHANGE;
@@ -240,6 +258,11 @@ fn get_log_page(target: &Target, ctrl: &Controller, sqe: &Sqe) -> Reply {
                 ctrl.state().masked &= !AEC_ANA_CHANGE_NOTICE;
             }
             ana_log(ctrl).to_bytes(glp.lsp & 1 == 1)
+        }
+        op::log_id::RESERVATION_NOTIFICATION => {
+            // Read straight from the queue: entries read are consumed.
+            let b = ctrl.state().resv_log.read(glp.lpo, len, glp.rae);
+            return Reply::data(Bytes::from(b));
         }
         // Zeroed entries: no errors are recorded.
         op::log_id::ERROR => vec![0u8; 64 * (ELPE as usize + 1)],
@@ -345,8 +368,61 @@ fn set_features(ctrl: &Controller, sqe: &Sqe, _data: &[u8]) -> Reply {
             ctrl.touch_keep_alive();
             Reply::ok()
         }
+        op::feature::RESERVATION_NOTIFICATION_MASK => {
+            match reservation_namespaces(ctrl, sqe.nsid(), true) {
+                Ok(nss) => {
+                    // Stored as sent, one value per namespace (SPDK).
+                    for ns in nss {
+                        ns.resv.state().mask = cdw11;
+                    }
+                    Reply::ok()
+                }
+                Err(r) => r,
+            }
+        }
+        op::feature::RESERVATION_PERSISTENCE => {
+            match reservation_namespaces(ctrl, sqe.nsid(), true) {
+                Ok(nss) => {
+                    let nss: Vec<_> = nss.into_iter().filter(|n| n.resv.ptpl_capable()).collect();
+                    if nss.is_empty() {
+                        return Reply::invalid_field();
+                    }
+                    for ns in nss {
+                        ns.resv.state().ptpl = cdw11 & 1 == 1;
+                    }
+                    // Applied, but not saved: SPDK answers Feature Identifier
+                    // Not Saveable and leaves the PTPL file as it was.
+                    Reply::status(Status::FEATURE_NOT_SAVEABLE)
+                }
+                Err(r) => r,
+            }
+        }
         _ => Reply::invalid_field(),
     }
+}
+
+/// The namespaces Get/Set Features 82h/83h act on: one visible namespace,
+/// or with `broadcast` (Set only) every one for NSID FFFFFFFFh. The path
+/// must be accessible, as for reservation commands.
+fn reservation_namespaces(
+    ctrl: &Controller,
+    nsid: u32,
+    broadcast: bool,
+) -> Result<Vec<Arc<crate::target::subsystem::Namespace>>, Reply> {
+    let nss = if nsid == 0xFFFF_FFFF && broadcast {
+        ctrl.subsys.namespaces()
+    } else {
+        match ctrl.subsys.namespace(nsid) {
+            Some(ns) => vec![ns],
+            None => return Err(Reply::invalid_field()),
+        }
+    };
+    for ns in &nss {
+        if let Some(st) = super::io::ana_status(ctrl.ana_state(ns.anagrpid)) {
+            return Err(Reply::status(st));
+        }
+    }
+    Ok(nss)
 }
 
 fn get_features(ctrl: &Controller, sqe: &Sqe) -> Reply {
@@ -367,6 +443,18 @@ fn get_features(ctrl: &Controller, sqe: &Sqe) -> Reply {
         op::feature::ERROR_RECOVERY => Reply::dw0(0),
         op::feature::WRITE_ATOMICITY => Reply::dw0(0),
         op::feature::INTERRUPT_COALESCING => Reply::dw0(0),
+        op::feature::RESERVATION_NOTIFICATION_MASK => {
+            match reservation_namespaces(ctrl, sqe.nsid(), false) {
+                Ok(nss) => Reply::dw0(nss.first().map_or(0, |n| n.resv.state().mask)),
+                Err(r) => r,
+            }
+        }
+        op::feature::RESERVATION_PERSISTENCE => {
+            match reservation_namespaces(ctrl, sqe.nsid(), false) {
+                Ok(nss) => Reply::dw0(nss.first().map_or(0, |n| n.resv.state().ptpl as u32)),
+                Err(r) => r,
+            }
+        }
         _ => Reply::invalid_field(),
     }
 }

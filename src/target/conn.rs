@@ -52,6 +52,9 @@ use crate::nvme::status::Status;
 
 /// CAP: MQES 127, CQR, TO 30 (15 s), CSS NVM — SPDK's value.
 const CAP_BASE: u64 = 0x0000_0020_1e01_0000;
+/// FUSE values (SQE byte 1, bits 1:0).
+const FUSE_FIRST: u8 = 0b01;
+const FUSE_SECOND: u8 = 0b10;
 /// Read buffer: big enough for a maximal H2CData plus headers.
 const READ_CHUNK: usize = 256 * 1024;
 /// Make room (reclaiming the buffer) when less than this is free to read.
@@ -69,11 +72,12 @@ struct Queue {
     qpair_id: u64,
 }
 
-/// A Write whose data arrives through R2T/H2CData.
+/// A command whose host-to-controller data arrives through R2T/H2CData:
+/// a Write, or Compare, Dataset Management, Copy or a reservation command.
 struct PendingWrite {
     cid: u16,
+    sqe: Sqe,
     ns: Arc<Namespace>,
-    slba: u64,
     /// Bytes the R2T asked for.
     len: usize,
     /// Bytes received so far.
@@ -86,6 +90,25 @@ struct PendingWrite {
 enum Flow {
     Continue,
     Close,
+}
+
+/// A command with its data, ready to run: one half of a fused pair.
+struct ReadyCmd {
+    sqe: Sqe,
+    ns: Arc<Namespace>,
+    data: Bytes,
+}
+
+/// Fused Compare and Write in progress on this queue. The halves run only
+/// together; either may get its data (through R2T) before the other.
+#[derive(Default)]
+struct Fused {
+    /// The Compare (FUSE 01b), once its data is in.
+    first: Option<ReadyCmd>,
+    /// The Compare is still waiting for its data.
+    first_waiting: bool,
+    /// The Write (FUSE 10b), when its data came before the Compare's.
+    second: Option<ReadyCmd>,
 }
 
 struct Conn {
@@ -109,6 +132,7 @@ struct Conn {
     blackholed: bool,
     /// Output held back by a delay fault, with when it may go, in order.
     delayed: VecDeque<(Instant, Bytes)>,
+    fused: Fused,
     /// Bytes in `delayed`.
     delayed_bytes: usize,
 }
@@ -159,6 +183,7 @@ where
         blackholed: false,
         delayed: VecDeque::new(),
         delayed_bytes: 0,
+        fused: Fused::default(),
     };
     c.serve(rd, wr).await;
     c.cleanup();
@@ -503,9 +528,18 @@ impl Conn {
         };
         let ctrl = q.ctrl.clone();
         let qid = q.qid;
+        // The opcode says which way data moves; a command that could move
+        // data but whose SGL describes 0 bytes moves none, whatever the
+        // descriptor type (`spdk_nvmf_req_get_xfer`).
+        let sgl = sqe.sgl();
+        let dir = op::data_direction(sqe.opc());
+        if dir == op::DataDir::Bidir {
+            self.complete(cid, Reply::status(Status::INVALID_OPCODE));
+            return Flow::Continue;
+        }
+        let moves_data = dir != op::DataDir::None && sgl.len != 0;
         // Data must be described the way NVMe/TCP allows: in-capsule with an
         // offset descriptor, or a transport data block.
-        let sgl = sqe.sgl();
         let icd_limit = if qid == 0 {
             TcpTransportOpts::ADMIN_ICD_MAX
         } else {
@@ -523,7 +557,10 @@ impl Conn {
                 );
                 return Flow::Continue;
             }
-        } else if sgl.id != SGL_TRANSPORT_DATA_BLOCK && sgl.id != SGL_DATA_BLOCK_OFFSET {
+        } else if moves_data
+            && sgl.id != SGL_TRANSPORT_DATA_BLOCK
+            && sgl.id != SGL_DATA_BLOCK_OFFSET
+        {
             self.complete(cid, Reply::status(sgl_error(&sgl)));
             return Flow::Continue;
         }
@@ -573,57 +610,223 @@ impl Conn {
                 return Flow::Continue;
             }
         };
+        if !ns.resv.allows(&ctrl.hostid, sqe) {
+            self.complete(cid, Reply::status(Status::RESERVATION_CONFLICT));
+            return Flow::Continue;
+        }
+        if sqe.fuse() == 0 {
+            // A Compare left waiting for its Write will not get it.
+            self.abort_fused_first();
+        }
         match sqe.opc() {
-            op::nvm::READ | op::nvm::WRITE => {
-                let (slba, len) = match io::rw_len(&ns, sqe) {
-                    Ok(x) => x,
-                    Err(st) => {
-                        self.complete(cid, Reply::status(st));
-                        return Flow::Continue;
-                    }
-                };
-                let sgl = sqe.sgl();
-                let described = if data.is_empty() {
-                    sgl.len as usize
+            op::nvm::READ | op::nvm::WRITE if sqe.fuse() == 0 => self.read_write(sqe, ns, data),
+            op::nvm::WRITE
+            | op::nvm::COMPARE
+            | op::nvm::DSM
+            | op::nvm::COPY
+            | op::nvm::RESERVATION_REGISTER
+            | op::nvm::RESERVATION_ACQUIRE
+            | op::nvm::RESERVATION_RELEASE => self.with_h2c_data(sqe, ns, data),
+            op::nvm::RESERVATION_REPORT => {
+                let len = sqe.sgl().len;
+                let r = if len == 0 {
+                    Reply::invalid_field()
+                } else if len > self.opts.max_io_size {
+                    Reply::status(Status::DATA_SGL_LENGTH_INVALID.with_dnr())
                 } else {
-                    data.len()
-                };
-                if described != len {
-                    self.complete(
-                        cid,
-                        Reply::status(Status::DATA_SGL_LENGTH_INVALID.with_dnr()),
-                    );
-                    return Flow::Continue;
-                }
-                if len > self.opts.max_io_size as usize {
-                    self.complete(cid, Reply::invalid_field());
-                    return Flow::Continue;
-                }
-                if sqe.opc() == op::nvm::READ {
-                    if !data.is_empty() {
-                        self.complete(cid, Reply::invalid_field());
-                        return Flow::Continue;
+                    let mut r = ns.resv.execute(&ctrl.hostid, sqe, &[], &ns.bdev.uuid).reply;
+                    if let Some(d) = r.data.take() {
+                        r.data = Some(fit_transfer(d, len as usize));
                     }
-                    self.complete_read(cid, &ns, slba, len);
-                } else if !data.is_empty() {
-                    let r = io::write(&ns, slba, &data);
-                    self.complete(cid, r);
-                } else {
-                    return self.start_r2t(sqe, ns, slba, len);
-                }
+                    r
+                };
+                self.complete(cid, r);
+                Flow::Continue
+            }
+            op::nvm::FLUSH | op::nvm::WRITE_ZEROES => {
+                let r = io::no_data(&ns, sqe);
+                self.complete(cid, r);
                 Flow::Continue
             }
             _ => {
-                let r = io::no_data(&ns, sqe);
-                self.complete(cid, r);
+                self.complete(cid, Reply::status(Status::INVALID_OPCODE.with_dnr()));
                 Flow::Continue
             }
         }
     }
 
-    /// Asks the host for a Write's data with one R2T covering all of it, as
-    /// SPDK and nvmet do.
-    fn start_r2t(&mut self, sqe: &Sqe, ns: Arc<Namespace>, slba: u64, len: usize) -> Flow {
+    /// Read and Write (unfused): checked before any data moves, a Read
+    /// answered straight from the bdev, a Write's data taken from the
+    /// capsule or asked for with one R2T.
+    fn read_write(&mut self, sqe: &Sqe, ns: Arc<Namespace>, data: Bytes) -> Flow {
+        let cid = sqe.cid();
+        let (slba, len) = match io::rw_len(&ns, sqe) {
+            Ok(x) => x,
+            Err(st) => {
+                self.complete(cid, Reply::status(st));
+                return Flow::Continue;
+            }
+        };
+        let described = if data.is_empty() {
+            sqe.sgl().len as usize
+        } else {
+            data.len()
+        };
+        if described != len {
+            self.complete(
+                cid,
+                Reply::status(Status::DATA_SGL_LENGTH_INVALID.with_dnr()),
+            );
+            return Flow::Continue;
+        }
+        if len > self.opts.max_io_size as usize {
+            self.complete(cid, Reply::invalid_field());
+            return Flow::Continue;
+        }
+        if sqe.opc() == op::nvm::READ {
+            if !data.is_empty() {
+                self.complete(cid, Reply::invalid_field());
+                return Flow::Continue;
+            }
+            self.complete_read(cid, &ns, slba, len);
+        } else if !data.is_empty() {
+            let r = io::write(&ns, slba, &data);
+            self.complete(cid, r);
+        } else {
+            return self.start_r2t(sqe, ns, len);
+        }
+        Flow::Continue
+    }
+
+    /// A command with host-to-controller data other than a plain Write:
+    /// runs now with in-capsule data, or once an R2T has brought the SGL's
+    /// bytes in.
+    fn with_h2c_data(&mut self, sqe: &Sqe, ns: Arc<Namespace>, data: Bytes) -> Flow {
+        let len = sqe.sgl().len as usize;
+        if !data.is_empty() || len == 0 {
+            self.run_h2c(sqe, ns, data);
+            return Flow::Continue;
+        }
+        if len > self.opts.max_io_size as usize {
+            self.complete(
+                sqe.cid(),
+                Reply::status(Status::DATA_SGL_LENGTH_INVALID.with_dnr()),
+            );
+            return Flow::Continue;
+        }
+        if sqe.fuse() == FUSE_FIRST {
+            self.fused.first_waiting = true;
+        }
+        self.start_r2t(sqe, ns, len)
+    }
+
+    /// Runs a command whose data is all in.
+    fn run_h2c(&mut self, sqe: &Sqe, ns: Arc<Namespace>, data: Bytes) {
+        let cid = sqe.cid();
+        match sqe.fuse() {
+            0 => {}
+            FUSE_FIRST => {
+                return self.fused_first_ready(ReadyCmd {
+                    sqe: *sqe,
+                    ns,
+                    data,
+                })
+            }
+            FUSE_SECOND => {
+                return self.fused_second_ready(ReadyCmd {
+                    sqe: *sqe,
+                    ns,
+                    data,
+                })
+            }
+            _ => {
+                self.complete(cid, Reply::invalid_field());
+                return;
+            }
+        }
+        let r = match sqe.opc() {
+            op::nvm::WRITE => {
+                let rw = crate::nvme::fabrics::RwCommand::from_sqe(sqe);
+                io::write(&ns, rw.slba, &data)
+            }
+            op::nvm::COMPARE => io::compare(&ns, sqe, &data),
+            op::nvm::DSM => io::dataset_management(&ns, sqe, &data),
+            op::nvm::COPY => io::copy(&ns, sqe, &data),
+            _ => {
+                let Some(ctrl) = self.queue.as_ref().map(|q| q.ctrl.clone()) else {
+                    return;
+                };
+                let done = ns.resv.execute(&ctrl.hostid, sqe, &data, &ns.bdev.uuid);
+                ctrl.subsys.notify_reservation(ns.nsid, &done.notices);
+                done.reply
+            }
+        };
+        self.complete(cid, r);
+    }
+
+    // ---- fused Compare and Write ------------------------------------------
+
+    /// Fails a Compare still waiting for its Write with Aborted due to
+    /// Missing Fused Command, as SPDK does when anything else comes next.
+    fn abort_fused_first(&mut self) {
+        self.fused.first_waiting = false;
+        if let Some(f) = self.fused.first.take() {
+            self.complete(f.sqe.cid(), Reply::status(Status::ABORTED_MISSING_FUSED));
+        }
+        if let Some(w) = self.fused.second.take() {
+            self.complete(w.sqe.cid(), Reply::status(Status::ABORTED_MISSING_FUSED));
+        }
+    }
+
+    fn fused_first_ready(&mut self, c: ReadyCmd) {
+        self.fused.first_waiting = false;
+        if let Some(old) = self.fused.first.take() {
+            self.complete(old.sqe.cid(), Reply::status(Status::ABORTED_MISSING_FUSED));
+        }
+        if c.sqe.opc() != op::nvm::COMPARE {
+            self.complete(c.sqe.cid(), Reply::status(Status::INVALID_OPCODE));
+            return;
+        }
+        match self.fused.second.take() {
+            Some(w) => self.run_fused(c, w),
+            None => self.fused.first = Some(c),
+        }
+    }
+
+    fn fused_second_ready(&mut self, w: ReadyCmd) {
+        if self.fused.first.is_none() && self.fused.first_waiting {
+            // The Compare's data is still on its way.
+            self.fused.second = Some(w);
+            return;
+        }
+        let Some(c) = self.fused.first.take() else {
+            self.complete(w.sqe.cid(), Reply::status(Status::ABORTED_MISSING_FUSED));
+            return;
+        };
+        if w.sqe.opc() != op::nvm::WRITE {
+            self.complete(c.sqe.cid(), Reply::status(Status::ABORTED_MISSING_FUSED));
+            self.complete(w.sqe.cid(), Reply::status(Status::INVALID_OPCODE));
+            return;
+        }
+        self.run_fused(c, w);
+    }
+
+    fn run_fused(&mut self, c: ReadyCmd, w: ReadyCmd) {
+        let (rc, rw) = if Arc::ptr_eq(&c.ns, &w.ns) {
+            io::compare_and_write(&w.ns, &c.sqe, &c.data, &w.sqe, &w.data)
+        } else {
+            (
+                Reply::status(Status::INVALID_FIELD),
+                Reply::status(Status::ABORTED_FAILED_FUSED),
+            )
+        };
+        self.complete(c.sqe.cid(), rc);
+        self.complete(w.sqe.cid(), rw);
+    }
+
+    /// Asks the host for a command's data with one R2T covering all of it,
+    /// as SPDK and nvmet do.
+    fn start_r2t(&mut self, sqe: &Sqe, ns: Arc<Namespace>, len: usize) -> Flow {
         let cid = sqe.cid();
         let depth = self
             .queue
@@ -654,8 +857,8 @@ impl Conn {
             ttag,
             PendingWrite {
                 cid,
+                sqe: *sqe,
                 ns,
-                slba,
                 len,
                 received: 0,
                 buf: None,
@@ -733,13 +936,22 @@ impl Conn {
             return Flow::Continue;
         }
         if let Some(p) = self.pending.remove(&d.ttag) {
-            let r = match &p.buf {
-                Some(buf) => io::write(&p.ns, p.slba, buf),
-                // One PDU carried it all: straight from the receive buffer.
-                None => io::write(&p.ns, p.slba, &d.data),
-            };
-            self.complete(p.cid, r);
-            self.recycle(p.buf);
+            if p.sqe.opc() == op::nvm::WRITE && p.sqe.fuse() == 0 {
+                let slba = crate::nvme::fabrics::RwCommand::from_sqe(&p.sqe).slba;
+                let r = match &p.buf {
+                    Some(buf) => io::write(&p.ns, slba, buf),
+                    // One PDU carried it all: straight from the receive buffer.
+                    None => io::write(&p.ns, slba, &d.data),
+                };
+                self.complete(p.cid, r);
+                self.recycle(p.buf);
+            } else {
+                let data = match p.buf {
+                    Some(buf) => buf.freeze(),
+                    None => d.data,
+                };
+                self.run_h2c(&p.sqe, p.ns, data);
+            }
         }
         Flow::Continue
     }
@@ -844,9 +1056,10 @@ impl Conn {
             let Some(ctrl) = ss.config().controllers.get(&cd.cntlid).cloned() else {
                 return invalid_connect(true, 16);
             };
-            if ctrl.hostnqn != cd.hostnqn || ctrl.hostid != cd.hostid {
-                return invalid_connect(true, 512);
-            }
+            // The controller is found by subsystem and CNTLID alone: neither
+            // SPDK nor Linux nvmet compares the host NQN or Host Identifier
+            // of an I/O queue's Connect with the admin queue's, and hosts
+            // exist that send a fresh HOSTID in each Connect.
             if !ctrl.is_ready() {
                 return Reply::status(Status::COMMAND_SEQUENCE_ERROR);
             }
@@ -857,7 +1070,8 @@ impl Conn {
                 _ => true,
             };
             if ss.ana_reporting && !same_listener {
-                return invalid_connect(true, 16);
+                // SPDK names QID in the command (byte 42).
+                return invalid_connect(false, 42);
             }
             {
                 let mut st = ctrl.state();

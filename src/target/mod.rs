@@ -14,7 +14,10 @@ pub mod controller;
 pub mod fault;
 mod io;
 pub mod nqn;
+pub mod ptpl;
 mod reply;
+pub mod resv;
+pub mod resv_exec;
 pub mod subsystem;
 pub mod transport;
 
@@ -73,6 +76,8 @@ pub enum TargetError {
     NoHost,
     #[error("host exists")]
     HostExists,
+    #[error("PTPL file {0}")]
+    Ptpl(String),
 }
 
 /// What the target knows about one connected queue pair, for
@@ -140,6 +145,8 @@ pub struct NsParams {
     pub uuid: Option<Uuid>,
     pub nguid: Option<[u8; 16]>,
     pub eui64: Option<[u8; 8]>,
+    /// `--ptpl-file`: reservations persist there and are restored from it.
+    pub ptpl_file: Option<std::path::PathBuf>,
 }
 
 impl Target {
@@ -346,7 +353,15 @@ impl Target {
         }
         let bdev = entry.bdev.clone();
         let uuid = p.uuid.unwrap_or(bdev.uuid);
+        // A PTPL file that is there but cannot be restored fails the add,
+        // as in SPDK: starting without the registrations would lose them.
+        let state = match &p.ptpl_file {
+            Some(f) => ptpl::load(f, &bdev.uuid)
+                .map_err(|e| TargetError::Ptpl(format!("{}: {e}", f.display())))?,
+            None => resv::Reservation::default(),
+        };
         let ns = Namespace {
+            resv: resv_exec::NsReservation::new(state, p.ptpl_file.clone()),
             nsid,
             anagrpid,
             uuid,

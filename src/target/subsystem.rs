@@ -10,6 +10,8 @@ use uuid::Uuid;
 
 use super::bdev::MallocBdev;
 use super::controller::Controller;
+use super::resv::{HostId, Notice};
+use super::resv_exec::NsReservation;
 use crate::nvme::log::AnaState;
 use crate::trid::TransportId;
 
@@ -28,6 +30,8 @@ pub struct Namespace {
     pub uuid: Uuid,
     pub nguid: [u8; 16],
     pub eui64: [u8; 8],
+    /// Registrations and the reservation, shared by every controller.
+    pub resv: NsReservation,
 }
 
 /// One subsystem listener: the transport ID plus its ANA state per group.
@@ -186,6 +190,20 @@ impl Subsystem {
     pub fn host_allowed(&self, hostnqn: &str) -> bool {
         let c = self.config();
         c.allow_any_host || c.hosts.iter().any(|h| h == hostnqn)
+    }
+
+    /// Queues reservation notices in the log of every controller of the
+    /// hosts named, on every path (the sender is never among them).
+    pub fn notify_reservation(&self, nsid: u32, notices: &[(HostId, Notice)]) {
+        if notices.is_empty() {
+            return;
+        }
+        let ctrls: Vec<Arc<Controller>> = self.config().controllers.values().cloned().collect();
+        for (host, n) in notices {
+            for c in ctrls.iter().filter(|c| &c.hostid == host) {
+                c.add_reservation_notice(nsid, *n);
+            }
+        }
     }
 
     /// The listener a connection arrived on, if this subsystem listens there.
