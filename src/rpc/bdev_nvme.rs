@@ -48,6 +48,7 @@ pub fn register(r: &mut Router, h: &Arc<Initiator>, extras: bool) {
     method!("bdev_nvme_set_multipath_policy", set_multipath_policy);
     method!("bdev_nvme_set_preferred_path", set_preferred_path);
     method!("bdev_nvme_reset_controller", reset_controller);
+    method!("bdev_nvme_send_cmd", super::nvme_cmd::send_cmd);
     method!("bdev_get_bdevs", get_bdevs);
     method!("bdev_get_iostat", get_iostat);
 }

@@ -23,6 +23,7 @@ pub mod error;
 pub mod fault;
 pub mod framing;
 pub mod json;
+pub mod nvme_cmd;
 pub mod nvmf;
 pub mod params;
 pub mod request;
