@@ -58,6 +58,8 @@ pub struct Controller {
     state: Mutex<CtrlState>,
     /// Wakes the admin queue to deliver AENs.
     pub aen_ready: Notify,
+    /// Feature values Set Features stores and Get Features reports.
+    pub feat: Mutex<super::admin::Features>,
 }
 
 impl Controller {
@@ -96,6 +98,7 @@ impl Controller {
                 last_keep_alive: Instant::now(),
             }),
             aen_ready: Notify::new(),
+            feat: Mutex::new(Default::default()),
         }
     }
 
