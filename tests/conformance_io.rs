@@ -750,3 +750,131 @@ fn a_broken_ptpl_file_fails_add_ns_and_changes_nothing() {
         assert_eq!(t.call("nvmf_get_subsystems", json!({})), before);
     }
 }
+
+/// `bdev_nvme_send_cmd` (SPDK's `module/bdev/nvme/nvme_rpc.c`) through
+/// SPDK's own client: the initiator sends raw commands on its controller and
+/// answers the completion and data base64-encoded (URL-safe). Get Features
+/// Host Identifier (EXHID=1) tells the console which registrant is this
+/// host; Register and Report go over the I/O queue.
+#[test]
+fn send_cmd_carries_reservation_commands() {
+    use base64::engine::general_purpose::URL_SAFE;
+    use base64::Engine;
+    let s = common::Serve::start();
+    let port = common::free_port("127.0.0.1").to_string();
+    let uuid = "11111111-2222-3333-4444-555555555555";
+    for args in [
+        vec!["nvmf_create_transport", "-t", "tcp"],
+        vec!["nvmf_create_subsystem", NQN, "-a", "-r"],
+        vec![
+            "bdev_malloc_create",
+            "64",
+            "512",
+            "-b",
+            "Malloc0",
+            "-u",
+            uuid,
+        ],
+        vec!["nvmf_subsystem_add_ns", NQN, "Malloc0"],
+        vec![
+            "nvmf_subsystem_add_listener",
+            NQN,
+            "-t",
+            "tcp",
+            "-a",
+            "127.0.0.1",
+            "-s",
+            &port,
+        ],
+    ] {
+        let out = common::rpc_cli(&s.sock, &args);
+        assert_eq!(out.status, 0, "{args:?}: {out:?}");
+    }
+    let out = common::rpc_cli(
+        &s.isock,
+        &[
+            "bdev_nvme_attach_controller",
+            "-b",
+            "Nvme0",
+            "-t",
+            "tcp",
+            "-a",
+            "127.0.0.1",
+            "-s",
+            &port,
+            "-f",
+            "ipv4",
+            "-n",
+            NQN,
+        ],
+    );
+    assert_eq!(out.status, 0, "{out:?}");
+    let send = |t: &str, dir: &str, sqe: &Sqe, extra: &[&str]| {
+        let cmd = URL_SAFE.encode(sqe.0);
+        let mut args = vec![
+            "bdev_nvme_send_cmd",
+            "-n",
+            "Nvme0",
+            "-t",
+            t,
+            "-r",
+            dir,
+            "-c",
+            &cmd,
+        ];
+        args.extend_from_slice(extra);
+        let out = common::rpc_cli(&s.isock, &args);
+        assert_eq!(out.status, 0, "{args:?}: {out:?}");
+        let v = out.json();
+        let cpl = URL_SAFE
+            .decode(v["cpl"].as_str().expect("cpl"))
+            .expect("base64 cpl");
+        assert_eq!(cpl.len(), 16);
+        let st = u16::from_le_bytes([cpl[14], cpl[15]]) >> 1;
+        let data = v["data"]
+            .as_str()
+            .map(|d| URL_SAFE.decode(d).expect("base64 data"))
+            .unwrap_or_default();
+        (st, data)
+    };
+    // Get Features 81h, EXHID=1: the host's 128-bit Host Identifier.
+    let (st, id) = send(
+        "admin",
+        "c2h",
+        &Sqe::new(0x0A, 0).cdw(10, 0x81).cdw(11, 1),
+        &["-D", "16"],
+    );
+    assert_eq!((st, id.len()), (0, 16));
+    assert_ne!(id, vec![0u8; 16]);
+    let mut keys = 0u64.to_le_bytes().to_vec();
+    keys.extend_from_slice(&0x1234u64.to_le_bytes());
+    let data = URL_SAFE.encode(&keys);
+    let (st, _) = send("io", "h2c", &Sqe::new(0x0D, 0).nsid(1), &["-d", &data]);
+    assert_eq!(st, 0, "Register");
+    let report = Sqe::new(0x0E, 0).nsid(1).cdw(10, 4096 / 4 - 1).cdw(11, 1);
+    let (st, r) = send("io", "c2h", &report, &["-D", "4096"]);
+    assert_eq!((st, r.len()), (0, 4096));
+    assert_eq!(u16::from_le_bytes([r[5], r[6]]), 1, "REGCTL");
+    assert_eq!(u64::from_le_bytes(r[72..80].try_into().unwrap()), 0x1234);
+    assert_eq!(&r[80..96], &id[..], "the registrant is this host");
+    // A bad cmdbuf (not 64 bytes) is -32602 "Invalid argument".
+    let out = common::rpc_cli(
+        &s.isock,
+        &[
+            "bdev_nvme_send_cmd",
+            "-n",
+            "Nvme0",
+            "-t",
+            "io",
+            "-r",
+            "c2h",
+            "-c",
+            "AAAA",
+        ],
+    );
+    assert_ne!(out.status, 0);
+    assert!(
+        out.stderr.contains("Invalid argument") || out.stdout.contains("Invalid argument"),
+        "{out:?}"
+    );
+}

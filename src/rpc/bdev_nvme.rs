@@ -111,12 +111,51 @@ struct SetOptions {
     allow_accel_sequence: Option<bool>,
     rdma_max_cq_size: Option<u32>,
     rdma_cm_event_timeout_ms: Option<u16>,
+    #[serde(default, deserialize_with = "dhchap_names::digests")]
     dhchap_digests: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "dhchap_names::dhgroups")]
     dhchap_dhgroups: Option<Vec<String>>,
     enable_flush: Option<bool>,
     rdma_umr_per_io: Option<bool>,
     tcp_connect_timeout_ms: Option<u32>,
     multipath_opts: Option<Value>,
+}
+
+/// `dhchap_digests` / `dhchap_dhgroups` only narrow what an authentication
+/// may negotiate; with none ever started they change nothing, and SPDK's
+/// saved configurations always carry both lists, so they are accepted. Only
+/// the names SPDK knows decode, as in SPDK.
+mod dhchap_names {
+    use serde::{de::Error, Deserialize, Deserializer};
+
+    const DIGESTS: &[&str] = &["sha256", "sha384", "sha512"];
+    const DHGROUPS: &[&str] = &[
+        "null",
+        "ffdhe2048",
+        "ffdhe3072",
+        "ffdhe4096",
+        "ffdhe6144",
+        "ffdhe8192",
+    ];
+
+    fn known<'de, D: Deserializer<'de>>(
+        d: D,
+        names: &[&str],
+    ) -> Result<Option<Vec<String>>, D::Error> {
+        let v = Vec::<String>::deserialize(d)?;
+        match v.iter().find(|n| !names.contains(&n.as_str())) {
+            Some(n) => Err(D::Error::custom(format!("unknown name {n}"))),
+            None => Ok(Some(v)),
+        }
+    }
+
+    pub fn digests<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+        known(d, DIGESTS)
+    }
+
+    pub fn dhgroups<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+        known(d, DHGROUPS)
+    }
 }
 
 async fn set_options(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
@@ -184,8 +223,25 @@ struct Attach {
     multipath_opts: Option<Value>,
 }
 
+/// Neither TLS nor DH-HMAC-CHAP is built: an attach that asks for either
+/// is refused, naming the key (-EINVAL with a text, as SPDK's attach answers
+/// its other parameter checks), rather than connected without it.
+fn refuse_security_keys(r: &Attach) -> Result<(), RpcError> {
+    let why = if r.psk.is_some() {
+        "psk: TLS is not supported by this initiator; refusing rather than connecting in plain text"
+    } else if r.dhchap_key.is_some() {
+        "dhchap_key: DH-HMAC-CHAP is not supported by this initiator; refusing rather than connecting unauthenticated"
+    } else if r.dhchap_ctrlr_key.is_some() {
+        "dhchap_ctrlr_key: DH-HMAC-CHAP is not supported by this initiator; refusing rather than connecting without authenticating the controller"
+    } else {
+        return Ok(());
+    };
+    Err(RpcError::new(-EINVAL, why))
+}
+
 async fn attach_controller(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
     let r: Attach = decode(p, RpcError::decode_failed)?;
+    refuse_security_keys(&r)?;
     if !r.trtype.eq_ignore_ascii_case("tcp") {
         return Err(RpcError::errno(EINVAL));
     }

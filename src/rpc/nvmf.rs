@@ -462,6 +462,25 @@ struct AddListener {
     listen_address: ListenAddress,
     ana_state: Option<String>,
     secure_channel: Option<bool>,
+    sock_impl: Option<String>,
+}
+
+/// TLS on a listener is not built: a listener asked for it is refused (with
+/// the key named) rather than opened in plain text. `sock_impl` "ssl" is
+/// how SPDK spells the same request without `secure_channel`.
+fn refuse_tls_listener(req: &AddListener) -> Result<(), RpcError> {
+    let refuse = |key: &str| {
+        RpcError::internal_msg(format!(
+            "{key}: TLS is not supported by this target; refusing rather than listening in plain text"
+        ))
+    };
+    if req.secure_channel == Some(true) {
+        return Err(refuse("secure_channel"));
+    }
+    if req.sock_impl.as_deref() == Some("ssl") {
+        return Err(refuse("sock_impl"));
+    }
+    Ok(())
 }
 
 async fn add_listener(t: &Arc<Target>, p: Option<Value>) -> RpcResult {
@@ -474,10 +493,8 @@ async fn add_listener(t: &Arc<Target>, p: Option<Value>) -> RpcResult {
         None => AnaState::Optimized,
         Some(s) => settable_ana_state(s).ok_or_else(RpcError::invalid_params)?,
     };
-    if req.secure_channel == Some(true) {
-        // TLS is not implemented; SPDK refuses it with allow_any_host too.
-        return Err(RpcError::internal_msg("secure_channel is not supported"));
-    }
+    // -32603, the code SPDK gives a secure channel it cannot set up.
+    refuse_tls_listener(&req)?;
     t.add_listener(&req.nqn, addr, state)
         .await
         .map_err(|e| nvmf_error(&req.nqn, e))?;
@@ -613,11 +630,36 @@ async fn get_qpairs(t: &Arc<Target>, p: Option<Value>) -> RpcResult {
 struct HostReq {
     nqn: String,
     host: String,
+    psk: Option<Value>,
+    dhchap_key: Option<Value>,
+    dhchap_ctrlr_key: Option<Value>,
+}
+
+/// Neither TLS nor DH-HMAC-CHAP is built: a host entry that asks for either
+/// is refused, naming the key, rather than added and then let in without
+/// the protection it asked for. `null` counts as absent.
+fn refuse_host_keys(req: &HostReq) -> Result<(), RpcError> {
+    let given = |v: &Option<Value>| v.as_ref().is_some_and(|v| !v.is_null());
+    let why = if given(&req.psk) {
+        "psk: TLS is not supported by this target; refusing rather than admitting the host in plain text"
+    } else if given(&req.dhchap_key) {
+        "dhchap_key: DH-HMAC-CHAP is not supported by this target; refusing rather than admitting the host unauthenticated"
+    } else if given(&req.dhchap_ctrlr_key) {
+        "dhchap_ctrlr_key: DH-HMAC-CHAP is not supported by this target; refusing rather than admitting the host without authenticating to it"
+    } else {
+        return Ok(());
+    };
+    Err(RpcError::invalid_params_msg(why))
 }
 
 async fn add_host(t: &Arc<Target>, p: Option<Value>) -> RpcResult {
-    // Relaxed in SPDK: psk / dhchap keys and tgt_name pass through.
+    // Relaxed in SPDK: tgt_name and other keys pass through.
     let req: HostReq = decode_relaxed(p, RpcError::invalid_params)?;
+    if t.subsystem(&req.nqn).is_none() {
+        return Err(no_subsystem(&req.nqn));
+    }
+    // -32602, as SPDK answers a key it cannot use here.
+    refuse_host_keys(&req)?;
     t.add_host(&req.nqn, &req.host).map_err(|e| match e {
         TargetError::NoSubsystem => no_subsystem(&req.nqn),
         _ => RpcError::internal(),

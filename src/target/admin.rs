@@ -15,7 +15,7 @@ use crate::nvme::identify::{
     NsIdDescriptor,
 };
 use crate::nvme::log::{
-    slice_log, AnaGroupDescriptor, AnaLogPage, DiscoveryLogEntry, DiscoveryLogPage,
+    slice_log, AnaGroupDescriptor, AnaLogPage, AnaState, DiscoveryLogEntry, DiscoveryLogPage,
 };
 use crate::nvme::opcodes as op;
 use crate::nvme::sqe::Sqe;
@@ -35,6 +35,9 @@ const ELPE: u8 = 127;
 pub enum AdminOutcome {
     Reply(Reply),
     Held,
+    /// Complete the held commands `(cid, reply)` first, then this one (an
+    /// Abort that ends an outstanding AER).
+    ReplyAfter(Vec<(u16, Reply)>, Reply),
 }
 
 pub fn handle(
@@ -54,13 +57,30 @@ pub fn handle(
             ctrl.touch_keep_alive();
             Reply::ok()
         }
-        // Abort: "command not aborted" (DW0 bit 0 set). Every command here
-        // completes before the next PDU is read, so there is never anything
-        // to abort.
-        op::admin::ABORT => Reply::dw0(1),
+        op::admin::ABORT => return abort(ctrl, sqe),
         _ => Reply::status(Status::INVALID_OPCODE.with_dnr()),
     };
     AdminOutcome::Reply(reply)
+}
+
+/// Abort (Base 2.0 §5.1): only an outstanding Asynchronous Event Request
+/// can still be aborted, since every other command completes before the
+/// next PDU is read. The AER completes with Command Abort Requested and the
+/// Abort with DW0 bit 0 cleared; anything else is "not aborted" (DW0 = 1).
+/// SPDK: `nvmf_ctrlr_abort`, `nvmf_qpair_abort_aer`.
+fn abort(ctrl: &Controller, sqe: &Sqe) -> AdminOutcome {
+    let cdw10 = sqe.cdw(10);
+    let (sqid, cid) = (cdw10 as u16, (cdw10 >> 16) as u16);
+    let mut s = ctrl.state();
+    let at = s.aer_cids.iter().position(|&c| c == cid);
+    match at {
+        Some(i) if sqid == 0 => {
+            s.aer_cids.remove(i);
+            let aer = Reply::status(Status::ABORT_REQUESTED);
+            AdminOutcome::ReplyAfter(vec![(cid, aer)], Reply::dw0(0))
+        }
+        _ => AdminOutcome::Reply(Reply::dw0(1)),
+    }
 }
 
 fn async_event_request(ctrl: &Controller, sqe: &Sqe) -> AdminOutcome {
@@ -77,8 +97,14 @@ fn async_event_request(ctrl: &Controller, sqe: &Sqe) -> AdminOutcome {
 
 // ---- Identify ------------------------------------------------------------
 
+/// Identify (Base 2.0 §5.17) with the CNS values SPDK answers: 00h, 01h,
+/// 02h, 03h, 05h, 06h and 1Ch (a discovery controller: 01h only). The data
+/// buffer must hold the 4096-byte structure. SPDK: `nvmf_ctrlr_identify`.
 fn identify(opts: &TcpTransportOpts, ctrl: &Controller, sqe: &Sqe) -> Reply {
     let id = Identify::from_sqe(sqe);
+    if (sqe.sgl().len as usize) < IDENTIFY_LEN {
+        return Reply::invalid_field();
+    }
     match id.cns {
         op::cns::CONTROLLER => Reply::data(Bytes::from(identify_controller(opts, ctrl).to_bytes())),
         _ if ctrl.subsys.discovery => Reply::invalid_field(),
@@ -135,7 +161,7 @@ fn identify(opts: &TcpTransportOpts, ctrl: &Controller, sqe: &Sqe) -> Reply {
         op::cns::ACTIVE_NS_LIST => {
             let ids: Vec<u32> = ctrl.subsys.namespaces().iter().map(|n| n.nsid).collect();
             if id.nsid >= 0xFFFF_FFFE {
-                return Reply::invalid_field();
+                return Reply::status(Status::INVALID_NS.with_dnr());
             }
             Reply::data(Bytes::from(encode_ns_list(&ids, id.nsid)))
         }
@@ -147,12 +173,52 @@ fn identify(opts: &TcpTransportOpts, ctrl: &Controller, sqe: &Sqe) -> Reply {
                 }
                 d.push(NsIdDescriptor::Nguid(ns.nguid));
                 d.push(NsIdDescriptor::Uuid(*ns.uuid.as_bytes()));
+                // The namespace's command set: NVM.
+                d.push(NsIdDescriptor::Csi(CSI_NVM));
                 Reply::data(Bytes::from(encode_ns_id_descriptors(&d)))
             }
             None => Reply::status(Status::INVALID_NS.with_dnr()),
         },
+        // I/O command set specific Identify Namespace: nothing beyond the
+        // common structure for an NVM namespace without protection
+        // information, so zeros; an inactive or invalid NSID is an invalid
+        // namespace here.
+        op::cns::CSI_NAMESPACE => match ctrl.subsys.namespace(id.nsid) {
+            Some(_) => Reply::data(Bytes::from(vec![0u8; IDENTIFY_LEN])),
+            None => Reply::status(Status::INVALID_NS.with_dnr()),
+        },
+        // I/O command set specific Identify Controller: for the NVM set,
+        // no Write Zeroes or Dataset Management size limits and DMRL 1
+        // (what SPDK reports with its default subsystem limits); zeros for
+        // any other set.
+        op::cns::CSI_CONTROLLER => {
+            let mut b = vec![0u8; IDENTIFY_LEN];
+            if csi(sqe) == CSI_NVM {
+                b[3] = 1;
+            }
+            Reply::data(Bytes::from(b))
+        }
+        // Identify I/O Command Set data structure, for this controller
+        // only: vector 0 with the NVM command set.
+        op::cns::IO_COMMAND_SET => {
+            if id.cntid != 0xFFFF && id.cntid != ctrl.cntlid {
+                return Reply::invalid_field();
+            }
+            let mut b = vec![0u8; IDENTIFY_LEN];
+            b[0] = 1;
+            Reply::data(Bytes::from(b))
+        }
         _ => Reply::invalid_field(),
     }
+}
+
+/// Identify data structures are 4 KiB.
+const IDENTIFY_LEN: usize = 4096;
+const CSI_NVM: u8 = 0x00;
+
+/// CSI, Identify CDW11 bits 31:24.
+fn csi(sqe: &Sqe) -> u8 {
+    (sqe.cdw(11) >> 24) as u8
 }
 
 /// The Identify Controller data: the fields that the Linux and SPDK hosts
@@ -247,12 +313,19 @@ const KAS: u16 = 100;
 
 // ---- Get Log Page --------------------------------------------------------
 
+/// Get Log Page (Base 2.0 §5.16). The offset must be dword aligned and
+/// inside the page, and the transfer must fit the buffer the SGL gives
+/// (else Invalid Field). An unsupported log page is Invalid Field too, as
+/// SPDK and Linux answer it. SPDK: `nvmf_ctrlr_get_log_page`.
 fn get_log_page(target: &Target, ctrl: &Controller, sqe: &Sqe) -> Reply {
     let glp = GetLogPage::from_sqe(sqe);
     let len = glp.len_bytes();
+    if len > sqe.sgl().len as usize {
+        return Reply::invalid_field();
+    }
     let full: Vec<u8> = match glp.lid {
         op::log_id::DISCOVERY if ctrl.subsys.discovery => discovery_log(target, ctrl).to_bytes(),
-        _ if ctrl.subsys.discovery => return Reply::status(Status::INVALID_LOG_PAGE),
+        _ if ctrl.subsys.discovery => return Reply::invalid_field(),
         op::log_id::ANA if ctrl.subsys.ana_reporting => {
             if !glp.rae {
                 ctrl.state().masked &= !AEC_ANA_CHANGE_NOTICE;
@@ -267,18 +340,79 @@ fn get_log_page(target: &Target, ctrl: &Controller, sqe: &Sqe) -> Reply {
         // Zeroed entries: no errors are recorded.
         op::log_id::ERROR => vec![0u8; 64 * (ELPE as usize + 1)],
         op::log_id::SMART => smart_log(target, ctrl),
+        op::log_id::FIRMWARE_SLOT => firmware_slot_log(),
+        op::log_id::COMMANDS_SUPPORTED => commands_effects_log(ctrl),
         op::log_id::CHANGED_NS_LIST => {
             if !glp.rae {
                 ctrl.state().masked &= !AEC_NS_ATTR_NOTICE;
             }
             vec![0u8; 4096]
         }
-        _ => return Reply::status(Status::INVALID_LOG_PAGE),
+        _ => return Reply::invalid_field(),
     };
     match slice_log(&full, glp.lpo, len) {
         Ok(b) => Reply::data(Bytes::from(b)),
         Err(_) => Reply::invalid_field(),
     }
+}
+
+/// Firmware Slot Information (LID 03h, 512 bytes): slot 1 active, its
+/// revision the one Identify Controller reports.
+fn firmware_slot_log() -> Vec<u8> {
+    let mut p = vec![0u8; 512];
+    p[0] = 1; // AFI: active slot 1, no slot pending for the next reset
+    let mut frs1 = [b' '; 8];
+    frs1[..FIRMWARE_REVISION.len()].copy_from_slice(FIRMWARE_REVISION.as_bytes());
+    p[8..16].copy_from_slice(&frs1);
+    p
+}
+
+/// Commands Supported and Effects (LID 05h, 4096 bytes): CSUPP for the
+/// admin commands served here, and for the I/O commands Identify
+/// Controller ONCS says are supported, with LBCC for those that change
+/// logical block content.
+fn commands_effects_log(ctrl: &Controller) -> Vec<u8> {
+    const CSUPP: u32 = 1;
+    const LBCC: u32 = 1 << 1;
+    let mut p = vec![0u8; 4096];
+    let mut put = |base: usize, opc: u8, v: u32| {
+        let at = base + 4 * opc as usize;
+        p[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    };
+    for opc in [
+        op::admin::GET_LOG_PAGE,
+        op::admin::IDENTIFY,
+        op::admin::ABORT,
+        op::admin::SET_FEATURES,
+        op::admin::GET_FEATURES,
+        op::admin::ASYNC_EVENT_REQUEST,
+        op::admin::KEEP_ALIVE,
+    ] {
+        put(0, opc, CSUPP);
+    }
+    let oncs = oncs(ctrl);
+    let io = 1024;
+    put(io, op::nvm::FLUSH, CSUPP | LBCC);
+    put(io, op::nvm::WRITE, CSUPP | LBCC);
+    put(io, op::nvm::READ, CSUPP);
+    // ONCS bits: 0 Compare, 2 DSM, 3 Write Zeroes, 8 Copy.
+    let optional = [
+        (3, op::nvm::WRITE_ZEROES, CSUPP | LBCC),
+        (2, op::nvm::DSM, CSUPP | LBCC),
+        (0, op::nvm::COMPARE, CSUPP),
+        (8, op::nvm::COPY, CSUPP | LBCC),
+    ];
+    for (bit, opc, v) in optional {
+        if oncs & (1 << bit) != 0 {
+            put(io, opc, v);
+        }
+    }
+    p
+}
+
+/// ONCS as Identify Controller reports it for this controller.
+fn oncs(ctrl: &Controller) -> u16 {
+    identify_controller(&TcpTransportOpts::default(), ctrl).oncs
 }
 
 /// The ANA log page as this controller sees it: only groups that hold at
@@ -346,27 +480,146 @@ fn smart_log(_target: &Target, _ctrl: &Controller) -> Vec<u8> {
 
 // ---- Features --------------------------------------------------------------
 
-fn set_features(ctrl: &Controller, sqe: &Sqe, _data: &[u8]) -> Reply {
-    let fid = (sqe.cdw(10) & 0xFF) as u8;
+/// The feature values a host may change and read back (per controller).
+/// Reserved bits are dropped on Set, as SPDK drops them.
+#[derive(Debug, Clone)]
+pub struct Features {
+    pub arbitration: u32,
+    pub power_management: u32,
+    pub error_recovery: u32,
+    pub volatile_write_cache: u32,
+    pub write_atomicity: u32,
+    /// Host Behavior Support (FID 16h): ACRE and LBAFEE, each 0 or 1.
+    pub acre: bool,
+    pub lbafee: bool,
+}
+
+impl Default for Features {
+    fn default() -> Self {
+        Features {
+            arbitration: 0,
+            power_management: 0,
+            error_recovery: 0,
+            // The write cache is reported enabled from the start (VWC.WCE).
+            volatile_write_cache: 1,
+            write_atomicity: 0,
+            acre: false,
+            lbafee: false,
+        }
+    }
+}
+
+const FEAT_HOST_BEHAVIOR_SUPPORT: u8 = 0x16;
+/// Host Behavior Support data size (Base 2.0 Figure 346).
+const HOST_BEHAVIOR_LEN: usize = 512;
+/// CDW11 bit 0 of Get Features Host Identifier: extended (128-bit) host ID.
+const EXHID: u32 = 1;
+/// Set Features CDW10 bit 31: save the value across resets.
+const SV: u32 = 1 << 31;
+
+/// Temperature Threshold CDW11: TMPSEL 0..=8 or 15, THSEL 0 or 1.
+fn temp_threshold_valid(cdw11: u32) -> bool {
+    let tmpsel = (cdw11 >> 16) & 0xF;
+    let thsel = (cdw11 >> 20) & 0x3;
+    (tmpsel <= 8 || tmpsel == 15) && thsel <= 1
+}
+
+/// The path status a namespace-scoped feature gets while the namespace is
+/// not reachable through this controller (SPDK checks the same FIDs).
+fn feature_path_error(ctrl: &Controller, nsid: u32, fid: u8, set: bool) -> Option<Status> {
+    if ctrl.subsys.discovery {
+        return None;
+    }
+    let ns = ctrl.subsys.namespace(nsid)?;
+    let state = ctrl.ana_state(ns.anagrpid);
+    let scoped = matches!(
+        fid,
+        op::feature::ERROR_RECOVERY | op::feature::WRITE_ATOMICITY
+    );
+    match state {
+        AnaState::PersistentLoss if set => Some(Status::ASYMMETRIC_ACCESS_PERSISTENT_LOSS),
+        AnaState::PersistentLoss if scoped => Some(Status::ASYMMETRIC_ACCESS_PERSISTENT_LOSS),
+        AnaState::Inaccessible if scoped => Some(Status::ASYMMETRIC_ACCESS_INACCESSIBLE),
+        AnaState::Change if scoped => Some(Status::ASYMMETRIC_ACCESS_TRANSITION),
+        _ => None,
+    }
+}
+
+/// Set Features (Base 2.0 §5.27). Nothing is saveable (SV → Feature
+/// Identifier Not Saveable); a discovery controller takes only Keep Alive
+/// Timer and Asynchronous Event Configuration. SPDK:
+/// `nvmf_ctrlr_set_features` and its per-FID handlers.
+fn set_features(ctrl: &Controller, sqe: &Sqe, data: &[u8]) -> Reply {
+    let cdw10 = sqe.cdw(10);
+    if cdw10 & SV != 0 {
+        return Reply::status(Status::FEATURE_NOT_SAVEABLE.with_dnr());
+    }
+    let fid = (cdw10 & 0xFF) as u8;
     let cdw11 = sqe.cdw(11);
+    if ctrl.subsys.discovery
+        && !matches!(
+            fid,
+            op::feature::KEEP_ALIVE_TIMER | op::feature::ASYNC_EVENT_CONFIG
+        )
+    {
+        return Reply::invalid_field();
+    }
+    if let Some(st) = feature_path_error(ctrl, sqe.nsid(), fid, true) {
+        return Reply::status(st);
+    }
+    let mut f = ctrl.feat.lock().unwrap_or_else(|p| p.into_inner());
     match fid {
+        // AB, LPW, MPW, HPW kept; bits 7:3 reserved.
+        op::feature::ARBITRATION => f.arbitration = cdw11 & 0xFFFF_FF07,
+        op::feature::POWER_MGMT => {
+            // NPSS is 0: power state 0 is the only one.
+            if cdw11 & 0x1F != 0 {
+                return Reply::invalid_field();
+            }
+            f.power_management = cdw11 & 0xFF;
+        }
+        // No sensor: valid selections are accepted and nothing changes.
+        op::feature::TEMP_THRESHOLD if !temp_threshold_valid(cdw11) => {
+            return Reply::invalid_field()
+        }
+        op::feature::TEMP_THRESHOLD => {}
+        op::feature::ERROR_RECOVERY => {
+            // DULBE is not offered in Identify Namespace.
+            if cdw11 & (1 << 16) != 0 {
+                return Reply::invalid_field();
+            }
+            f.error_recovery = cdw11 & 0xFFFF;
+        }
+        op::feature::VOLATILE_WRITE_CACHE => f.volatile_write_cache = cdw11 & 1,
         op::feature::NUMBER_OF_QUEUES => {
             if cdw11 & 0xFFFF == 0xFFFF || cdw11 >> 16 == 0xFFFF {
                 return Reply::invalid_field();
             }
+            let s = ctrl.state();
+            // Too late once an I/O queue exists.
+            if !s.io_qids.is_empty() {
+                return Reply::status(Status::COMMAND_SEQUENCE_ERROR);
+            }
             // SPDK grants its maximum whatever is asked, and says so.
-            let n = ctrl.state().io_queues_granted.saturating_sub(1) as u32;
-            Reply::dw0(n | n << 16)
+            let n = s.io_queues_granted.saturating_sub(1) as u32;
+            return Reply::dw0(n | n << 16);
         }
+        op::feature::INTERRUPT_COALESCING => {
+            return Reply::status(Status::FEATURE_NOT_CHANGEABLE.with_dnr())
+        }
+        op::feature::WRITE_ATOMICITY => f.write_atomicity = cdw11 & 1,
         op::feature::ASYNC_EVENT_CONFIG => {
-            ctrl.state().aec = cdw11;
-            Reply::ok()
+            // Critical warnings, the notices 11:8 and discovery log change.
+            ctrl.state().aec = cdw11 & 0x8000_0FFF;
         }
         op::feature::KEEP_ALIVE_TIMER => {
+            // The timer cannot be switched off once running.
+            if cdw11 == 0 {
+                return Reply::status(Status::KEEP_ALIVE_INVALID.with_dnr());
+            }
             ctrl.kato_ms
                 .store(cdw11, std::sync::atomic::Ordering::Relaxed);
             ctrl.touch_keep_alive();
-            Reply::ok()
         }
         op::feature::RESERVATION_NOTIFICATION_MASK => {
             match reservation_namespaces(ctrl, sqe.nsid(), true) {
@@ -375,9 +628,9 @@ fn set_features(ctrl: &Controller, sqe: &Sqe, _data: &[u8]) -> Reply {
                     for ns in nss {
                         ns.resv.state().mask = cdw11;
                     }
-                    Reply::ok()
+                    return Reply::ok();
                 }
-                Err(r) => r,
+                Err(r) => return r,
             }
         }
         op::feature::RESERVATION_PERSISTENCE => {
@@ -392,13 +645,33 @@ fn set_features(ctrl: &Controller, sqe: &Sqe, _data: &[u8]) -> Reply {
                     }
                     // Applied, but not saved: SPDK answers Feature Identifier
                     // Not Saveable and leaves the PTPL file as it was.
-                    Reply::status(Status::FEATURE_NOT_SAVEABLE)
+                    return Reply::status(Status::FEATURE_NOT_SAVEABLE);
                 }
-                Err(r) => r,
+                Err(r) => return r,
             }
         }
-        _ => Reply::invalid_field(),
+        // The host ID is the one given at Connect; it cannot be changed.
+        op::feature::HOST_IDENTIFIER => {
+            return Reply::status(Status::COMMAND_SEQUENCE_ERROR.with_dnr())
+        }
+        FEAT_HOST_BEHAVIOR_SUPPORT => {
+            if data.len() != HOST_BEHAVIOR_LEN {
+                return Reply::invalid_field();
+            }
+            let flag = |b: u8| match b {
+                0 => Some(false),
+                1 => Some(true),
+                _ => None,
+            };
+            let (Some(acre), Some(lbafee)) = (flag(data[0]), flag(data[2])) else {
+                return Reply::invalid_field();
+            };
+            f.acre = acre;
+            f.lbafee = lbafee;
+        }
+        _ => return Reply::invalid_field(),
     }
+    Reply::ok()
 }
 
 /// The namespaces Get/Set Features 82h/83h act on: one visible namespace,
@@ -425,24 +698,44 @@ fn reservation_namespaces(
     Ok(nss)
 }
 
+/// Get Features (Base 2.0 §5.15): the current values (SEL is not looked
+/// at: nothing is saveable or changes by itself). SPDK:
+/// `nvmf_ctrlr_get_features`.
 fn get_features(ctrl: &Controller, sqe: &Sqe) -> Reply {
     let fid = (sqe.cdw(10) & 0xFF) as u8;
+    let cdw11 = sqe.cdw(11);
+    if ctrl.subsys.discovery
+        && !matches!(
+            fid,
+            op::feature::KEEP_ALIVE_TIMER | op::feature::ASYNC_EVENT_CONFIG
+        )
+    {
+        return Reply::invalid_field();
+    }
+    if let Some(st) = feature_path_error(ctrl, sqe.nsid(), fid, false) {
+        return Reply::status(st);
+    }
+    let f = ctrl.feat.lock().unwrap_or_else(|p| p.into_inner()).clone();
     match fid {
+        op::feature::ARBITRATION => Reply::dw0(f.arbitration),
+        op::feature::POWER_MGMT => Reply::dw0(f.power_management),
+        // No sensor: every threshold reads 0.
+        op::feature::TEMP_THRESHOLD if temp_threshold_valid(cdw11) => Reply::dw0(0),
+        op::feature::TEMP_THRESHOLD => Reply::invalid_field(),
+        op::feature::ERROR_RECOVERY => Reply::dw0(f.error_recovery),
+        op::feature::VOLATILE_WRITE_CACHE => Reply::dw0(f.volatile_write_cache),
         op::feature::NUMBER_OF_QUEUES => {
             let n = ctrl.state().io_queues_granted.saturating_sub(1) as u32;
             Reply::dw0(n | n << 16)
         }
+        op::feature::INTERRUPT_COALESCING => Reply::dw0(0),
+        // The vector asked about, with Coalescing Disable set.
+        op::feature::INTERRUPT_VECTOR_CONFIG => Reply::dw0((cdw11 & 0xFFFF) | 1 << 16),
+        op::feature::WRITE_ATOMICITY => Reply::dw0(f.write_atomicity),
         op::feature::ASYNC_EVENT_CONFIG => Reply::dw0(ctrl.state().aec),
         op::feature::KEEP_ALIVE_TIMER => {
             Reply::dw0(ctrl.kato_ms.load(std::sync::atomic::Ordering::Relaxed))
         }
-        op::feature::VOLATILE_WRITE_CACHE => Reply::dw0(1),
-        op::feature::ARBITRATION => Reply::dw0(0),
-        op::feature::POWER_MGMT => Reply::dw0(0),
-        op::feature::TEMP_THRESHOLD => Reply::dw0(0x0157),
-        op::feature::ERROR_RECOVERY => Reply::dw0(0),
-        op::feature::WRITE_ATOMICITY => Reply::dw0(0),
-        op::feature::INTERRUPT_COALESCING => Reply::dw0(0),
         op::feature::RESERVATION_NOTIFICATION_MASK => {
             match reservation_namespaces(ctrl, sqe.nsid(), false) {
                 Ok(nss) => Reply::dw0(nss.first().map_or(0, |n| n.resv.state().mask)),
@@ -454,6 +747,22 @@ fn get_features(ctrl: &Controller, sqe: &Sqe) -> Reply {
                 Ok(nss) => Reply::dw0(nss.first().map_or(0, |n| n.resv.state().ptpl as u32)),
                 Err(r) => r,
             }
+        }
+        op::feature::HOST_IDENTIFIER => {
+            // Over fabrics the host ID is the 128-bit one (EXHID = 1).
+            if cdw11 & EXHID == 0 || (sqe.sgl().len as usize) < ctrl.hostid.len() {
+                return Reply::invalid_field();
+            }
+            Reply::data(Bytes::copy_from_slice(&ctrl.hostid))
+        }
+        FEAT_HOST_BEHAVIOR_SUPPORT => {
+            if (sqe.sgl().len as usize) < HOST_BEHAVIOR_LEN {
+                return Reply::invalid_field();
+            }
+            let mut d = vec![0u8; HOST_BEHAVIOR_LEN];
+            d[0] = f.acre as u8;
+            d[2] = f.lbafee as u8;
+            Reply::data(Bytes::from(d))
         }
         _ => Reply::invalid_field(),
     }

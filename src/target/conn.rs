@@ -586,6 +586,12 @@ impl Conn {
                     self.complete(cid, r);
                 }
                 AdminOutcome::Held => {}
+                AdminOutcome::ReplyAfter(first, r) => {
+                    for (held, reply) in first {
+                        self.complete(held, reply);
+                    }
+                    self.complete(cid, r);
+                }
             }
             return Flow::Continue;
         }

@@ -149,6 +149,8 @@ pub struct Controller {
     state: Mutex<CtrlState>,
     /// Wakes the admin queue to deliver AENs.
     pub aen_ready: Notify,
+    /// Feature values Set Features stores and Get Features reports.
+    pub feat: Mutex<super::admin::Features>,
 }
 
 impl Controller {
@@ -188,6 +190,7 @@ impl Controller {
                 resv_log: ResvLog::default(),
             }),
             aen_ready: Notify::new(),
+            feat: Mutex::new(Default::default()),
         }
     }
 
