@@ -209,3 +209,63 @@ async fn split_io_fails_over_as_a_whole() {
     assert_eq!(failed, 0, "{done} write/read pairs done");
     assert!(done > 8, "{done} write/read pairs done");
 }
+
+/// Write Zeroes clears exactly its blocks and Flush completes, each one
+/// command through the multipath bdev.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_zeroes_and_flush_end_to_end() {
+    let rig = Rig::start(1).await;
+    let b = rig.bdev();
+    let data = pattern(64 * BS, 4);
+    b.write(100, data.clone()).await.unwrap();
+    let n0 = rig.commands();
+    b.write_zeroes(108, 16).await.unwrap();
+    b.flush().await.unwrap();
+    assert_eq!(rig.commands() - n0, 2);
+    let back = b.read(100, 64).await.unwrap();
+    assert!(back[..8 * BS] == data[..8 * BS]);
+    assert!(back[8 * BS..24 * BS].iter().all(|&x| x == 0));
+    assert!(back[24 * BS..] == data[24 * BS..]);
+    // Write Zeroes cannot be cut: more than NLB's 65536 blocks is refused
+    // before anything is sent.
+    assert!(b.write_zeroes(0, 65537).await.is_err());
+}
+
+/// A reset of the bdev resets both paths' controllers in turn and
+/// returns once they are back; I/O running meanwhile does not fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_brings_every_path_back_under_io() {
+    let rig = Rig::start(2).await;
+    let b = rig.bdev();
+    let stop = Arc::new(AtomicBool::new(false));
+    let failed = Arc::new(AtomicU64::new(0));
+    let load = {
+        let (b, stop, failed) = (b.clone(), stop.clone(), failed.clone());
+        tokio::spawn(async move {
+            let mut gen = 0;
+            while !stop.load(Ordering::Relaxed) {
+                gen += 1;
+                let data = pattern(8 * BS, gen);
+                let ok = b.write(40, data.clone()).await.is_ok()
+                    && b.read(40, 8).await.is_ok_and(|r| r == data);
+                if !ok {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+    };
+    let cntlids: Vec<u16> = b.paths().iter().map(|p| p.ctrlr.cntlid()).collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    b.reset().await.unwrap();
+    // Both controllers were brought up again: new controller IDs.
+    let after: Vec<u16> = b.paths().iter().map(|p| p.ctrlr.cntlid()).collect();
+    assert!(
+        cntlids.iter().zip(&after).all(|(a, b)| a != b),
+        "{cntlids:?} → {after:?}"
+    );
+    assert!(b.paths().iter().all(|p| p.connected()));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+    load.await.unwrap();
+    assert_eq!(failed.load(Ordering::Relaxed), 0);
+}

@@ -14,6 +14,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::Notify;
 
+use super::cmd;
 use super::ctrlr::{CtrlrState, NvmeCtrlr};
 use super::events::HostEvent;
 use super::qpair::{Completion, Qpair, QpairError};
@@ -872,6 +873,117 @@ impl NvmeBdev {
         })
     }
 
+    /// ONCS of the first path's controller (SPDK asks the first namespace
+    /// of the bdev): bit 0 Compare, 2 Dataset Management, 3 Write Zeroes,
+    /// 5 Reservations.
+    pub fn oncs(&self) -> u16 {
+        self.paths().first().map_or(0, |p| p.ctrlr.oncs())
+    }
+
+    async fn submit_data(&self, sqe: Sqe, data: Bytes) -> Result<(), IoError> {
+        self.submit(Req::Cmd {
+            sqe,
+            write: Some(data),
+            read_len: 0,
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Dataset Management of up to 256 ranges with `attrs` (see
+    /// `cmd::dsm_attr`).
+    pub async fn dataset_management(
+        &self,
+        ranges: &[cmd::DsmRange],
+        attrs: u32,
+    ) -> Result<(), IoError> {
+        for r in ranges {
+            self.check(r.slba, u64::from(r.blocks), u64::from(u32::MAX))?;
+        }
+        let (sqe, data) = cmd::dataset_management(self.nsid, ranges, attrs)
+            .ok_or(IoError::Invalid("1 to 256 ranges"))?;
+        self.submit_data(sqe, data).await
+    }
+
+    /// Compares `data` (whole blocks) with the blocks at `lba`; a
+    /// difference is `Status { sct: 2, sc: 0x85 }` (Compare Failure). Cut
+    /// like a write when larger than MDTS.
+    pub async fn compare(&self, lba: u64, data: Bytes) -> Result<(), IoError> {
+        let bs = self.block_size as usize;
+        if data.is_empty() || !data.len().is_multiple_of(bs) {
+            return Err(IoError::Invalid("compare length"));
+        }
+        let blocks =
+            u32::try_from(data.len() / bs).map_err(|_| IoError::Invalid("compare length"))?;
+        self.check(lba, u64::from(blocks), u64::from(u32::MAX))?;
+        self.submit(Req::Rw {
+            opc: op::nvm::COMPARE,
+            lba,
+            blocks,
+            write: Some(data),
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Reservation Register: register `nrkey`, unregister `crkey`, or
+    /// replace `crkey` by `nrkey`.
+    pub async fn reservation_register(
+        &self,
+        action: cmd::RegisterAction,
+        iekey: bool,
+        cptpl: cmd::Cptpl,
+        crkey: u64,
+        nrkey: u64,
+    ) -> Result<(), IoError> {
+        let (sqe, data) = cmd::reservation_register(self.nsid, action, iekey, cptpl, crkey, nrkey);
+        self.submit_data(sqe, data).await
+    }
+
+    /// Reservation Acquire: take a reservation of `rtype` with `crkey`, or
+    /// preempt the holder of `prkey`.
+    pub async fn reservation_acquire(
+        &self,
+        action: cmd::AcquireAction,
+        iekey: bool,
+        rtype: cmd::ReservationType,
+        crkey: u64,
+        prkey: u64,
+    ) -> Result<(), IoError> {
+        let (sqe, data) = cmd::reservation_acquire(self.nsid, action, iekey, rtype, crkey, prkey);
+        self.submit_data(sqe, data).await
+    }
+
+    /// Reservation Release: release the reservation, or clear it and every
+    /// registration.
+    pub async fn reservation_release(
+        &self,
+        action: cmd::ReleaseAction,
+        iekey: bool,
+        rtype: cmd::ReservationType,
+        crkey: u64,
+    ) -> Result<(), IoError> {
+        let (sqe, data) = cmd::reservation_release(self.nsid, action, iekey, rtype, crkey);
+        self.submit_data(sqe, data).await
+    }
+
+    /// Reservation Report in the extended layout, `len` bytes asked for
+    /// (a multiple of 4, at least 64): room for `(len - 64) / 64`
+    /// registrants; `registrants_total` says whether there are more.
+    pub async fn reservation_report(&self, len: u32) -> Result<cmd::ReservationStatus, IoError> {
+        if len < cmd::REPORT_EXT_HEADER_LEN as u32 || !len.is_multiple_of(4) {
+            return Err(IoError::Invalid("report length"));
+        }
+        let data = self
+            .submit(Req::Cmd {
+                sqe: cmd::reservation_report(self.nsid, len),
+                write: None,
+                read_len: len as usize,
+            })
+            .await?;
+        cmd::ReservationStatus::parse(&data).map_err(IoError::Invalid)
+    }
+
     fn rw_sqe(&self, opc: u8, lba: u64, blocks: u32) -> Sqe {
         RwCommand {
             slba: lba,
@@ -949,17 +1061,47 @@ impl BlockDevice for NvmeBdev {
 
     fn flush(&self) -> IoFuture<'_, ()> {
         Box::pin(async move {
-            let mut sqe = Sqe::new(op::nvm::FLUSH, 0);
-            sqe.set_nsid(self.nsid);
-            self.submit(Req::cmd(sqe)).await.map(|_| ())
+            self.submit(Req::cmd(cmd::flush(self.nsid)))
+                .await
+                .map(|_| ())
         })
     }
 
     fn write_zeroes(&self, lba: u64, blocks: u32) -> IoFuture<'_, ()> {
         Box::pin(async move {
             self.check(lba, blocks as u64, u64::from(MAX_NLB))?;
-            let sqe = self.rw_sqe(op::nvm::WRITE_ZEROES, lba, blocks);
+            let sqe = cmd::write_zeroes(self.nsid, lba, blocks, false);
             self.submit(Req::cmd(sqe)).await.map(|_| ())
+        })
+    }
+
+    /// SPDK offers unmap on an NVMe bdev when ONCS has Dataset Management.
+    fn supports_unmap(&self) -> bool {
+        self.oncs() & (1 << 2) != 0
+    }
+
+    /// One Dataset Management with the Deallocate attribute and ranges as
+    /// bdev_nvme builds them.
+    fn unmap(&self, lba: u64, blocks: u64) -> IoFuture<'_, ()> {
+        Box::pin(async move {
+            let ranges = cmd::unmap_ranges(lba, blocks).ok_or(IoError::Invalid("unmap length"))?;
+            self.dataset_management(&ranges, cmd::dsm_attr::AD).await
+        })
+    }
+
+    /// Resets the controllers of every path one after the other, as
+    /// bdev_nvme resets a bdev, stopping at the first that does not come
+    /// back. I/O in flight on a reset controller is retried like any I/O
+    /// whose connection was lost.
+    fn reset(&self) -> IoFuture<'_, ()> {
+        Box::pin(async move {
+            for p in self.paths() {
+                let limit = p.ctrlr.opts.timeout * 3;
+                if !p.ctrlr.reset_and_wait(limit).await {
+                    return Err(IoError::ResetFailed);
+                }
+            }
+            Ok(())
         })
     }
 }
