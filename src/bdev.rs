@@ -22,6 +22,12 @@ pub enum IoError {
     /// The request itself was invalid (range, size).
     #[error("invalid request: {0}")]
     Invalid(&'static str),
+    /// A reset could not bring the device back.
+    #[error("reset failed")]
+    ResetFailed,
+    /// The device does not offer this kind of I/O.
+    #[error("not supported by the device")]
+    Unsupported,
 }
 
 pub type IoFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, IoError>> + Send + 'a>>;
@@ -36,4 +42,17 @@ pub trait BlockDevice: Send + Sync {
     fn write(&self, lba: u64, data: Bytes) -> IoFuture<'_, ()>;
     fn flush(&self) -> IoFuture<'_, ()>;
     fn write_zeroes(&self, lba: u64, blocks: u32) -> IoFuture<'_, ()>;
+    /// Whether `unmap` is offered (bdevperf skips an unmap job otherwise).
+    fn supports_unmap(&self) -> bool {
+        false
+    }
+    /// Deallocates `blocks` blocks at `lba`.
+    fn unmap(&self, _lba: u64, _blocks: u64) -> IoFuture<'_, ()> {
+        Box::pin(async { Err(IoError::Unsupported) })
+    }
+    /// Resets the device, as bdevperf's reset workload asks every 10 s;
+    /// completes once the device is back (or could not be brought back).
+    fn reset(&self) -> IoFuture<'_, ()> {
+        Box::pin(async { Err(IoError::Unsupported) })
+    }
 }

@@ -23,7 +23,8 @@ pub struct BenchArgs {
     /// I/O size (bdevperf syntax: 4096, 4k, 128k).
     #[arg(short = 'o', default_value = "4096")]
     pub io_size: String,
-    /// Workload: verify, read, write, randread, randwrite, rw, randrw, flush, write_zeroes.
+    /// Workload: verify, read, write, randread, randwrite, rw, randrw, reset, unmap, flush,
+    /// write_zeroes.
     #[arg(short = 'w', default_value = "verify")]
     pub workload: String,
     /// Seconds of I/O.

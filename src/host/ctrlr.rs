@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -99,6 +99,8 @@ pub struct NsInfo {
     pub anagrpid: u32,
     pub ana_state: AnaState,
     pub shared: bool,
+    /// Namespace Optimal I/O Boundary in blocks (0: none reported).
+    pub noiob: u16,
 }
 
 /// What one successful bring-up produced.
@@ -107,6 +109,9 @@ struct Session {
     io: Qpair,
     id: IdentifyController,
     ns: BTreeMap<u32, NsInfo>,
+    /// Largest data transfer of one command in bytes (MDTS in units of
+    /// CAP.MPSMIN); 0 when the controller sets no limit.
+    max_xfer: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +126,10 @@ pub struct NvmeCtrlr {
     pub opts: CtrlrOpts,
     state: AtomicU8,
     cntlid: std::sync::atomic::AtomicU16,
+    /// See `Session::max_xfer`; read once per I/O, so kept out of `ident`.
+    max_xfer: AtomicU32,
+    /// ONCS of Identify Controller: which optional NVM commands exist.
+    oncs: AtomicU16,
     admin: RwLock<Option<Qpair>>,
     io: RwLock<Option<Qpair>>,
     ident: RwLock<Option<IdentifyController>>,
@@ -130,6 +139,11 @@ pub struct NvmeCtrlr {
     lost_since: Mutex<Option<Instant>>,
     ana_refresh: Notify,
     reset_req: Notify,
+    /// Reconnect attempts made so far, whether the last one worked, and a
+    /// notice after each: what a reset waits for.
+    attempts: AtomicU64,
+    attempt_ok: AtomicBool,
+    attempted: Notify,
     shutdown: AtomicBool,
     shutdown_notify: Notify,
     pub events: EventLog,
@@ -144,6 +158,8 @@ impl NvmeCtrlr {
             opts,
             state: AtomicU8::new(CtrlrState::Enabled as u8),
             cntlid: std::sync::atomic::AtomicU16::new(s.admin.cntlid),
+            max_xfer: AtomicU32::new(0),
+            oncs: AtomicU16::new(0),
             admin: RwLock::new(None),
             io: RwLock::new(None),
             ident: RwLock::new(None),
@@ -152,6 +168,9 @@ impl NvmeCtrlr {
             lost_since: Mutex::new(None),
             ana_refresh: Notify::new(),
             reset_req: Notify::new(),
+            attempts: AtomicU64::new(0),
+            attempt_ok: AtomicBool::new(false),
+            attempted: Notify::new(),
             shutdown: AtomicBool::new(false),
             shutdown_notify: Notify::new(),
             events,
@@ -180,6 +199,17 @@ impl NvmeCtrlr {
     /// A short name for events: `127.0.0.1:4420 (cntlid 1)`.
     pub fn label(&self) -> String {
         format!("{} (cntlid {})", self.trid(), self.cntlid())
+    }
+
+    /// The most bytes one command may move (MDTS); 0 for no limit.
+    pub fn max_xfer_bytes(&self) -> u32 {
+        self.max_xfer.load(Ordering::Relaxed)
+    }
+
+    /// Identify Controller's ONCS (bit 0 Compare, 2 Dataset Management,
+    /// 3 Write Zeroes, 5 Reservations).
+    pub fn oncs(&self) -> u16 {
+        self.oncs.load(Ordering::Relaxed)
     }
 
     pub fn identify(&self) -> Option<IdentifyController> {
@@ -257,6 +287,42 @@ impl NvmeCtrlr {
         self.reset_req.notify_one();
     }
 
+    /// A reset as an I/O sees it (SPDK's reset of a bdev's controller):
+    /// the connection is dropped and brought up again, and the answer is
+    /// whether that first reconnect worked. A controller already
+    /// reconnecting is not reset again; its next attempt is the answer.
+    /// False as well when no attempt ends within `limit`.
+    pub async fn reset_and_wait(&self, limit: Duration) -> bool {
+        if self.shutdown.load(Ordering::Acquire) {
+            return false;
+        }
+        let seq = self.attempts.load(Ordering::Acquire);
+        if self.state() == CtrlrState::Enabled {
+            self.reset();
+        }
+        let wait = async {
+            loop {
+                let n = self.attempted.notified();
+                tokio::pin!(n);
+                n.as_mut().enable();
+                if self.attempts.load(Ordering::Acquire) > seq {
+                    return self.attempt_ok.load(Ordering::Acquire);
+                }
+                if self.shutdown.load(Ordering::Acquire) {
+                    return false;
+                }
+                n.await;
+            }
+        };
+        tokio::time::timeout(limit, wait).await.unwrap_or(false)
+    }
+
+    fn attempt_done(&self, ok: bool) {
+        self.attempt_ok.store(ok, Ordering::Release);
+        self.attempts.fetch_add(1, Ordering::AcqRel);
+        self.attempted.notify_waiters();
+    }
+
     /// Stops the controller for good: a normal shutdown (CC.SHN), then the
     /// connections close.
     pub async fn detach(&self) {
@@ -272,6 +338,7 @@ impl NvmeCtrlr {
         }
         self.close_qpairs();
         self.notify_paths();
+        self.attempted.notify_waiters();
     }
 
     fn close_qpairs(&self) {
@@ -285,6 +352,8 @@ impl NvmeCtrlr {
 
     fn install(&self, s: Session) {
         self.cntlid.store(s.admin.cntlid, Ordering::Relaxed);
+        self.max_xfer.store(s.max_xfer, Ordering::Relaxed);
+        self.oncs.store(s.id.oncs, Ordering::Relaxed);
         *self.ident.write().unwrap_or_else(|p| p.into_inner()) = Some(s.id);
         *self.namespaces.write().unwrap_or_else(|p| p.into_inner()) = s.ns.clone();
         *self.admin.write().unwrap_or_else(|p| p.into_inner()) = Some(s.admin);
@@ -292,6 +361,7 @@ impl NvmeCtrlr {
         for p in self.paths() {
             if let Some(ns) = s.ns.get(&p.nsid) {
                 p.set_ana(ns.ana_state);
+                p.set_noiob(ns.noiob);
             }
         }
     }
@@ -351,9 +421,11 @@ impl NvmeCtrlr {
                         after_ms: lost.map(|t| t.elapsed().as_millis() as u64).unwrap_or(0),
                     });
                     self.notify_paths();
+                    self.attempt_done(true);
                     return true;
                 }
                 Err(e) => {
+                    self.attempt_done(false);
                     let elapsed = self
                         .lost_since
                         .lock()
@@ -596,6 +668,8 @@ async fn bringup_admin(o: &CtrlrOpts, admin: &Qpair) -> Result<Session, CtrlrErr
     let _vs = read_prop(admin, REG_VS, t).await?;
     let cap = read_prop(admin, REG_CAP, t).await?;
     let mqes = (cap & 0xFFFF) as u16;
+    // CAP.MPSMIN: the unit of MDTS.
+    let min_page = 1u64 << (12 + ((cap >> 48) & 0xF));
     let to_ms = ((cap >> 24) & 0xFF) * 500;
     // EN=1, IOSQES 6, IOCQES 4, CSS NVM, MPS 0, in one write.
     write_prop(admin, REG_CC, 0x0046_0001, t).await?;
@@ -670,6 +744,7 @@ async fn bringup_admin(o: &CtrlrOpts, admin: &Qpair) -> Result<Session, CtrlrErr
                 anagrpid: idns.anagrpid,
                 ana_state: AnaState::Optimized,
                 shared: idns.nmic & 1 == 1,
+                noiob: idns.noiob,
             },
         );
     }
@@ -703,10 +778,14 @@ async fn bringup_admin(o: &CtrlrOpts, admin: &Qpair) -> Result<Session, CtrlrErr
     } else {
         io.set_icd_limit(0);
     }
+    let max_xfer = id
+        .max_transfer_bytes(min_page)
+        .map_or(0, |b| u32::try_from(b).unwrap_or(u32::MAX));
     Ok(Session {
         admin: admin.clone(),
         io,
         id,
         ns,
+        max_xfer,
     })
 }

@@ -2,6 +2,7 @@
 //! controllers attached by name (`-b Nvme0`), one per path in multipath
 //! mode, and one multipath bdev per namespace (`Nvme0n1`).
 
+pub mod cmd;
 pub mod ctrlr;
 pub mod events;
 pub mod mpath;

@@ -7,17 +7,23 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, O
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::Notify;
 
+use super::cmd;
 use super::ctrlr::{CtrlrState, NvmeCtrlr};
 use super::events::HostEvent;
-use super::qpair::Qpair;
+use super::qpair::{Completion, Qpair, QpairError};
 use crate::bdev::{BlockDevice, IoError, IoFuture};
 use crate::nvme::fabrics::RwCommand;
 use crate::nvme::log::AnaState;
 use crate::nvme::opcodes as op;
-use crate::nvme::sqe::{SglDescriptor, Sqe};
+use crate::nvme::sqe::{Cqe, SglDescriptor, Sqe};
+use crate::nvme::status::Status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MpPolicy {
@@ -63,6 +69,8 @@ pub struct NvmePath {
     pub outstanding: AtomicU32,
     pub completed: AtomicU64,
     pub bytes: AtomicU64,
+    /// NOIOB of the namespace through this controller, in blocks (0: none).
+    noiob: AtomicU32,
     bdev: std::sync::Weak<NvmeBdev>,
 }
 
@@ -79,6 +87,26 @@ impl NvmePath {
             *since = None;
         } else if since.is_none() {
             *since = Some(Instant::now());
+        }
+    }
+
+    pub fn set_noiob(&self, blocks: u16) {
+        self.noiob.store(u32::from(blocks), Ordering::Relaxed);
+    }
+
+    /// How reads, writes and compares of `block_size`-byte blocks are cut
+    /// on this path: at most this many blocks per command (MDTS, and the
+    /// 16-bit NLB), and no command across a multiple of the NOIOB.
+    pub fn split_limits(&self, block_size: u32) -> SplitLimits {
+        let xfer = self.ctrlr.max_xfer_bytes();
+        let max_blocks = if xfer == 0 || block_size == 0 {
+            MAX_NLB
+        } else {
+            (xfer / block_size).clamp(1, MAX_NLB)
+        };
+        SplitLimits {
+            max_blocks,
+            boundary: self.noiob.load(Ordering::Relaxed),
         }
     }
 
@@ -119,6 +147,166 @@ impl NvmePath {
 
     pub fn label(&self) -> String {
         self.ctrlr.label()
+    }
+}
+
+/// What `NvmeBdev::submit` sends: one command as it is, or a read, write
+/// or compare that is cut per path when it is too large for one command.
+enum Req {
+    Cmd {
+        sqe: Sqe,
+        write: Option<Bytes>,
+        read_len: usize,
+    },
+    Rw {
+        opc: u8,
+        lba: u64,
+        blocks: u32,
+        write: Option<Bytes>,
+    },
+}
+
+impl Req {
+    fn cmd(sqe: Sqe) -> Req {
+        Req::Cmd {
+            sqe,
+            write: None,
+            read_len: 0,
+        }
+    }
+
+    /// Data moved, either way.
+    fn bytes(&self, block_size: u32) -> u64 {
+        match self {
+            Req::Cmd {
+                write, read_len, ..
+            } => (*read_len + write.as_ref().map_or(0, |w| w.len())) as u64,
+            Req::Rw { opc, blocks, .. } => {
+                if *opc == op::nvm::READ || *opc == op::nvm::WRITE || *opc == op::nvm::COMPARE {
+                    u64::from(*blocks) * u64::from(block_size)
+                } else {
+                    0
+                }
+            }
+        }
+    }
+}
+
+/// The completions of a split I/O's commands, folded into the I/O's (see
+/// `NvmeBdev::submit_split`).
+struct ChildMerge {
+    parts: Vec<Bytes>,
+    failed: Option<Cqe>,
+    lost: Option<QpairError>,
+}
+
+impl ChildMerge {
+    fn new(n: usize) -> ChildMerge {
+        ChildMerge {
+            parts: vec![Bytes::new(); n],
+            failed: None,
+            lost: None,
+        }
+    }
+
+    /// Command `i` (in LBA order) completed; called in completion order.
+    fn add(&mut self, i: usize, r: Result<Completion, QpairError>) {
+        match r {
+            Ok(c) if c.cqe.status.is_success() => {
+                if let Some(p) = self.parts.get_mut(i) {
+                    *p = c.data;
+                }
+            }
+            Ok(c) => self.failed = Some(c.cqe),
+            Err(e) => self.lost = Some(e),
+        }
+    }
+
+    fn finish(self, read: bool) -> Result<Completion, QpairError> {
+        if let Some(e) = self.lost {
+            return Err(e);
+        }
+        if let Some(cqe) = self.failed {
+            return Ok(Completion {
+                cqe,
+                data: Bytes::new(),
+            });
+        }
+        let data = if read {
+            let mut b = BytesMut::with_capacity(self.parts.iter().map(|p| p.len()).sum());
+            for p in &self.parts {
+                b.extend_from_slice(p);
+            }
+            b.freeze()
+        } else {
+            Bytes::new()
+        };
+        Ok(Completion {
+            cqe: Cqe::new(0, Status::SUCCESS),
+            data,
+        })
+    }
+}
+
+/// Blocks one command can address: NLB is 16 bits, 0's based.
+pub const MAX_NLB: u32 = 1 << 16;
+
+/// Where a read, write or compare must be cut into several commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SplitLimits {
+    /// Blocks per command, at least 1.
+    pub max_blocks: u32,
+    /// No command may cross a multiple of this many blocks (0: no boundary).
+    pub boundary: u32,
+}
+
+impl SplitLimits {
+    /// Whether `blocks` at `lba` go out as one command.
+    #[inline]
+    pub fn fits(&self, lba: u64, blocks: u32) -> bool {
+        blocks <= self.max_blocks
+            && (self.boundary == 0
+                || lba % u64::from(self.boundary) + u64::from(blocks) <= u64::from(self.boundary))
+    }
+
+    /// The commands an I/O becomes, in LBA order, as SPDK's NVMe driver
+    /// cuts it: first at every boundary the I/O crosses, then each piece
+    /// into commands of `max_blocks` from its start (the last one shorter).
+    pub fn split(&self, lba: u64, blocks: u32) -> Split {
+        Split {
+            lba,
+            left: blocks,
+            limits: *self,
+        }
+    }
+}
+
+/// The (LBA, blocks) of each command of a split I/O.
+#[derive(Debug, Clone)]
+pub struct Split {
+    lba: u64,
+    left: u32,
+    limits: SplitLimits,
+}
+
+impl Iterator for Split {
+    type Item = (u64, u32);
+
+    fn next(&mut self) -> Option<(u64, u32)> {
+        if self.left == 0 {
+            return None;
+        }
+        let mut n = self.left.min(self.limits.max_blocks.max(1));
+        let b = u64::from(self.limits.boundary);
+        if b != 0 {
+            // Blocks up to the next boundary: 1..=boundary, fits in u32.
+            let to_boundary = (b - self.lba % b) as u32;
+            n = n.min(to_boundary);
+        }
+        let item = (self.lba, n);
+        self.lba += u64::from(n);
+        self.left -= n;
+        Some(item)
     }
 }
 
@@ -343,9 +531,13 @@ impl NvmeBdev {
             outstanding: AtomicU32::new(0),
             completed: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
+            noiob: AtomicU32::new(0),
             bdev: Arc::downgrade(self),
         });
         p.set_ana(ana);
+        if let Some(ns) = ctrlr.namespaces().get(&self.nsid) {
+            p.set_noiob(ns.noiob);
+        }
         ctrlr.add_path(&p);
         self.paths
             .write()
@@ -553,12 +745,7 @@ impl NvmeBdev {
     /// connections retry at once on a path chosen again, without counting;
     /// other errors count against bdev_retry_count; with no usable path,
     /// retry every second while some path may come back.
-    async fn submit(
-        &self,
-        sqe: Sqe,
-        write: Option<Bytes>,
-        read_len: usize,
-    ) -> Result<Bytes, IoError> {
+    async fn submit(&self, req: Req) -> Result<Bytes, IoError> {
         let mut retries = 0i32;
         loop {
             let limit = self.retry_count.load(Ordering::Relaxed);
@@ -573,15 +760,35 @@ impl NvmeBdev {
                 continue;
             };
             path.outstanding.fetch_add(1, Ordering::Relaxed);
-            let r = q.submit(sqe, write.clone(), read_len).await;
+            let r = match &req {
+                Req::Cmd {
+                    sqe,
+                    write,
+                    read_len,
+                } => q.submit(*sqe, write.clone(), *read_len).await,
+                Req::Rw {
+                    opc,
+                    lba,
+                    blocks,
+                    write,
+                } => {
+                    let limits = path.split_limits(self.block_size);
+                    if limits.fits(*lba, *blocks) {
+                        let read_len = self.read_len(*opc, *blocks);
+                        q.submit(self.rw_sqe(*opc, *lba, *blocks), write.clone(), read_len)
+                            .await
+                    } else {
+                        self.submit_split(&q, limits, *opc, *lba, *blocks, write.as_ref())
+                            .await
+                    }
+                }
+            };
             path.outstanding.fetch_sub(1, Ordering::Relaxed);
             match r {
                 Ok(c) if c.cqe.status.is_success() => {
                     path.completed.fetch_add(1, Ordering::Relaxed);
-                    path.bytes.fetch_add(
-                        (read_len + write.as_ref().map_or(0, |w| w.len())) as u64,
-                        Ordering::Relaxed,
-                    );
+                    path.bytes
+                        .fetch_add(req.bytes(self.block_size), Ordering::Relaxed);
                     return Ok(c.data);
                 }
                 Ok(c) => {
@@ -614,11 +821,167 @@ impl NvmeBdev {
         }
     }
 
-    fn check(&self, lba: u64, blocks: u64) -> Result<(), IoError> {
+    /// A range of `blocks` at `lba` within the namespace, at most `max`.
+    fn check(&self, lba: u64, blocks: u64, max: u64) -> Result<(), IoError> {
         match lba.checked_add(blocks) {
-            Some(end) if end <= self.num_blocks && blocks > 0 && blocks <= 65536 => Ok(()),
+            Some(end) if end <= self.num_blocks && blocks > 0 && blocks <= max => Ok(()),
             _ => Err(IoError::Invalid("LBA range")),
         }
+    }
+
+    fn read_len(&self, opc: u8, blocks: u32) -> usize {
+        if opc == op::nvm::READ {
+            blocks as usize * self.block_size as usize
+        } else {
+            0
+        }
+    }
+
+    /// One I/O as several commands on one queue pair, all in flight at
+    /// once; it completes when every one has. A lost connection under any
+    /// of them is the whole I/O's (it is retried on a path chosen again).
+    /// Otherwise a failed command's status is the I/O's; with several, the
+    /// one that completed last, as SPDK's `nvme_cb_complete_child` keeps
+    /// overwriting the parent's status. Read data is joined in LBA order.
+    fn submit_split<'a>(
+        &'a self,
+        q: &'a Qpair,
+        limits: SplitLimits,
+        opc: u8,
+        lba: u64,
+        blocks: u32,
+        write: Option<&'a Bytes>,
+    ) -> Pin<Box<dyn Future<Output = Result<Completion, QpairError>> + Send + 'a>> {
+        Box::pin(async move {
+            let bs = self.block_size as usize;
+            let children = FuturesUnordered::new();
+            let mut off = 0usize;
+            for (i, (clba, cblocks)) in limits.split(lba, blocks).enumerate() {
+                let len = cblocks as usize * bs;
+                let data = write.map(|d| d.slice(off..off + len));
+                let read_len = self.read_len(opc, cblocks);
+                let f = q.submit(self.rw_sqe(opc, clba, cblocks), data, read_len);
+                children.push(async move { (i, f.await) });
+                off += len;
+            }
+            let mut merge = ChildMerge::new(children.len());
+            let mut children = children;
+            while let Some((i, r)) = children.next().await {
+                merge.add(i, r);
+            }
+            merge.finish(opc == op::nvm::READ)
+        })
+    }
+
+    /// ONCS of the first path's controller (SPDK asks the first namespace
+    /// of the bdev): bit 0 Compare, 2 Dataset Management, 3 Write Zeroes,
+    /// 5 Reservations.
+    pub fn oncs(&self) -> u16 {
+        self.paths().first().map_or(0, |p| p.ctrlr.oncs())
+    }
+
+    async fn submit_data(&self, sqe: Sqe, data: Bytes) -> Result<(), IoError> {
+        self.submit(Req::Cmd {
+            sqe,
+            write: Some(data),
+            read_len: 0,
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Dataset Management of up to 256 ranges with `attrs` (see
+    /// `cmd::dsm_attr`).
+    pub async fn dataset_management(
+        &self,
+        ranges: &[cmd::DsmRange],
+        attrs: u32,
+    ) -> Result<(), IoError> {
+        for r in ranges {
+            self.check(r.slba, u64::from(r.blocks), u64::from(u32::MAX))?;
+        }
+        let (sqe, data) = cmd::dataset_management(self.nsid, ranges, attrs)
+            .ok_or(IoError::Invalid("1 to 256 ranges"))?;
+        self.submit_data(sqe, data).await
+    }
+
+    /// Compares `data` (whole blocks) with the blocks at `lba`; a
+    /// difference is `Status { sct: 2, sc: 0x85 }` (Compare Failure). Cut
+    /// like a write when larger than MDTS.
+    pub async fn compare(&self, lba: u64, data: Bytes) -> Result<(), IoError> {
+        let bs = self.block_size as usize;
+        if data.is_empty() || !data.len().is_multiple_of(bs) {
+            return Err(IoError::Invalid("compare length"));
+        }
+        let blocks =
+            u32::try_from(data.len() / bs).map_err(|_| IoError::Invalid("compare length"))?;
+        self.check(lba, u64::from(blocks), u64::from(u32::MAX))?;
+        self.submit(Req::Rw {
+            opc: op::nvm::COMPARE,
+            lba,
+            blocks,
+            write: Some(data),
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Reservation Register: register `nrkey`, unregister `crkey`, or
+    /// replace `crkey` by `nrkey`.
+    pub async fn reservation_register(
+        &self,
+        action: cmd::RegisterAction,
+        iekey: bool,
+        cptpl: cmd::Cptpl,
+        crkey: u64,
+        nrkey: u64,
+    ) -> Result<(), IoError> {
+        let (sqe, data) = cmd::reservation_register(self.nsid, action, iekey, cptpl, crkey, nrkey);
+        self.submit_data(sqe, data).await
+    }
+
+    /// Reservation Acquire: take a reservation of `rtype` with `crkey`, or
+    /// preempt the holder of `prkey`.
+    pub async fn reservation_acquire(
+        &self,
+        action: cmd::AcquireAction,
+        iekey: bool,
+        rtype: cmd::ReservationType,
+        crkey: u64,
+        prkey: u64,
+    ) -> Result<(), IoError> {
+        let (sqe, data) = cmd::reservation_acquire(self.nsid, action, iekey, rtype, crkey, prkey);
+        self.submit_data(sqe, data).await
+    }
+
+    /// Reservation Release: release the reservation, or clear it and every
+    /// registration.
+    pub async fn reservation_release(
+        &self,
+        action: cmd::ReleaseAction,
+        iekey: bool,
+        rtype: cmd::ReservationType,
+        crkey: u64,
+    ) -> Result<(), IoError> {
+        let (sqe, data) = cmd::reservation_release(self.nsid, action, iekey, rtype, crkey);
+        self.submit_data(sqe, data).await
+    }
+
+    /// Reservation Report in the extended layout, `len` bytes asked for
+    /// (a multiple of 4, at least 64): room for `(len - 64) / 64`
+    /// registrants; `registrants_total` says whether there are more.
+    pub async fn reservation_report(&self, len: u32) -> Result<cmd::ReservationStatus, IoError> {
+        if len < cmd::REPORT_EXT_HEADER_LEN as u32 || !len.is_multiple_of(4) {
+            return Err(IoError::Invalid("report length"));
+        }
+        let data = self
+            .submit(Req::Cmd {
+                sqe: cmd::reservation_report(self.nsid, len),
+                write: None,
+                read_len: len as usize,
+            })
+            .await?;
+        cmd::ReservationStatus::parse(&data).map_err(IoError::Invalid)
     }
 
     fn rw_sqe(&self, opc: u8, lba: u64, blocks: u32) -> Sqe {
@@ -645,11 +1008,16 @@ impl BlockDevice for NvmeBdev {
 
     fn read(&self, lba: u64, blocks: u32) -> IoFuture<'_, Bytes> {
         Box::pin(async move {
-            self.check(lba, blocks as u64)?;
+            self.check(lba, blocks as u64, u64::from(u32::MAX))?;
             let len = blocks as usize * self.block_size as usize;
             let started = Instant::now();
             let r = self
-                .submit(self.rw_sqe(op::nvm::READ, lba, blocks), None, len)
+                .submit(Req::Rw {
+                    opc: op::nvm::READ,
+                    lba,
+                    blocks,
+                    write: None,
+                })
                 .await;
             match &r {
                 Ok(_) => self.stats.record(false, len as u64, started),
@@ -667,12 +1035,18 @@ impl BlockDevice for NvmeBdev {
             if data.is_empty() || !data.len().is_multiple_of(bs) {
                 return Err(IoError::Invalid("write length"));
             }
-            let blocks = (data.len() / bs) as u32;
-            self.check(lba, blocks as u64)?;
+            let blocks =
+                u32::try_from(data.len() / bs).map_err(|_| IoError::Invalid("write length"))?;
+            self.check(lba, blocks as u64, u64::from(u32::MAX))?;
             let len = data.len() as u64;
             let started = Instant::now();
             let r = self
-                .submit(self.rw_sqe(op::nvm::WRITE, lba, blocks), Some(data), 0)
+                .submit(Req::Rw {
+                    opc: op::nvm::WRITE,
+                    lba,
+                    blocks,
+                    write: Some(data),
+                })
                 .await
                 .map(|_| ());
             match &r {
@@ -687,17 +1061,147 @@ impl BlockDevice for NvmeBdev {
 
     fn flush(&self) -> IoFuture<'_, ()> {
         Box::pin(async move {
-            let mut sqe = Sqe::new(op::nvm::FLUSH, 0);
-            sqe.set_nsid(self.nsid);
-            self.submit(sqe, None, 0).await.map(|_| ())
+            self.submit(Req::cmd(cmd::flush(self.nsid)))
+                .await
+                .map(|_| ())
         })
     }
 
     fn write_zeroes(&self, lba: u64, blocks: u32) -> IoFuture<'_, ()> {
         Box::pin(async move {
-            self.check(lba, blocks as u64)?;
-            let sqe = self.rw_sqe(op::nvm::WRITE_ZEROES, lba, blocks);
-            self.submit(sqe, None, 0).await.map(|_| ())
+            self.check(lba, blocks as u64, u64::from(MAX_NLB))?;
+            let sqe = cmd::write_zeroes(self.nsid, lba, blocks, false);
+            self.submit(Req::cmd(sqe)).await.map(|_| ())
         })
+    }
+
+    /// SPDK offers unmap on an NVMe bdev when ONCS has Dataset Management.
+    fn supports_unmap(&self) -> bool {
+        self.oncs() & (1 << 2) != 0
+    }
+
+    /// One Dataset Management with the Deallocate attribute and ranges as
+    /// bdev_nvme builds them.
+    fn unmap(&self, lba: u64, blocks: u64) -> IoFuture<'_, ()> {
+        Box::pin(async move {
+            let ranges = cmd::unmap_ranges(lba, blocks).ok_or(IoError::Invalid("unmap length"))?;
+            self.dataset_management(&ranges, cmd::dsm_attr::AD).await
+        })
+    }
+
+    /// Resets the controllers of every path one after the other, as
+    /// bdev_nvme resets a bdev, stopping at the first that does not come
+    /// back. I/O in flight on a reset controller is retried like any I/O
+    /// whose connection was lost.
+    fn reset(&self) -> IoFuture<'_, ()> {
+        Box::pin(async move {
+            for p in self.paths() {
+                let limit = p.ctrlr.opts.timeout * 3;
+                if !p.ctrlr.reset_and_wait(limit).await {
+                    return Err(IoError::ResetFailed);
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lim(max_blocks: u32, boundary: u32) -> SplitLimits {
+        SplitLimits {
+            max_blocks,
+            boundary,
+        }
+    }
+
+    #[test]
+    fn split_by_max_transfer() {
+        // 1 MiB of 4 KiB blocks with a 128 KiB MDTS: eight commands.
+        let v: Vec<_> = lim(32, 0).split(256, 256).collect();
+        assert_eq!(v, (0..8).map(|i| (256 + i * 32, 32)).collect::<Vec<_>>());
+        // The remainder goes last.
+        let v: Vec<_> = lim(32, 0).split(5, 70).collect();
+        assert_eq!(v, vec![(5, 32), (37, 32), (69, 6)]);
+        assert!(lim(32, 0).fits(5, 32));
+        assert!(!lim(32, 0).fits(5, 33));
+    }
+
+    #[test]
+    fn split_at_the_optimal_io_boundary_first() {
+        // Crossing two boundaries of 24 blocks, each piece within MDTS.
+        let v: Vec<_> = lim(32, 24).split(20, 40).collect();
+        assert_eq!(v, vec![(20, 4), (24, 24), (48, 12)]);
+        // A piece between boundaries larger than MDTS is cut again from
+        // its start.
+        let v: Vec<_> = lim(16, 64).split(60, 40).collect();
+        assert_eq!(v, vec![(60, 4), (64, 16), (80, 16), (96, 4)]);
+        // Within one boundary and MDTS: one command.
+        assert!(lim(32, 24).fits(24, 24));
+        assert!(!lim(32, 24).fits(23, 2));
+        // A boundary that is not a power of two is still a multiple.
+        let v: Vec<_> = lim(100, 6).split(4, 10).collect();
+        assert_eq!(v, vec![(4, 2), (6, 6), (12, 2)]);
+    }
+
+    #[test]
+    fn split_covers_the_io_and_keeps_every_limit() {
+        let mut rng = 0x1234_5678_9abc_def0u64;
+        let mut next = |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        for _ in 0..10_000 {
+            let l = lim(1 + next(300) as u32, next(4) as u32 * next(200) as u32);
+            let lba = next(1 << 40);
+            let blocks = 1 + next(5000) as u32;
+            let mut at = lba;
+            for (clba, n) in l.split(lba, blocks) {
+                assert_eq!(clba, at);
+                assert!(n >= 1 && n <= l.max_blocks, "{l:?} {lba} {blocks}");
+                assert!(l.fits(clba, n), "{l:?} {clba} {n}");
+                at += u64::from(n);
+            }
+            assert_eq!(at, lba + u64::from(blocks));
+        }
+    }
+
+    fn done(sc: u8, data: &[u8]) -> Result<Completion, QpairError> {
+        let mut st = Status::SUCCESS;
+        st.sc = sc;
+        Ok(Completion {
+            cqe: Cqe::new(0, st),
+            data: Bytes::copy_from_slice(data),
+        })
+    }
+
+    #[test]
+    fn split_completion_joins_data_and_keeps_the_last_failure() {
+        // Completions out of LBA order: the data still joins in LBA order.
+        let mut m = ChildMerge::new(3);
+        m.add(2, done(0, b"cc"));
+        m.add(0, done(0, b"aa"));
+        m.add(1, done(0, b"bb"));
+        let c = m.finish(true).unwrap();
+        assert!(c.cqe.status.is_success());
+        assert_eq!(&c.data[..], b"aabbcc");
+        // Two failures: the later one is the I/O's status.
+        let mut m = ChildMerge::new(3);
+        m.add(1, done(0x02, b""));
+        m.add(0, done(0, b"aa"));
+        m.add(2, done(0x80, b""));
+        let c = m.finish(true).unwrap();
+        assert_eq!(c.cqe.status.sc, 0x80);
+        assert!(c.data.is_empty());
+        // A lost connection under any command makes the I/O a path
+        // failure, whatever the others said.
+        let mut m = ChildMerge::new(2);
+        m.add(0, Err(QpairError::Disconnected));
+        m.add(1, done(0x02, b""));
+        assert_eq!(m.finish(false).unwrap_err(), QpairError::Disconnected);
     }
 }

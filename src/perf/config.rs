@@ -57,12 +57,12 @@ pub enum Workload {
     RandRw,
     /// Sequential write + read-back + compare (see `pattern` for our checks).
     Verify,
-    /// bdevperf: verify plus a bdev reset every 10 s, and I/O failures do not
-    /// stop the job. `BlockDevice` has no reset, so here it is verify with
-    /// reset's failure rule.
+    /// bdevperf: verify plus a bdev reset 10 s after the start and 10 s
+    /// after each reset completes; I/O failures do not stop the job, a
+    /// failed reset does.
     Reset,
-    /// Recognised so the name parses, but `BlockDevice` has no unmap: a job
-    /// with it fails to start the way bdevperf does on a bdev without unmap.
+    /// Deallocates io_size at sequential offsets; a job on a device without
+    /// unmap fails to start, as bdevperf's does.
     Unmap,
     Flush,
     WriteZeroes,

@@ -187,7 +187,7 @@ impl Job {
                 block_size,
             });
         }
-        if workload == Workload::Unmap {
+        if workload == Workload::Unmap && !dev.supports_unmap() {
             return Err(PerfError::UnmapUnsupported(name));
         }
         let io_size_blocks = cfg.io_size / block_size;
@@ -469,6 +469,7 @@ enum OpKind {
     Write,
     Flush,
     WriteZeroes,
+    Unmap,
     VerifyWrite,
     VerifyRead,
 }
@@ -498,6 +499,9 @@ enum Outcome {
 /// that always completes at once cannot starve other tasks.
 const BUDGET: u32 = 256;
 const SECOND: Duration = Duration::from_secs(1);
+/// bdevperf's reset workload resets the bdev 10 s after the start and 10 s
+/// after each reset completes.
+pub const RESET_PERIOD: Duration = Duration::from_secs(10);
 
 fn ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
@@ -527,6 +531,9 @@ struct Driver<'a> {
     events: Vec<String>,
     last_generation: u64,
     error_stop: bool,
+    // Reset workload: the reset under way, or when the next one is due.
+    reset: Option<IoFuture<'a, ()>>,
+    next_reset: Option<Instant>,
     // Time.
     start: Instant,
     end: Instant,
@@ -607,6 +614,8 @@ impl<'a> Driver<'a> {
             events: Vec::new(),
             last_generation: 0,
             error_stop: false,
+            reset: None,
+            next_reset: (job.workload == Workload::Reset).then(|| start + RESET_PERIOD),
             start,
             end: start + job.time,
             draining: false,
@@ -623,7 +632,39 @@ impl<'a> Driver<'a> {
         if self.draining {
             self.next_tick
         } else {
-            self.next_tick.min(self.end)
+            let t = self.next_tick.min(self.end);
+            match self.next_reset {
+                Some(r) if self.reset.is_none() => t.min(r),
+                _ => t,
+            }
+        }
+    }
+
+    /// Starts a due reset and polls the one under way. A reset takes no
+    /// I/O slot and is not counted as I/O (bdevperf gives it a task of its
+    /// own); one that fails drains the job and fails the run, as bdevperf's
+    /// reset_cb does.
+    fn poll_reset(&mut self, cx: &mut Context<'_>, now: Instant) {
+        if self.reset.is_none() && !self.draining && self.next_reset.is_some_and(|t| now >= t) {
+            self.reset = Some(self.dev.reset());
+        }
+        let Some(f) = self.reset.as_mut() else {
+            return;
+        };
+        let Poll::Ready(r) = f.as_mut().poll(cx) else {
+            return;
+        };
+        self.reset = None;
+        match r {
+            Ok(()) => self.next_reset = Some(Instant::now() + RESET_PERIOD),
+            Err(e) => {
+                self.next_reset = None;
+                let name = self.job.name.clone();
+                // bdevperf's line, then ours with the reason.
+                self.event(format!("Reset blockdev={name} failed"));
+                self.event(format!("{name}: reset failed: {e}"));
+                self.stop_on_error();
+            }
         }
     }
 
@@ -687,6 +728,7 @@ impl<'a> Driver<'a> {
             }
             Workload::Flush => (OpKind::Flush, self.next_sequential(), 0),
             Workload::WriteZeroes => (OpKind::WriteZeroes, self.next_sequential(), 0),
+            Workload::Unmap => (OpKind::Unmap, self.next_sequential(), 0),
             _ => {
                 let off = if job.workload.is_random() {
                     self.rng.below(job.size_in_ios)
@@ -731,6 +773,7 @@ impl<'a> Driver<'a> {
             OpKind::Write => OpFuture::Unit(dev.write(lba, self.pattern.clone())),
             OpKind::Flush => OpFuture::Unit(dev.flush()),
             OpKind::WriteZeroes => OpFuture::Unit(dev.write_zeroes(lba, blocks)),
+            OpKind::Unmap => OpFuture::Unit(dev.unmap(lba, u64::from(blocks))),
             OpKind::VerifyWrite => {
                 self.last_generation = self.last_generation.max(generation);
                 let data = self.verify_buffer(idx, lba, generation);
@@ -962,6 +1005,10 @@ impl<'a> Driver<'a> {
         progress: &mut impl FnMut(&Snapshot),
     ) -> Poll<()> {
         self.shared.take_ready(cx.waker(), &mut self.runq);
+        // Reset workload only: a busy queue must not hold a due reset back.
+        if self.reset.is_some() || self.next_reset.is_some() {
+            self.poll_reset(cx, Instant::now());
+        }
         let mut budget = BUDGET;
         loop {
             while let Some(idx) = self.runq.pop_front() {
@@ -984,7 +1031,8 @@ impl<'a> Driver<'a> {
             if !self.draining && (now >= self.end || self.stop.is_stopped()) {
                 self.start_drain();
             }
-            if self.draining && self.in_flight == 0 {
+            self.poll_reset(cx, now);
+            if self.draining && self.in_flight == 0 && self.reset.is_none() {
                 self.drained_at = Some(now);
                 return Poll::Ready(());
             }

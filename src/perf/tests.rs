@@ -691,3 +691,21 @@ async fn runs_on_several_devices_and_generations_advance() {
     ));
     let _: Value = r.to_json();
 }
+
+/// The reset workload resets the device 10 s in; a device that cannot be
+/// reset fails the job with bdevperf's line, I/O before it counted.
+#[tokio::test]
+async fn reset_workload_fails_when_the_device_cannot_reset() {
+    let dev = MemDevice::new("mem0", 512, 1024);
+    let r = run(&dev, &cfg(Workload::Reset, 4, 4096, 12), StopSignal::new()).await;
+    assert_eq!(r.status, JobStatus::Failed);
+    assert_eq!(r.io_failed, 0);
+    assert!(r.io_completed > 0);
+    assert!(
+        r.events.iter().any(|e| e == "Reset blockdev=mem0 failed"),
+        "{:?}",
+        r.events
+    );
+    // It stopped at the reset, not at the 12 s run time.
+    assert!(r.run_time_us < 11_500_000, "{}", r.run_time_us);
+}
