@@ -245,7 +245,11 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         .unwrap_or(0.0);
     println!(
         "mpath-console bench: {} paths, {}{}{}; {:.2} CPU-seconds in {:.2} s ({:.0}% of one core), {:.0} IOPS per CPU-second",
-        a.connect.len().max(a.paths as usize),
+        if a.connect.is_empty() {
+            a.paths as usize
+        } else {
+            a.connect.len()
+        },
         a.policy,
         a.selector.as_deref().map(|s| format!("/{s}")).unwrap_or_default(),
         if a.digests { ", digests" } else { "" },

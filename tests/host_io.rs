@@ -269,3 +269,98 @@ async fn reset_brings_every_path_back_under_io() {
     load.await.unwrap();
     assert_eq!(failed.load(Ordering::Relaxed), 0);
 }
+
+/// The initiator's Compare, Deallocate and reservation commands against the
+/// embedded target, and fencing between two hosts: host A (two paths, one
+/// Host Identifier) reserves Write Exclusive, host B is refused writes with
+/// Reservation Conflict, preempts A, and A's registration is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_deallocate_and_reservations_between_two_hosts() {
+    use mpath_console::bdev::IoError;
+    use mpath_console::host::cmd::{
+        dsm_attr, AcquireAction, Cptpl, DsmRange, RegisterAction, ReservationType,
+    };
+    let rig = Rig::start(2).await;
+    let a = rig.bdev();
+    // Host B: its own initiator (its own Host Identifier) and no retries,
+    // so a Compare Failure or a conflict comes back at once (A retries
+    // every error without DNR, as SPDK's bdev_nvme does with
+    // bdev_retry_count -1).
+    let host_b = Initiator::new();
+    let mut ini_b = Router::new("bdevperf");
+    rpc::bdev_nvme::register(&mut ini_b, &host_b, true);
+    ini_b
+        .call(
+            "bdev_nvme_set_options",
+            Some(json!({"bdev_retry_count": 0})),
+        )
+        .await
+        .unwrap();
+    let p = rig.paths[0];
+    ini_b
+        .call(
+            "bdev_nvme_attach_controller",
+            Some(
+                json!({"name": "Nvme0", "trtype": "tcp", "traddr": p.ip().to_string(),
+                "adrfam": "ipv4", "trsvcid": p.port().to_string(), "subnqn": NQN}),
+            ),
+        )
+        .await
+        .unwrap();
+    let b = host_b.bdev("Nvme0n1").unwrap();
+
+    let d = pattern(2 * BS, 5);
+    a.write(10, d.clone()).await.unwrap();
+    a.compare(10, d.clone()).await.unwrap();
+    let mut other = d.to_vec();
+    other[3] ^= 1;
+    assert_eq!(
+        b.compare(10, other.into()).await,
+        Err(IoError::Status { sct: 2, sc: 0x85 })
+    );
+    let r = DsmRange {
+        cattr: 0,
+        blocks: 1,
+        slba: 11,
+    };
+    a.dataset_management(&[r], dsm_attr::AD).await.unwrap();
+    let back = a.read(10, 2).await.unwrap();
+    assert_eq!(&back[..BS], &d[..BS]);
+    assert!(
+        back[BS..].iter().all(|&x| x == 0),
+        "deallocated reads zeroes"
+    );
+
+    let we = ReservationType::WriteExclusive;
+    a.reservation_register(RegisterAction::Register, false, Cptpl::NoChange, 0, 0xA)
+        .await
+        .unwrap();
+    b.reservation_register(RegisterAction::Register, false, Cptpl::NoChange, 0, 0xB)
+        .await
+        .unwrap();
+    a.reservation_acquire(AcquireAction::Acquire, false, we, 0xA, 0)
+        .await
+        .unwrap();
+    // Both of A's paths write; B reads but may not write.
+    for _ in 0..4 {
+        a.write(20, pattern(BS, 1)).await.unwrap();
+    }
+    b.read(20, 1).await.unwrap();
+    assert_eq!(
+        b.write(20, pattern(BS, 2)).await,
+        Err(IoError::Status { sct: 0, sc: 0x83 })
+    );
+    let st = b.reservation_report(4096).await.unwrap();
+    assert_eq!((st.rtype, st.registrants_total), (1, 2));
+    assert_eq!(st.registrants.iter().filter(|r| r.holds).count(), 1);
+    assert_eq!(st.registrants[0].hostid, rig.host.hostid, "A holds");
+    // B fences A off.
+    b.reservation_acquire(AcquireAction::Preempt, false, we, 0xB, 0xA)
+        .await
+        .unwrap();
+    b.write(20, pattern(BS, 2)).await.unwrap();
+    let st = a.reservation_report(4096).await.unwrap();
+    assert_eq!(st.registrants.len(), 1);
+    assert_eq!(st.registrants[0].hostid, host_b.hostid);
+    assert!(st.registrants[0].holds);
+}
