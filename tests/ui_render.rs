@@ -521,3 +521,51 @@ fn header_without_a_configured_load() {
     // Only verify counts write+read pairs.
     assert!(!t.contains("pairs"), "{t}");
 }
+
+/// The reservation the initiator read shows under its namespace in
+/// Subsystems: type, holder (this host named as such), registrants with
+/// their keys, the holder starred.
+#[test]
+fn subsystems_show_the_reservation_and_its_registrants() {
+    use mpath_console::host::cmd::{Registrant, ReservationStatus};
+    use mpath_console::ui::resv::NsReservation;
+    let mut a = fixture::app(Theme::dark());
+    let me = [0x0a; 16];
+    let other = [0xb0; 16];
+    let mut s = (*a.snap).clone();
+    s.reservation = Some(NsReservation {
+        ctrlr: "Nvme0".into(),
+        nsid: 1,
+        this_host: Some(me),
+        report: Ok(ReservationStatus {
+            generation: 2,
+            rtype: 1,
+            registrants_total: 2,
+            ptpl: false,
+            registrants: vec![
+                Registrant {
+                    cntlid: 0xFFFF,
+                    holds: true,
+                    rkey: 0xa1,
+                    hostid: me,
+                },
+                Registrant {
+                    cntlid: 0xFFFF,
+                    holds: false,
+                    rkey: 0xb1,
+                    hostid: other,
+                },
+            ],
+        }),
+    });
+    s.seq += 1;
+    a.update(UiEvent::Snapshot(Arc::new(s)));
+    let b = render_to_buffer(&a.snap, &a, 160, 48);
+    let t = text(&b);
+    assert!(
+        t.contains("ns1 resv write_exclusive  holder this host  2 reg  gen 2"),
+        "{t}"
+    );
+    assert!(t.contains("★ this host key 0xa1"), "{t}");
+    assert!(t.contains("b0b0b0b0… key 0xb1"), "{t}");
+}

@@ -714,3 +714,92 @@ fn active_active_path_events_name_the_current_set_once() {
         Some("Nvme0n1: current paths: 127.0.0.2:5520 (was 127.0.0.1:4420, 127.0.0.2:5520)")
     );
 }
+
+/// The console's reservation view and keys against the embedded engines:
+/// the sampler reads Reservation Report and this host's Host Identifier
+/// through `bdev_nvme_send_cmd`; `R` registers this host and `A` reserves
+/// Write Exclusive, and the next read shows it, this host the holder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_and_changes_the_reservation_as_this_host() {
+    use mpath_console::engines::Engines;
+    use mpath_console::perf::config::PerfConfig;
+    use mpath_console::scenario;
+    use mpath_console::ui::app::{Effect, UiEvent};
+
+    let perf =
+        PerfConfig::from_args(["-z", "-q", "8", "-o", "4096", "-w", "verify", "-t", "30"]).unwrap();
+    let e = Engines::new(perf);
+    let free = |ip: &str| {
+        let l = std::net::TcpListener::bind((ip, 0)).unwrap();
+        l.local_addr().unwrap()
+    };
+    let steps = scenario::howto(&scenario::HowtoOpts {
+        listeners: vec![free("127.0.0.1"), free("127.0.0.2")],
+        paths: 2,
+        hdgst: false,
+        ddgst: false,
+        policy: None,
+        reconnect_delay_sec: 10,
+    });
+    e.run_steps(&steps).await.unwrap();
+    let control = e.control();
+    let mut st = State::new(&opts(), control.mode());
+    let s = fresh(&mut st, &control).await;
+    let r = s.reservation.clone().expect("the reservation was read");
+    let me = r.this_host.expect("this host's Host Identifier");
+    let report = r.report.clone().expect("a Reservation Report");
+    assert_eq!((report.rtype, report.registrants_total), (0, 0));
+    // Keys, through the console's pure update: R registers, A reserves.
+    let mut app = mpath_console::ui::fixture::app(mpath_console::ui::theme::Theme::dark());
+    let key = |c: char| {
+        UiEvent::Key(crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char(c),
+            crossterm::event::KeyModifiers::SHIFT,
+        ))
+    };
+    for c in ['R', 'A'] {
+        let mut snap = (*app.snap).clone();
+        snap.reservation = Some(next_reservation(&mut st, &control).await);
+        snap.seq += 1;
+        app.update(UiEvent::Snapshot(std::sync::Arc::new(snap)));
+        let fx = app.update(key(c));
+        let [Effect::Call(call)] = fx.as_slice() else {
+            panic!("{c}: expected one call, got {fx:?}")
+        };
+        assert_eq!(call.method, "bdev_nvme_send_cmd");
+        let v = control
+            .call(call.app, &call.method, call.params.clone())
+            .await
+            .unwrap();
+        assert!(
+            mpath_console::ui::resv::cpl_status(&v)
+                .unwrap()
+                .is_success(),
+            "{c}: {v}"
+        );
+    }
+    let r = next_reservation(&mut st, &control).await;
+    let report = r.report.clone().expect("a Reservation Report");
+    assert_eq!(report.rtype, 1, "Write Exclusive");
+    assert_eq!(report.registrants.len(), 1);
+    assert!(report.registrants[0].holds && report.registrants[0].hostid == me);
+    assert_eq!(r.own_key(), Some(mpath_console::ui::resv::host_key(&me)));
+}
+
+async fn fresh(
+    st: &mut State,
+    control: &std::sync::Arc<dyn mpath_console::control::Control>,
+) -> mpath_console::ui::Snapshot {
+    let r = sampler::poll(&**control, st).await;
+    st.ingest(r, &**control)
+}
+
+/// The next reservation read (the sampler reads it once a second).
+async fn next_reservation(
+    st: &mut State,
+    control: &std::sync::Arc<dyn mpath_console::control::Control>,
+) -> mpath_console::ui::resv::NsReservation {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let s = fresh(st, control).await;
+    s.reservation.expect("a reservation read")
+}

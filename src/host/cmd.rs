@@ -129,6 +129,23 @@ pub enum ReservationType {
     ExclusiveAccessAllRegistrants = 6,
 }
 
+impl ReservationType {
+    /// The type an RTYPE byte names; `None` for 0 (none) and reserved values.
+    pub fn from_u8(v: u8) -> Option<ReservationType> {
+        use ReservationType::*;
+        [
+            WriteExclusive,
+            ExclusiveAccess,
+            WriteExclusiveRegistrantsOnly,
+            ExclusiveAccessRegistrantsOnly,
+            WriteExclusiveAllRegistrants,
+            ExclusiveAccessAllRegistrants,
+        ]
+        .into_iter()
+        .find(|t| *t as u8 == v)
+    }
+}
+
 /// Reservation Register action (RREGA).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]

@@ -51,6 +51,31 @@ pub mod nvm {
     pub const COPY: u8 = 0x19;
 }
 
+/// Reservation types (RTYPE).
+pub mod rtype {
+    pub const NONE: u8 = 0;
+    pub const WRITE_EXCLUSIVE: u8 = 1;
+    pub const EXCLUSIVE_ACCESS: u8 = 2;
+    pub const WRITE_EXCLUSIVE_REG_ONLY: u8 = 3;
+    pub const EXCLUSIVE_ACCESS_REG_ONLY: u8 = 4;
+    pub const WRITE_EXCLUSIVE_ALL_REGS: u8 = 5;
+    pub const EXCLUSIVE_ACCESS_ALL_REGS: u8 = 6;
+
+    /// Short names, as operators and the console write them.
+    pub fn name(t: u8) -> &'static str {
+        match t {
+            NONE => "none",
+            WRITE_EXCLUSIVE => "write_exclusive",
+            EXCLUSIVE_ACCESS => "exclusive_access",
+            WRITE_EXCLUSIVE_REG_ONLY => "write_exclusive_reg_only",
+            EXCLUSIVE_ACCESS_REG_ONLY => "exclusive_access_reg_only",
+            WRITE_EXCLUSIVE_ALL_REGS => "write_exclusive_all_regs",
+            EXCLUSIVE_ACCESS_ALL_REGS => "exclusive_access_all_regs",
+            _ => "reserved",
+        }
+    }
+}
+
 /// Fabrics command types (FCTYPE, SQE byte 4 when OPC = 0x7F).
 pub mod fctype {
     pub const PROPERTY_SET: u8 = 0x00;

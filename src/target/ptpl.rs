@@ -14,7 +14,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::resv::{rtype, Registrant, Reservation, MAX_REGISTRANTS};
+use super::resv::{Registrant, Reservation, MAX_REGISTRANTS};
+use crate::nvme::opcodes::rtype;
 
 #[derive(Serialize, Deserialize)]
 struct FileRegistrant {

@@ -12,36 +12,11 @@
 //! by the 128-bit Host Identifier of their admin Connect only, so the
 //! controllers of one host on every path share one registration.
 
-use crate::nvme::opcodes::nvm;
+use crate::nvme::opcodes::{nvm, rtype};
 use crate::nvme::status::Status;
 
 /// A host's 128-bit Host Identifier, as sent in the Connect data.
 pub type HostId = [u8; 16];
-
-/// Reservation types (RTYPE).
-pub mod rtype {
-    pub const NONE: u8 = 0;
-    pub const WRITE_EXCLUSIVE: u8 = 1;
-    pub const EXCLUSIVE_ACCESS: u8 = 2;
-    pub const WRITE_EXCLUSIVE_REG_ONLY: u8 = 3;
-    pub const EXCLUSIVE_ACCESS_REG_ONLY: u8 = 4;
-    pub const WRITE_EXCLUSIVE_ALL_REGS: u8 = 5;
-    pub const EXCLUSIVE_ACCESS_ALL_REGS: u8 = 6;
-
-    /// Short names, as operators and the console write them.
-    pub fn name(t: u8) -> &'static str {
-        match t {
-            NONE => "none",
-            WRITE_EXCLUSIVE => "write_exclusive",
-            EXCLUSIVE_ACCESS => "exclusive_access",
-            WRITE_EXCLUSIVE_REG_ONLY => "write_exclusive_reg_only",
-            EXCLUSIVE_ACCESS_REG_ONLY => "exclusive_access_reg_only",
-            WRITE_EXCLUSIVE_ALL_REGS => "write_exclusive_all_regs",
-            EXCLUSIVE_ACCESS_ALL_REGS => "exclusive_access_all_regs",
-            _ => "reserved",
-        }
-    }
-}
 
 /// Reservation Notification log page types, and the matching bit of the
 /// Reservation Notification Mask feature (bit = 1 << type).

@@ -17,6 +17,7 @@ use tui_input::Input;
 use super::cmdline::{self, History};
 use super::keymap::{Action, Keymap};
 use super::layout;
+use super::resv;
 use super::snapshot::{IoPath, Listener, LogEntry, LogKind, Snapshot};
 use super::theme::Theme;
 use crate::control::App as Target;
@@ -433,6 +434,17 @@ impl App {
         let Some(p) = self.pending.remove(&id) else {
             return;
         };
+        // A raw command's RPC succeeds whatever the NVMe status: say it.
+        if let (Ok(v), "bdev_nvme_send_cmd") = (&result, p.method.as_str()) {
+            match resv::cpl_status(v) {
+                Ok(st) if st.is_success() => self.note(Level::Info, "NVMe command: Success"),
+                Ok(st) => self.note(
+                    Level::Error,
+                    format!("NVMe command: {}", resv::describe(st)),
+                ),
+                Err(e) => self.note(Level::Error, format!("bdev_nvme_send_cmd: {e}")),
+            }
+        }
         match &result {
             Ok(v) => {
                 let mut short = v.to_string();
@@ -690,6 +702,7 @@ impl App {
                 self.overlay = Overlay::Workload { sel };
                 vec![]
             }
+            ResvRegister | ResvAcquire | ResvRelease => self.reservation(a),
             DropConns => self.listener_fault('x', "mpath_listener_drop_connections", None),
             Blackhole => self.listener_fault('b', "mpath_listener_blackhole", None),
             Delay => self.listener_fault('d', "mpath_listener_delay", Some(FAULT_DELAY_MS)),
@@ -712,6 +725,59 @@ impl App {
                 vec![]
             }
         }
+    }
+
+    /// Register / Acquire (or Preempt) / Release as this host, through
+    /// `bdev_nvme_send_cmd`, from the last Reservation Report read.
+    fn reservation(&mut self, a: Action) -> Vec<Effect> {
+        let Some(r) = self.snap.reservation.clone() else {
+            let why = if self.snap.initiator.has_method("bdev_nvme_send_cmd") == Some(false) {
+                "reservations: the initiator has no bdev_nvme_send_cmd"
+            } else {
+                "reservations: not read yet"
+            };
+            self.note(Level::Warn, why);
+            return vec![];
+        };
+        let (Some(me), Ok(st)) = (r.this_host, r.report.as_ref()) else {
+            let why = r
+                .report
+                .as_ref()
+                .err()
+                .cloned()
+                .unwrap_or_else(|| "this host's Host Identifier is not known yet".into());
+            self.note(Level::Warn, format!("reservations: {why}"));
+            return vec![];
+        };
+        let key = resv::host_key(&me);
+        let own = r.own_key();
+        let holder = st.registrants.iter().find(|g| g.holds);
+        let params = match a {
+            Action::ResvRegister => {
+                resv::register_params(&r.ctrlr, r.nsid, own.unwrap_or(key), own.is_some())
+            }
+            _ if own.is_none() => {
+                self.note(Level::Warn, "register this host first (R)");
+                return vec![];
+            }
+            Action::ResvAcquire => match holder {
+                Some(h) if h.hostid == me => {
+                    self.note(Level::Info, "this host already holds the reservation");
+                    return vec![];
+                }
+                h => resv::acquire_params(&r.ctrlr, r.nsid, own.unwrap_or(key), h.map(|h| h.rkey)),
+            },
+            _ => match (holder, crate::host::cmd::ReservationType::from_u8(st.rtype)) {
+                (Some(h), Some(t)) if h.hostid == me => {
+                    resv::release_params(&r.ctrlr, r.nsid, own.unwrap_or(key), t)
+                }
+                _ => {
+                    self.note(Level::Warn, "this host holds no reservation");
+                    return vec![];
+                }
+            },
+        };
+        self.call(Target::Initiator, "bdev_nvme_send_cmd", Some(params))
     }
 
     /// One of our `mpath_listener_*` fault methods on the listener of the

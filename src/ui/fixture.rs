@@ -308,6 +308,7 @@ pub fn snapshot() -> Snapshot {
         conns: Conns { rows, error: None },
         events,
         raw_subsystems: None,
+        reservation: None,
     }
 }
 

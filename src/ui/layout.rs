@@ -93,14 +93,11 @@ pub fn compute(w: u16, h: u16, app: &App) -> Areas {
     // Connections table one more line (why rates are n/a, when they are).
     let n_listeners = app.snap.listeners.len().max(1) as u16;
     let n_paths = app.snap.paths.len().max(1) as u16;
-    let sub_lines: u16 = app
-        .snap
-        .subsystems
-        .iter()
-        .filter(|s| s.subtype != "Discovery")
-        .map(|s| s.namespaces.len().max(1) as u16 + 3)
-        .sum::<u16>()
-        .max(2);
+    let sub_lines = u16::try_from(super::panes::subsystems::content_lines(
+        &app.snap, &app.theme,
+    ))
+    .unwrap_or(u16::MAX)
+    .max(2);
     let top_need = (n_listeners + 1).max(sub_lines) + 2;
     let paths_need = n_paths + 3;
     let conns_need = app.snap.conns.rows.len().max(2) as u16 + 4;
@@ -110,7 +107,7 @@ pub fn compute(w: u16, h: u16, app: &App) -> Areas {
         // Left: the tables, then the events; right: the load charts.
         let right_w = (w * 34 / 100).clamp(56, 96);
         let left_w = w - right_w;
-        let top_h = top_need.clamp(5, 10);
+        let top_h = top_need.clamp(5, 14);
         let paths_h = paths_need.clamp(5, 10);
         let sub_w = (left_w * 36 / 100).max(36);
         panes.push((Pane::Subsystems, rect(0, body.y, sub_w, top_h)));

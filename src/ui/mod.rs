@@ -28,6 +28,7 @@ pub mod fmt;
 pub mod keymap;
 pub mod layout;
 pub mod panes;
+pub mod resv;
 pub mod sampler;
 pub mod shot;
 pub mod snapshot;

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use super::fmt;
+use super::resv;
 use super::snapshot::*;
 use crate::control::{App, Control, ControlError};
 use crate::sockstat::{self, TcpConn};
@@ -27,6 +28,9 @@ pub const POLL_TIMEOUT: Duration = Duration::from_secs(2);
 pub const HISTORY_POINTS: usize = 60;
 /// Events kept in the snapshot.
 pub const EVENTS_KEPT: usize = 500;
+/// How often the reservation is read: it changes only by command, and each
+/// read is one command on the I/O queue.
+const RESV_PERIOD: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug)]
 pub struct SamplerOpts {
@@ -111,6 +115,10 @@ pub struct RawPoll {
     pub perf_status: Option<Answer>,
     pub iostat: Option<Answer>,
     pub host_events: Option<Answer>,
+    /// Reservation Report and Host Identifier through `bdev_nvme_send_cmd`
+    /// (about once a second).
+    pub resv_report: Option<Answer>,
+    pub host_id: Option<Answer>,
     pub sock: Option<Result<Vec<TcpConn>, String>>,
     /// When `sock`'s counters were read (`None`: at `at`).
     pub sock_at: Option<Instant>,
@@ -135,6 +143,8 @@ impl RawPoll {
             perf_status: None,
             iostat: None,
             host_events: None,
+            resv_report: None,
+            host_id: None,
             sock: None,
             sock_at: None,
             sys: None,
@@ -192,7 +202,7 @@ pub async fn poll(c: &dyn Control, st: &State) -> RawPoll {
         r
     };
     let ini = async {
-        let mut r: [Option<Answer>; 7] = Default::default();
+        let mut r: [Option<Answer>; 9] = Default::default();
         if !c.has(App::Initiator) {
             return r;
         }
@@ -224,6 +234,14 @@ pub async fn poll(c: &dyn Control, st: &State) -> RawPoll {
             let p = json!({ "since": st.next_event });
             r[6] = Some(call(c, App::Initiator, "mpath_host_events", Some(p)).await);
         }
+        if let Some((ctrlr, nsid)) = st.reservation_due(raw.at, &r[0]) {
+            if st.host_id.is_none() {
+                let p = resv::host_id_params(&ctrlr);
+                r[8] = Some(call(c, App::Initiator, "bdev_nvme_send_cmd", Some(p)).await);
+            }
+            let p = resv::report_params(&ctrlr, nsid);
+            r[7] = Some(call(c, App::Initiator, "bdev_nvme_send_cmd", Some(p)).await);
+        }
         r
     };
     let (t, i) = tokio::join!(tgt, ini);
@@ -233,7 +251,9 @@ pub async fn poll(c: &dyn Control, st: &State) -> RawPoll {
     raw.qpairs = t.3;
     raw.tgt_ctrlrs = t.4;
     raw.tgt_bdevs = t.5;
-    let [m, p, b, k, ps, io, ev] = i;
+    let [m, p, b, k, ps, io, ev, rr, hid] = i;
+    raw.resv_report = rr;
+    raw.host_id = hid;
     raw.ini_methods = m;
     raw.io_paths = p;
     raw.ini_bdev = b;
@@ -430,6 +450,9 @@ pub struct State {
     stall: Stall,
     stall_prev_completed: Option<u64>,
     period: Duration,
+    /// When the reservation was last read, and this host's ID once known.
+    resv_at: Option<Instant>,
+    host_id: Option<[u8; 16]>,
 }
 
 impl State {
@@ -455,7 +478,49 @@ impl State {
             stall: Stall::default(),
             stall_prev_completed: None,
             period: o.refresh,
+            resv_at: None,
+            host_id: None,
         }
+    }
+
+    /// The controller and namespace to read the reservation of, when a
+    /// read is due (once a second, if the initiator has
+    /// `bdev_nvme_send_cmd` and the bdev is an NVMe one).
+    fn reservation_due(&self, now: Instant, fresh: &Option<Answer>) -> Option<(String, u32)> {
+        if !self.initiator_has("bdev_nvme_send_cmd", fresh) {
+            return None;
+        }
+        if self
+            .resv_at
+            .is_some_and(|t| now.saturating_duration_since(t) < RESV_PERIOD)
+        {
+            return None;
+        }
+        resv::bdev_target(&self.bdev)
+    }
+
+    /// Folds a reservation read into the snapshot.
+    fn take_reservation(&mut self, raw: &RawPoll, s: &mut Snapshot) {
+        if let Some(Ok(v)) = &raw.host_id {
+            self.host_id = resv::parse_host_id(v).ok();
+        }
+        let Some(a) = &raw.resv_report else {
+            return;
+        };
+        self.resv_at = Some(raw.at);
+        let Some((ctrlr, nsid)) = resv::bdev_target(&self.bdev) else {
+            return;
+        };
+        let report = match a {
+            Ok(v) => resv::parse_report(v),
+            Err(e) => Err(e.msg.clone()),
+        };
+        s.reservation = Some(resv::NsReservation {
+            ctrlr,
+            nsid,
+            this_host: self.host_id,
+            report,
+        });
     }
 
     fn initiator_has(&self, m: &str, fresh: &Option<Answer>) -> bool {
@@ -637,6 +702,7 @@ impl State {
                 ..Load::default()
             };
         }
+        self.take_reservation(&raw, &mut s);
         if let Some(Ok(v)) = &raw.host_events {
             self.take_host_events(v);
         }

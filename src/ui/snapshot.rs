@@ -321,6 +321,8 @@ pub struct Snapshot {
     pub events: Vec<LogEntry>,
     /// Raw last answers, for the `:` command line's completion.
     pub raw_subsystems: Option<Value>,
+    /// The reservation on the bdev's namespace, read by the initiator.
+    pub reservation: Option<super::resv::NsReservation>,
 }
 
 impl Snapshot {

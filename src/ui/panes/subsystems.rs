@@ -7,9 +7,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::{frame, grey, tick};
+use crate::host::cmd::ReservationStatus;
 use crate::ui::app::{App, Pane};
 use crate::ui::fmt;
-use crate::ui::snapshot::Snapshot;
+use crate::ui::resv;
+use crate::ui::snapshot::{Snapshot, Subsystem};
+use crate::ui::theme::Theme;
 
 pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer) {
     let t = &app.theme;
@@ -58,6 +61,7 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
         if x.namespaces.is_empty() {
             lines.push(Line::styled(" no namespaces", t.muted));
         }
+        lines.extend(reservation_lines(s, x, t, w));
         lines.push(Line::from(vec![
             Span::styled(" any host ", t.muted),
             tick(x.allow_any_host, t),
@@ -94,7 +98,7 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
     let start = subs
         .iter()
         .take(sel)
-        .map(|x| 3 + x.namespaces.len().max(1))
+        .map(|x| block_lines(s, x, t))
         .sum::<usize>();
     let scroll = if start + 3 > usize::from(inner.height) {
         start
@@ -107,4 +111,86 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
     if s.target.stale() {
         grey(inner, t, buf);
     }
+}
+
+/// Lines one subsystem's block takes: NQN, namespaces, the reservation,
+/// flags, SN/MN.
+fn block_lines(s: &Snapshot, x: &Subsystem, t: &Theme) -> usize {
+    3 + x.namespaces.len().max(1) + reservation_lines(s, x, t, usize::MAX).len()
+}
+
+/// Lines the pane needs to show every subsystem, for the layout.
+pub fn content_lines(s: &Snapshot, t: &Theme) -> usize {
+    s.subsystems
+        .iter()
+        .filter(|x| x.subtype != "Discovery")
+        .map(|x| block_lines(s, x, t))
+        .sum()
+}
+
+/// Registrants listed under the reservation line before "+N more".
+const REGISTRANTS_SHOWN: usize = 4;
+
+/// The reservation on the console's namespace, as the initiator read it
+/// (Reservation Report): type, holder, generation, PTPL, then the
+/// registrants, this host marked. Only under the console's subsystem.
+fn reservation_lines<'a>(s: &Snapshot, x: &Subsystem, t: &Theme, w: usize) -> Vec<Line<'a>> {
+    let Some(r) = s.reservation.as_ref() else {
+        return vec![];
+    };
+    if x.nqn != s.nqn || !x.namespaces.iter().any(|n| n.nsid == r.nsid) {
+        return vec![];
+    }
+    let head = Span::styled(format!(" ns{} resv ", r.nsid), t.accent);
+    let st: &ReservationStatus = match &r.report {
+        Ok(st) => st,
+        Err(e) => {
+            return vec![Line::from(vec![
+                head,
+                Span::styled(fmt::truncate(e, w.saturating_sub(12).max(4)), t.muted),
+            ])]
+        }
+    };
+    let me = |id: &[u8; 16]| r.this_host.as_ref() == Some(id);
+    let who = |id: &[u8; 16]| {
+        if me(id) {
+            "this host".to_string()
+        } else {
+            resv::short_id(id)
+        }
+    };
+    let mut first = vec![head];
+    if st.rtype == 0 {
+        first.push(Span::styled("none", t.muted));
+    } else {
+        first.push(Span::styled(
+            crate::nvme::opcodes::rtype::name(st.rtype).to_string(),
+            t.warn,
+        ));
+        if let Some(h) = st.registrants.iter().find(|g| g.holds) {
+            first.push(Span::styled("  holder ", t.muted));
+            first.push(Span::raw(who(&h.hostid)));
+        }
+    }
+    first.push(Span::styled(
+        format!("  {} reg  gen {}", st.registrants_total, st.generation),
+        t.muted,
+    ));
+    if st.ptpl {
+        first.push(Span::styled("  PTPL", t.muted));
+    }
+    let mut out = vec![Line::from(first)];
+    for g in st.registrants.iter().take(REGISTRANTS_SHOWN) {
+        let mark = if g.holds { "   ★ " } else { "     " };
+        let style = if me(&g.hostid) { t.ok } else { t.muted };
+        out.push(Line::from(vec![
+            Span::styled(mark, t.warn),
+            Span::styled(format!("{} key {:#x}", who(&g.hostid), g.rkey), style),
+        ]));
+    }
+    let more = (st.registrants_total as usize).saturating_sub(REGISTRANTS_SHOWN);
+    if more > 0 {
+        out.push(Line::styled(format!("     +{more} more"), t.muted));
+    }
+    out
 }
