@@ -30,12 +30,6 @@ if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
 fi
 command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust with rustup first"
 
-# ---- shared/ (reference docs and golden vectors), beside the repository ------------
-[ -d "$ROOT/../shared/vectors" ] ||
-    die "$ROOT/../shared/vectors not found: the shared folder must sit beside the repository"
-MPATH_SHARED="$(cd "$ROOT/../shared" && pwd)"
-export MPATH_SHARED
-
 # ---- Debian packages ---------------------------------------------------------------
 pkgs=()
 command -v tshark >/dev/null 2>&1 || pkgs+=(tshark)
@@ -89,7 +83,7 @@ cargo fmt --all -- --check || die "formatting differs: run 'cargo fmt --all'"
 step "cargo clippy --release --workspace --all-targets -- -D warnings"
 cargo clippy --release --workspace --all-targets -- -D warnings || die "clippy found problems (above)"
 
-step "cargo test --release --workspace --no-fail-fast (SPDK_RPC=$SPDK_RPC, MPATH_SHARED=$MPATH_SHARED)"
+step "cargo test --release --workspace --no-fail-fast (SPDK_RPC=$SPDK_RPC)"
 cargo test --release --workspace --no-fail-fast || die "tests failed (above)"
 
 step "all checks passed"

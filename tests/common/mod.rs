@@ -26,21 +26,18 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long [`rpc_raw`] waits for a response line.
 pub const RAW_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The shared folder (reference docs, golden vectors): `$MPATH_SHARED`, else
-/// `../shared` beside the repository.
-pub fn shared_dir() -> PathBuf {
-    match std::env::var_os("MPATH_SHARED") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"),
-    }
+/// The golden data recorded from SPDK v24.09, kept in the repository:
+/// `tests/golden/spdk-v24.09/` (what each file is: its README.md).
+pub fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/spdk-v24.09")
 }
 
-/// The golden exchange `NN-*.json` of `vectors/spdk-v24.09/rpc/`, parsed.
+/// The golden exchange `NN-*.json` of `rpc/` in [`golden_dir`], parsed.
 pub fn golden_rpc(nn: u32) -> Value {
-    let dir = shared_dir().join("vectors/spdk-v24.09/rpc");
+    let dir = golden_dir().join("rpc");
     let prefix = format!("{nn:02}-");
-    let entries = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("golden dir {}: {e} (set MPATH_SHARED)", dir.display()));
+    let entries =
+        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("golden dir {}: {e}", dir.display()));
     for e in entries.flatten() {
         if e.file_name().to_string_lossy().starts_with(&prefix) {
             let text = std::fs::read_to_string(e.path()).expect("read golden file");
