@@ -3,7 +3,7 @@
 each) from the golden SPDK v24.09 vectors, our themes and scenarios, and
 hand-built operation sequences for target_commands.
 
-    python3 fuzz/make_corpus.py [--shared ../shared]
+    python3 fuzz/make_corpus.py [--golden tests/golden/spdk-v24.09]
 
 Re-running replaces the seeds with the same bytes (names are content hashes).
 The input layouts are those documented at the top of each fuzz/harness/*.rs.
@@ -53,10 +53,10 @@ class Corpus:
             f.write(data)
 
 
-def pdus(shared):
+def pdus(golden):
     out = []
     for name in ("howto", "digests"):
-        path = os.path.join(shared, "vectors/spdk-v24.09/pcap", name + ".pdus.jsonl")
+        path = os.path.join(golden, "pcap", name + ".pdus.jsonl")
         with open(path) as f:
             for line in f:
                 r = json.loads(line)
@@ -66,8 +66,8 @@ def pdus(shared):
     return out
 
 
-def rpc_files(shared):
-    files = sorted(glob.glob(os.path.join(shared, "vectors/spdk-v24.09/rpc/*.json")))
+def rpc_files(golden):
+    files = sorted(glob.glob(os.path.join(golden, "rpc", "*.json")))
     return [json.load(open(p)) for p in files]
 
 
@@ -362,10 +362,10 @@ def scenario_parser():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
+    ap.add_argument("--golden", default=os.path.join(ROOT, "tests", "golden", "spdk-v24.09"))
     a = ap.parse_args()
-    rows = pdus(a.shared)
-    files = rpc_files(a.shared)
+    rows = pdus(a.golden)
+    files = rpc_files(a.golden)
     for corpus in (pdu_decoder(rows), nvme_structs(rows), rpc_request(files), rpc_methods(files),
                    target_commands(rows), theme_parser(), scenario_parser()):
         print(f"{os.path.relpath(corpus.dir, ROOT)}: {len(corpus.seen)} files")

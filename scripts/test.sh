@@ -7,8 +7,10 @@
 #   venv:   target/spdk-venv with SPDK's client (PyPI spdk==26.5), reused
 #   rustup: rustfmt, clippy (only if missing)
 #   checks: cargo fmt --check, cargo clippy -D warnings, cargo test
-# clippy and the tests both use the release profile, so the workspace is
-# built once. A re-run skips every install that is already in place.
+# clippy and the tests both use the `ci` profile (release code generation
+# with overflow checks and debug assertions on, see Cargo.toml), so the
+# workspace is built once. A re-run skips every install that is already in
+# place.
 set -euo pipefail
 
 SPDK_PY_VERSION=26.5
@@ -29,12 +31,6 @@ if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
     . "$HOME/.cargo/env"
 fi
 command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust with rustup first"
-
-# ---- shared/ (reference docs and golden vectors), beside the repository ------------
-[ -d "$ROOT/../shared/vectors" ] ||
-    die "$ROOT/../shared/vectors not found: the shared folder must sit beside the repository"
-MPATH_SHARED="$(cd "$ROOT/../shared" && pwd)"
-export MPATH_SHARED
 
 # ---- Debian packages ---------------------------------------------------------------
 pkgs=()
@@ -86,10 +82,10 @@ done
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check || die "formatting differs: run 'cargo fmt --all'"
 
-step "cargo clippy --release --workspace --all-targets -- -D warnings"
-cargo clippy --release --workspace --all-targets -- -D warnings || die "clippy found problems (above)"
+step "cargo clippy --profile ci --workspace --all-targets -- -D warnings"
+cargo clippy --profile ci --workspace --all-targets -- -D warnings || die "clippy found problems (above)"
 
-step "cargo test --release --workspace --no-fail-fast (SPDK_RPC=$SPDK_RPC, MPATH_SHARED=$MPATH_SHARED)"
-cargo test --release --workspace --no-fail-fast || die "tests failed (above)"
+step "cargo test --profile ci --workspace --no-fail-fast (SPDK_RPC=$SPDK_RPC)"
+cargo test --profile ci --workspace --no-fail-fast || die "tests failed (above)"
 
 step "all checks passed"

@@ -1,5 +1,5 @@
 //! mpath-console: an NVMe/TCP target and host with SPDK's JSON-RPC as the
-//! control plane. See `DESIGN.md` in the shared folder for the architecture.
+//! control plane.
 //!
 //! Dependencies point one way: `nvme` ← `target` ← `rpc`; `sockstat` stands
 //! alone. `nvme` has no tokio and no sockets.

@@ -10,8 +10,8 @@
 //! * `bench --connect` drives an external target (`serve --role target`).
 //!
 //! The HOWTO's set-up comes from `tests/fixtures/howto.json` with free
-//! ports on 127.0.0.1 and 127.0.0.2. Skips (with a message) where tmux is
-//! missing; under `CI` a skip is a failure.
+//! ports on 127.0.0.1 and 127.0.0.2. Needs tmux: without it a test fails
+//! saying what to install.
 
 mod common;
 mod console;
@@ -21,7 +21,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::free_port;
+use common::{free_port, require_tool, wait_for_or};
 use console::*;
 use mpath_console::sockstat::{self, Filter};
 use serde_json::{json, Value};
@@ -33,12 +33,8 @@ static LOAD: Mutex<()> = Mutex::new(());
 const START: Duration = Duration::from_secs(20);
 const SCREEN: Duration = Duration::from_secs(15);
 
-fn tmux_or_skip(test: &str) -> bool {
-    if have("tmux", "-V") {
-        return true;
-    }
-    skip(test, "tmux is not installed (scripts/test.sh installs it)");
-    false
+fn require_tmux() {
+    require_tool("tmux", "-V", "tmux");
 }
 
 /// The HOWTO on free loopback ports: (scenario text, first listener,
@@ -143,7 +139,7 @@ fn mask(row: &str, a1: SocketAddr, a2: SocketAddr) -> String {
 /// Waits until `ports` accept a new listener (the process that had them
 /// is gone).
 fn wait_ports_free(ports: &[SocketAddr]) {
-    wait_for(
+    wait_for_or(
         "listener ports free again",
         Duration::from_secs(10),
         || {
@@ -176,9 +172,7 @@ fn first_lines(s: &str, n: usize) -> String {
 
 #[test]
 fn attach_over_unix_and_tcp_shows_what_run_shows() {
-    if !tmux_or_skip("attach_over_unix_and_tcp_shows_what_run_shows") {
-        return;
-    }
+    require_tmux();
     let t0 = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -323,9 +317,7 @@ fn kernel_path_rate(listener: SocketAddr, d: Duration) -> f64 {
 
 #[test]
 fn strict_backend_shows_per_path_rates_from_sock_diag() {
-    if !tmux_or_skip("strict_backend_shows_per_path_rates_from_sock_diag") {
-        return;
-    }
+    require_tmux();
     let _turn = LOAD.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -422,7 +414,7 @@ fn bench_connect_drives_an_external_target() {
     let mut b = Proc::spawn("bench --connect", bench, bench_log);
     // While it runs, the external target has its host: two controllers,
     // one per listener, with I/O qpairs.
-    let ctrlrs = wait_for(
+    let ctrlrs = wait_for_or(
         "the bench's controllers on the external target",
         Duration::from_secs(10),
         || {
@@ -442,7 +434,7 @@ fn bench_connect_drives_an_external_target() {
         || target.log_text(),
     );
     let log = b.log.clone();
-    let status = wait_for(
+    let status = wait_for_or(
         "bench --connect to finish",
         Duration::from_secs(30),
         || b.try_exit(),

@@ -4,6 +4,7 @@
 //! test names the NVMe Base 2.0 section it checks and the SPDK v24.09
 //! function (lib/nvmf/ctrlr.c) whose answers it expects.
 
+mod common;
 mod raw;
 
 use raw::target::{admin_queue, io_queue, Howto};

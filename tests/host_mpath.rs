@@ -2,12 +2,15 @@
 //! HOWTO's two attaches, I/O through the multipath bdev, and path moves on
 //! ANA changes, policy changes and lost connections.
 
-use std::net::{SocketAddr, TcpListener};
+mod common;
+
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::{free_port, wait_for_async};
 use mpath_console::bdev::BlockDevice;
 use mpath_console::host::Initiator;
 use mpath_console::rpc::{self, Router};
@@ -15,14 +18,6 @@ use mpath_console::target::Target;
 use serde_json::{json, Value};
 
 const NQN: &str = "nqn.2022-02.io.spdk:cnode0";
-
-fn free_port(ip: &str) -> u16 {
-    TcpListener::bind((ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Rig {
     tgt: Router,
@@ -194,17 +189,6 @@ impl Load {
     }
 }
 
-async fn wait_for(what: &str, limit: Duration, mut f: impl AsyncFnMut() -> bool) -> Duration {
-    let t0 = Instant::now();
-    while t0.elapsed() < limit {
-        if f().await {
-            return t0.elapsed();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{what}: not within {limit:?}");
-}
-
 fn port(p: SocketAddr) -> String {
     p.port().to_string()
 }
@@ -217,7 +201,7 @@ async fn howto_failover_and_active_active() {
     let l = load(bdev.clone(), 16);
 
     // active_passive: the first listener's path is current and carries I/O.
-    wait_for("I/O on path 1", Duration::from_secs(5), async || {
+    wait_for_async("I/O on path 1", Duration::from_secs(5), async || {
         let p = r.paths().await;
         p[0].0 == port(r.p1) && p[0].1 && !p[1].1 && p[0].2 > 100
     })
@@ -226,7 +210,7 @@ async fn howto_failover_and_active_active() {
 
     // First listener non_optimized: current moves to the second path.
     r.set_ana(r.p1, "non_optimized").await;
-    let took = wait_for("switch to path 2", Duration::from_secs(1), async || {
+    let took = wait_for_async("switch to path 2", Duration::from_secs(1), async || {
         let p = r.paths().await;
         !p[0].1 && p[1].1
     })
@@ -271,12 +255,12 @@ async fn howto_failover_and_active_active() {
         json!({"name": "Nvme0n1", "policy": "active_passive"}),
     )
     .await;
-    wait_for("path 1 current again", Duration::from_secs(2), async || {
+    wait_for_async("path 1 current again", Duration::from_secs(2), async || {
         r.paths().await[0].1
     })
     .await;
     r.set_ana(r.p1, "inaccessible").await;
-    wait_for("switch to path 2", Duration::from_secs(1), async || {
+    wait_for_async("switch to path 2", Duration::from_secs(1), async || {
         r.paths().await[1].1
     })
     .await;
@@ -289,7 +273,7 @@ async fn howto_failover_and_active_active() {
         json!({"nqn": NQN, "listen_address": listen(r.p1)}),
     )
     .await;
-    wait_for("switch to path 2", Duration::from_secs(2), async || {
+    wait_for_async("switch to path 2", Duration::from_secs(2), async || {
         let p = r.paths().await;
         p[1].1 && !p[0].1
     })
@@ -305,7 +289,7 @@ async fn howto_failover_and_active_active() {
         json!({"nqn": NQN, "listen_address": listen(r.p1)}),
     )
     .await;
-    wait_for(
+    wait_for_async(
         "path 1 back (failback)",
         Duration::from_secs(5),
         async || r.paths().await[0].1,
@@ -326,7 +310,7 @@ async fn blackhole_delay_and_restore() {
     let r = Rig::start(false).await;
     let bdev = r.host.bdev("Nvme0n1").expect("bdev");
     let l = load(bdev.clone(), 16);
-    wait_for("I/O on path 1", Duration::from_secs(5), async || {
+    wait_for_async("I/O on path 1", Duration::from_secs(5), async || {
         let p = r.paths().await;
         p[0].1 && p[0].2 > 100
     })
@@ -368,7 +352,7 @@ async fn blackhole_delay_and_restore() {
     let faults = r.t("mpath_listener_get_faults", json!({})).await;
     assert_eq!(faults[0]["fault"], "blackhole", "{faults}");
     assert_eq!(faults[0]["listen_address"]["trsvcid"], port(r.p1));
-    let took = wait_for("I/O moves to path 2", Duration::from_secs(6), async || {
+    let took = wait_for_async("I/O moves to path 2", Duration::from_secs(6), async || {
         let p = r.paths().await;
         p[1].1 && !p[0].1
     })
@@ -389,7 +373,7 @@ async fn blackhole_delay_and_restore() {
             .iter()
             .any(|(svc, current, _)| *svc == port(r.p1) && *current)
     };
-    wait_for("path 1 back", Duration::from_secs(8), p1_current).await;
+    wait_for_async("path 1 back", Duration::from_secs(8), p1_current).await;
 
     // Delay: the path stays current, and its answers come 200 ms late.
     r.t(

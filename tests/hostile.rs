@@ -1,4 +1,4 @@
-//! Hostile peers against the embedded target (issue 6): each gets a bounded
+//! Hostile peers against the embedded target: each gets a bounded
 //! answer as the NVMe/TCP spec and SPDK give it, the process's memory stays
 //! bounded, and a bystander connection on the other listener keeps doing
 //! I/O throughout.
@@ -22,6 +22,7 @@
 //! The tests run one at a time (`SERIAL`): they measure this process's RSS
 //! and the kernel's sockets, which tests running alongside would disturb.
 
+mod common;
 mod raw;
 
 use std::io::{ErrorKind, Write};
@@ -29,10 +30,10 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::{wait_for, wait_for_or};
 use mpath_console::target::fault::ListenerFault;
 use raw::target::{
-    admin_queue, io_queue, kernel_sockets, rss_bytes, target_connections, wait_for, Bystander,
-    Howto, BS, NQN,
+    admin_queue, io_queue, kernel_sockets, rss_bytes, target_connections, Bystander, Howto, BS, NQN,
 };
 use raw::{Host, Sqe, HOSTNQN};
 use serde_json::json;
@@ -68,9 +69,9 @@ fn connect_sqe(qid: u16, sqsize: u16, kato: u32) -> Sqe {
         .u32_at(48, kato)
 }
 
-/// Raises the soft RLIMIT_NOFILE towards `want` (up to the hard limit);
-/// returns the soft limit in force.
-fn raise_nofile(want: u64) -> u64 {
+/// Raises the soft RLIMIT_NOFILE to the hard limit and returns the soft
+/// limit in force.
+fn raise_nofile() -> u64 {
     let mut r = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -78,11 +79,18 @@ fn raise_nofile(want: u64) -> u64 {
     // SAFETY: plain syscalls on a valid, owned struct.
     unsafe {
         assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut r), 0);
-        if r.rlim_cur < want {
-            r.rlim_cur = want.min(r.rlim_max);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
-            libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
+        if r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            let rc = libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+            assert_eq!(
+                rc,
+                0,
+                "setrlimit(RLIMIT_NOFILE, {}): {}",
+                r.rlim_max,
+                std::io::Error::last_os_error()
+            );
         }
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut r), 0);
     }
     r.rlim_cur
 }
@@ -90,8 +98,9 @@ fn raise_nofile(want: u64) -> u64 {
 // ---- 1. thousands of connections ---------------------------------------------
 
 /// 2000 connections to one listener (each costs this process two fds, the
-/// host's end and the target's: RLIMIT_NOFILE is raised if needed, and the
-/// count lowered if the hard limit does not allow it). A quarter each stay
+/// host's end and the target's: the soft RLIMIT_NOFILE is raised to the
+/// hard limit, and the test fails if even that leaves too little room; it
+/// never opens fewer). A quarter each stay
 /// idle, send half an ICReq header, complete ICReq/ICResp, or go on to an
 /// admin Connect. Every ICReq gets its ICResp and every Connect its
 /// CNTLID, the target keeps serving the bystander and a new, well-behaved
@@ -101,10 +110,14 @@ fn raise_nofile(want: u64) -> u64 {
 #[test]
 fn thousands_of_connections_come_and_go() {
     let _serial = serial();
-    const WANT: usize = 2000;
-    let limit = raise_nofile(2 * WANT as u64 + 512);
-    let n = WANT.min((limit.saturating_sub(512) / 2) as usize) & !3;
-    assert!(n >= 400, "RLIMIT_NOFILE {limit} leaves room for {n} only");
+    let n: usize = 2000;
+    let need = 2 * n as u64 + 512;
+    let limit = raise_nofile();
+    assert!(
+        limit >= need,
+        "RLIMIT_NOFILE: the hard limit {limit} is below the {need} descriptors {n} connections \
+         need (two each, plus 512); raise it (ulimit -Hn {need}, or LimitNOFILE= for a service)"
+    );
     eprintln!("opening {n} connections (RLIMIT_NOFILE {limit})");
 
     let t = Howto::start();
@@ -147,10 +160,11 @@ fn thousands_of_connections_come_and_go() {
         }
     }
     let opened = started.elapsed();
-    assert!(
-        wait_for(Duration::from_secs(20), || target_connections(port) == n),
-        "the target holds all {n}: {}",
-        target_connections(port)
+    wait_for_or(
+        &format!("the target holds all {n}"),
+        Duration::from_secs(20),
+        || target_connections(port) == n,
+        || format!("it holds {}", target_connections(port)),
     );
     let rss1 = rss_bytes();
     let connected = n / 4;
@@ -183,17 +197,17 @@ fn thousands_of_connections_come_and_go() {
     );
 
     drop((hosts, a, q));
-    assert!(
-        wait_for(Duration::from_secs(20), || target_connections(port) == 0),
-        "the target closes every connection: {} left",
-        target_connections(port)
+    wait_for_or(
+        "the target closes every connection",
+        Duration::from_secs(20),
+        || target_connections(port) == 0,
+        || format!("{} left", target_connections(port)),
     );
-    assert!(
-        wait_for(Duration::from_secs(5), || t.qpairs() == qpairs0
-            && t.controllers() == ctrls0),
-        "qpairs {} controllers {} after close",
-        t.qpairs(),
-        t.controllers()
+    wait_for_or(
+        "qpairs and controllers back to the bystander's",
+        Duration::from_secs(5),
+        || t.qpairs() == qpairs0 && t.controllers() == ctrls0,
+        || format!("qpairs {} controllers {}", t.qpairs(), t.controllers()),
     );
     by.assert_progress(Duration::from_secs(5), "after they closed");
     eprintln!("closed: RSS {} MiB", rss_bytes() / MIB);
@@ -377,11 +391,15 @@ fn stalled_reader_within_queue_depth() {
     q.send_raw(&batch);
     // The target works until the sockets are full, then waits.
     let mut last = (0, 0);
-    assert!(wait_for(Duration::from_secs(10), || {
-        thread::sleep(Duration::from_millis(200));
-        let now = in_kernel(host_port, t.p1.port());
-        std::mem::replace(&mut last, now) == now
-    }));
+    wait_for(
+        "the target to stop reading",
+        Duration::from_secs(10),
+        || {
+            thread::sleep(Duration::from_millis(200));
+            let now = in_kernel(host_port, t.p1.port());
+            std::mem::replace(&mut last, now) == now
+        },
+    );
     by.assert_progress(Duration::from_secs(5), "while the host is stalled");
     let (handled, (kernel, unread_cmds)) = by.quiesced(|| {
         (

@@ -9,7 +9,7 @@ mod common;
 
 use std::io::Write;
 use std::os::unix::net::UnixStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{free_port, rpc_cli, rpc_raw, Serve};
 use mpath_console::sockstat::{self, Filter};
@@ -55,17 +55,6 @@ fn kernel_rx_bytes(port: u16) -> u64 {
         .filter(|c| c.local.port() == port)
         .filter_map(|c| c.info.as_ref().and_then(|i| i.bytes_received))
         .sum()
-}
-
-fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
-    let t0 = Instant::now();
-    while t0.elapsed() < limit {
-        if f() {
-            return t0.elapsed();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{what}: not within {limit:?}");
 }
 
 /// Growth of (per-path completed I/O, kernel bytes) on both ports over `d`.
@@ -225,7 +214,7 @@ fn howto_verbatim(serve_args: &[&str]) {
     .expect("send perform_tests");
 
     // Only the first path receives traffic.
-    wait_until("I/O on the first path", Duration::from_secs(5), || {
+    common::wait_for("I/O on the first path", Duration::from_secs(5), || {
         let p = paths(&s);
         p[0].0 == p1s && p[0].1 && !p[1].1 && p[0].2 > 1000
     });
@@ -256,7 +245,7 @@ fn howto_verbatim(serve_args: &[&str]) {
             "non_optimized",
         ],
     );
-    let took = wait_until(
+    let took = common::wait_for(
         "traffic switched to the second path",
         Duration::from_secs(1),
         || {
@@ -338,7 +327,7 @@ fn howto_verbatim(serve_args: &[&str]) {
             "active_passive",
         ],
     );
-    wait_until("first path current again", Duration::from_secs(2), || {
+    common::wait_for("first path current again", Duration::from_secs(2), || {
         paths(&s)[0].1
     });
     ok(
@@ -356,7 +345,7 @@ fn howto_verbatim(serve_args: &[&str]) {
             "inaccessible",
         ],
     );
-    wait_until("second path current", Duration::from_secs(1), || {
+    common::wait_for("second path current", Duration::from_secs(1), || {
         paths(&s)[1].1
     });
     let (ios, _) = growth(&s, [p1, p2], Duration::from_millis(300));
@@ -376,7 +365,7 @@ fn howto_verbatim(serve_args: &[&str]) {
             "optimized",
         ],
     );
-    wait_until("failback to the first path", Duration::from_secs(2), || {
+    common::wait_for("failback to the first path", Duration::from_secs(2), || {
         paths(&s)[0].1
     });
 
@@ -396,7 +385,7 @@ fn howto_verbatim(serve_args: &[&str]) {
             &p1s,
         ],
     );
-    wait_until("second path current", Duration::from_secs(2), || {
+    common::wait_for("second path current", Duration::from_secs(2), || {
         paths(&s)[1].1
     });
     let (ios, _) = growth(&s, [p1, p2], Duration::from_millis(300));
@@ -414,7 +403,7 @@ fn howto_verbatim(serve_args: &[&str]) {
             NQN,
         ],
     );
-    let back = wait_until("the lost path reconnects", Duration::from_secs(25), || {
+    let back = common::wait_for("the lost path reconnects", Duration::from_secs(25), || {
         paths(&s)[0].1
     });
     eprintln!("path 1 back {back:?} after its listener returned");

@@ -1,10 +1,10 @@
-//! The target half of the multipath HOWTO (`shared/reference/multipath-howto.md`),
+//! The target half of the multipath HOWTO (<https://spdk.io/doc/nvmf_multipath_howto.html>),
 //! run verbatim through SPDK's own client (`spdk-rpc`) against one
 //! `mpath-console serve`, with 127.0.0.1 / 127.0.0.2 and ports picked at run
 //! time standing in for the HOWTO's two networks (ports 4420 / 5520).
 //!
 //! Every expectation comes from the golden exchanges recorded from real SPDK
-//! v24.09 (`shared/vectors/spdk-v24.09/rpc/NN-*.json`): the same command
+//! v24.09 (`tests/golden/spdk-v24.09/rpc/NN-*.json`): the same command
 //! lines (ports substituted), then the same exit codes, client output, error
 //! objects and, for raw exchanges, the same response bytes. Only run-dependent
 //! values (UUID/NGUID, ports, counters, the version string) are normalised.

@@ -20,12 +20,13 @@
 //! initiator's per-path counters, in the kernel's per-link byte counters
 //! inside the target's namespace, and on the console's screen.
 //!
-//! Needs root (CAP_SYS_ADMIN) for `ip netns`, and tmux: skips with a
-//! message where they are missing; under `CI` (root, tools installed by
-//! scripts/test.sh) a skip is a failure. The namespaces and every process
+//! Needs root (CAP_SYS_ADMIN) for `ip netns`, iproute2 and tmux: without
+//! them the test fails saying what is missing (scripts/test.sh installs
+//! the tools and runs as root). The namespaces and every process
 //! are removed at the end, also when the test fails; namespaces left by a
 //! test run that was killed are removed by the next run.
 
+mod common;
 mod console;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -33,6 +34,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{require_tool, wait_for_or};
 use console::*;
 use serde_json::{json, Value};
 
@@ -146,7 +148,7 @@ impl Lab {
                 ip(&["-n", ns, "link", "set", dev, "up"]).map_err(|e| format!("setup: {e}"))?;
             }
             for (ns, dev) in [(&t, &tv), (&i, &iv)] {
-                wait_for(
+                wait_for_or(
                     &format!("{dev} up in {ns}"),
                     Duration::from_secs(5),
                     || {
@@ -238,24 +240,16 @@ const MIB: u64 = 1 << 20;
 #[test]
 fn two_hosts_in_namespaces_switch_paths_through_the_console() {
     let t_start = Instant::now();
-    if !have("ip", "-V") {
-        return skip(TEST, "iproute2's `ip` is not installed");
-    }
-    if !have("tmux", "-V") {
-        return skip(TEST, "tmux is not installed (scripts/test.sh installs it)");
-    }
+    require_tool("ip", "-V", "iproute2");
+    require_tool("tmux", "-V", "tmux");
     remove_stale_namespaces();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let mut lab = match Lab::build() {
-        Ok(l) => l,
-        Err(e) => {
-            return skip(
-                TEST,
-                &format!("cannot make network namespaces here (needs root / CAP_SYS_ADMIN): {e}"),
-            )
-        }
-    };
+    let mut lab = Lab::build().unwrap_or_else(|e| {
+        panic!(
+            "{TEST}: cannot make network namespaces here (run as root / with CAP_SYS_ADMIN): {e}"
+        )
+    });
     // Nothing of it in the host's namespace: no veth end, no address.
     let host = ip(&["-o", "addr", "show"]).unwrap_or_default()
         + &ip(&["-o", "link", "show"]).unwrap_or_default();
@@ -312,7 +306,7 @@ fn two_hosts_in_namespaces_switch_paths_through_the_console() {
     let (s1, s2) = (l1.to_string(), l2.to_string());
 
     // Only the first path carries I/O, on the first network.
-    wait_for(
+    wait_for_or(
         "I/O on the first path",
         STEP,
         || (current(&isock) == [true, false]).then_some(()),
@@ -340,7 +334,7 @@ fn two_hosts_in_namespaces_switch_paths_through_the_console() {
     }
     tmux.keys(&["g", "n"]);
     let t_switch = Instant::now();
-    wait_for(
+    wait_for_or(
         "the first listener non_optimized, the second path current",
         STEP,
         || {
@@ -365,14 +359,14 @@ fn two_hosts_in_namespaces_switch_paths_through_the_console() {
     // The HOWTO's round-robin: both listeners optimized first (`o`, the
     // first row still selected), then active_active (`p`).
     tmux.keys(&["o"]);
-    wait_for(
+    wait_for_or(
         "the first listener optimized again",
         STEP,
         || (first_listener_ana(&tsock) == "optimized" && current(&isock)[0]).then_some(()),
         || format!("{:?}\n{}", io_paths(&isock), tmux.capture()),
     );
     tmux.keys(&["p"]);
-    wait_for(
+    wait_for_or(
         "active_active on both paths",
         STEP,
         || {

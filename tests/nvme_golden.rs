@@ -1,5 +1,5 @@
 //! Golden tests for the NVMe/TCP codec: every PDU SPDK v24.09 put on the
-//! wire in `vectors/spdk-v24.09/pcap/{howto,digests}.pdus.jsonl` is decoded
+//! wire in `tests/golden/spdk-v24.09/pcap/{howto,digests}.pdus.jsonl` is decoded
 //! with the direction's role and the connection's negotiated framing, then
 //! re-encoded from the decoded fields and compared byte for byte.
 //!
@@ -8,13 +8,13 @@
 //! (and, when DDGSTF is set, the digest of those zeros) so the decoder sees a
 //! whole PDU; only the captured prefix is compared, which covers the full
 //! header and the header digest.
-//!
-//! The shared folder is `$MPATH_SHARED`, or `../shared` beside the crate.
+
+mod common;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use bytes::BytesMut;
+use common::golden_dir;
 use serde_json::Value;
 
 use mpath_console::nvme::digest;
@@ -27,13 +27,6 @@ use mpath_console::nvme::pdu::{encode, Decoder, Framing, Pdu, Role};
 use mpath_console::nvme::sqe::{SglDescriptor, Sqe};
 use mpath_console::nvme::status::Status;
 
-fn shared_dir() -> PathBuf {
-    match std::env::var_os("MPATH_SHARED") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")),
-    }
-}
-
 fn unhex(s: &str) -> Vec<u8> {
     assert!(s.len().is_multiple_of(2), "odd hex length");
     (0..s.len())
@@ -43,9 +36,9 @@ fn unhex(s: &str) -> Vec<u8> {
 }
 
 fn load(capture: &str) -> Vec<Value> {
-    let path = shared_dir().join("vectors/spdk-v24.09/pcap").join(capture);
+    let path = golden_dir().join("pcap").join(capture);
     let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {} (set MPATH_SHARED?): {e}", path.display()));
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).expect("JSON line"))
@@ -245,7 +238,7 @@ fn rebuild(sqe: &Sqe, io: bool) -> Option<Sqe> {
     })
 }
 
-/// Facts the vectors README states, checked on the decoded values, plus
+/// Facts of SPDK's recorded sessions, checked on the decoded values, plus
 /// every SQE rebuilt through the command views.
 fn check_semantics(capture: &str, pdus: &[(Value, Pdu)]) -> usize {
     let mut rebuilt = 0;
@@ -420,7 +413,7 @@ fn digests_pdus_decode_and_reencode_identically() {
 
 #[test]
 fn golden_digests_are_crc32c_le() {
-    // The Connect CQE with header digest quoted in the vectors README.
+    // A Connect CQE with a header digest, as SPDK's target sent it.
     let lines = load("digests.pdus.jsonl");
     let resp = lines
         .iter()

@@ -1,24 +1,20 @@
 //! Golden tests: Identify and ANA log payloads exactly as SPDK v24.09 sent
-//! them (vectors/spdk-v24.09/pcap/*.pdus.jsonl). Each admin-queue C2HData PDU
+//! them (tests/golden/spdk-v24.09/pcap/*.pdus.jsonl). Each admin-queue C2HData PDU
 //! is matched to the CapsuleCmd it answers (same connection, CCCID = CID), its
-//! payload is parsed with our decoders, checked against the field values the
-//! vectors README documents, and re-encoded byte for byte.
+//! payload is parsed with our decoders, checked against the field values SPDK's
+//! configuration gives them, and re-encoded byte for byte.
+
+mod common;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+
+use common::golden_dir;
 
 use mpath_console::nvme::identify::{
     encode_ns_id_descriptors, encode_ns_list, parse_ns_id_descriptors, parse_ns_list,
     IdentifyController, IdentifyNamespace, LbaFormat, NsIdDescriptor,
 };
 use mpath_console::nvme::log::{slice_log, AnaLogPage, AnaState};
-
-fn shared_dir() -> PathBuf {
-    match std::env::var_os("MPATH_SHARED") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")),
-    }
-}
 
 fn unhex(s: &str) -> Vec<u8> {
     assert!(s.len().is_multiple_of(2), "odd hex length");
@@ -55,9 +51,9 @@ impl Transfer {
 
 /// All admin-queue controller-to-host data transfers of a capture, in order.
 fn admin_transfers(capture: &str) -> Vec<Transfer> {
-    let path = shared_dir().join("vectors/spdk-v24.09/pcap").join(capture);
+    let path = golden_dir().join("pcap").join(capture);
     let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {} (set MPATH_SHARED?): {e}", path.display()));
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     // (conn, cid) -> (opc, nsid, cdw10) of the latest command with that CID.
     let mut cmds: HashMap<(String, u16), (u8, u32, u32)> = HashMap::new();
     let mut out = Vec::new();

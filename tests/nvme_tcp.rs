@@ -3,6 +3,7 @@
 //! bring-up, Identify, the ANA log page, I/O queues, in-capsule and R2T
 //! writes read back, the ANA change AEN, path errors, and hostile input.
 
+mod common;
 mod raw;
 
 use std::thread;

@@ -1,17 +1,18 @@
 //! The load generator against SPDK v24.09's golden data: the console lines
 //! of `logs/rpc-run/bdevperf.log` and the `perform_tests` results of
 //! `rpc/27-perform_tests.json` and `rpc/43-perform_tests.json`.
-//!
-//! The shared folder is `$MPATH_SHARED`, or `../shared` beside the crate.
+//! (in `tests/golden/spdk-v24.09/`).
 //!
 //! The runner's own speed is measured by `cargo bench --bench perf_runner`.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::golden_dir;
 use serde_json::Value;
 
 use mpath_console::bdev::BlockDevice;
@@ -60,17 +61,6 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 
 fn allocations() -> u64 {
     ALLOCS.with(Cell::get)
-}
-
-fn shared_dir() -> PathBuf {
-    match std::env::var_os("MPATH_SHARED") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")),
-    }
-}
-
-fn golden_dir() -> PathBuf {
-    shared_dir().join("vectors/spdk-v24.09")
 }
 
 /// The `result` of a golden perform_tests exchange, parsed from the raw

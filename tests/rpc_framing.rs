@@ -2,8 +2,9 @@
 //! byte over a real Unix socket, plus the socket-level behaviour (lock file,
 //! permissions, stale sockets, limits, connection cap, shutdown).
 //!
-//! Golden vectors: `$MPATH_SHARED/vectors/spdk-v24.09/rpc/`, else
-//! `../shared/...` next to the crate.
+//! Golden exchanges: `tests/golden/spdk-v24.09/rpc/`.
+
+mod common;
 
 use std::io::ErrorKind;
 use std::os::unix::fs::PermissionsExt;
@@ -22,28 +23,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::time::{timeout, Instant};
 
-fn vectors_dir() -> PathBuf {
-    let shared = std::env::var_os("MPATH_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")));
-    let dir = shared.join("vectors/spdk-v24.09/rpc");
-    assert!(
-        dir.is_dir(),
-        "golden vectors not found at {} (set MPATH_SHARED to the shared folder)",
-        dir.display()
-    );
-    dir
-}
-
 fn golden(num: u32) -> Value {
-    let dir = vectors_dir();
-    let prefix = format!("{num:02}-");
-    let entry = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .find(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-        .unwrap_or_else(|| panic!("no golden file {prefix}*"));
-    serde_json::from_str(&std::fs::read_to_string(entry.path()).unwrap()).unwrap()
+    common::golden_rpc(num)
 }
 
 fn text(v: &Value, key: &str) -> String {

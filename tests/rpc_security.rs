@@ -11,7 +11,7 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use mpath_console::host::Initiator;
@@ -32,14 +32,6 @@ struct Rig {
     _target: Arc<Target>,
     _host: Arc<Initiator>,
     addr: SocketAddr,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind(("127.0.0.1", 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn listen(p: SocketAddr) -> Value {
@@ -65,7 +57,7 @@ impl Rig {
             ini: Arc::new(ini),
             _target: target,
             _host: host,
-            addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
+            addr: SocketAddr::from(([127, 0, 0, 1], common::free_port("127.0.0.1"))),
         };
         r.t("nvmf_create_transport", json!({"trtype": "tcp"}));
         r.t(
@@ -252,7 +244,7 @@ fn add_listener_refuses(key: &str, value: Value) {
     // reason; a subsystem with a host list keeps the two apart.
     let r = Rig::start(false);
     let before = r.listeners();
-    let other = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let other = SocketAddr::from(([127, 0, 0, 1], common::free_port("127.0.0.1")));
     let e = r
         .try_t(
             "nvmf_subsystem_add_listener",
@@ -281,7 +273,7 @@ fn add_listener_refuses_sock_impl_ssl() {
 fn add_listener_takes_what_rpc_py_sends_by_default() {
     // Golden exchange 08: `secure_channel: false` on every add_listener.
     let r = Rig::start(false);
-    let other = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let other = SocketAddr::from(([127, 0, 0, 1], common::free_port("127.0.0.1")));
     r.t(
         "nvmf_subsystem_add_listener",
         json!({"nqn": NQN, "listen_address": listen(other), "secure_channel": false, "sock_impl": "posix"}),

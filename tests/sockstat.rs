@@ -1,26 +1,30 @@
 //! sockstat against the running kernel, on loopback connections this test
-//! makes itself (127.0.0.1 and ::1, ephemeral ports).
+//! makes itself (127.0.0.1 and ::1, ephemeral ports). A machine without
+//! IPv6 on `lo` fails the IPv6 test, saying so.
+
+mod common;
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mpath_console::sockstat::{query, Filter, Sampler, TcpConn, TcpState};
 
 /// Polls `query` until `ok` accepts the result; the kernel updates ACK
 /// counters asynchronously, even on loopback.
 fn wait_for(filter: &Filter, ok: impl Fn(&[TcpConn]) -> bool) -> Vec<TcpConn> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let conns = query(filter).expect("query");
-        if ok(&conns) || Instant::now() > deadline {
-            return conns;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
+    common::wait_for_or(
+        "the kernel's sockets as expected",
+        Duration::from_secs(10),
+        || {
+            let conns = query(filter).expect("query");
+            ok(&conns).then_some(conns)
+        },
+        || format!("{:#?}", query(filter)),
+    )
 }
 
 fn find(conns: &[TcpConn], local: SocketAddr, peer: SocketAddr) -> Option<&TcpConn> {
@@ -157,10 +161,14 @@ fn ipv4_loopback_connection() {
 
 #[test]
 fn ipv6_loopback_connection() {
-    match pair("[::1]:0") {
-        Ok(p) => check_family(p),
-        Err(e) => eprintln!("skipping: no IPv6 loopback here ({e})"),
-    }
+    let p = pair("[::1]:0").unwrap_or_else(|e| {
+        panic!(
+            "no IPv6 loopback here: a connection over [::1] fails ({e}). This test needs ::1 \
+             on lo: enable IPv6 (sysctl -w net.ipv6.conf.lo.disable_ipv6=0; not booted with \
+             ipv6.disable=1)"
+        )
+    });
+    check_family(p);
 }
 
 #[test]

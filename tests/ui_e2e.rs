@@ -7,7 +7,9 @@
 //! HOWTO's ports only when they are free, so it does not collide with
 //! other tests or a running console.
 //!
-//! Skipped when tmux is missing, unless `CI` is set (then it fails).
+//! Needs tmux: without it the test fails saying what to install.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -16,21 +18,6 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_mpath-console");
 const W: u16 = 160;
 const H: u16 = 48;
-
-fn tmux_missing() -> bool {
-    let ok = Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return false;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("tmux is not installed (CI must have it: apt-get install tmux)");
-    }
-    eprintln!("SKIPPED: tmux is not installed (apt-get install tmux)");
-    true
-}
 
 /// A private tmux server with one session; killed on drop.
 struct Tmux {
@@ -497,9 +484,7 @@ fn run_quick(args: &[&str]) -> Output {
 
 #[test]
 fn console_end_to_end_in_tmux() {
-    if tmux_missing() {
-        return;
-    }
+    common::require_tool("tmux", "-V", "tmux");
     let t0 = Instant::now();
     // The RPC sockets where we say (`--target-sock`, `--initiator-sock`),
     // not SPDK's default paths.

@@ -484,7 +484,7 @@ fn p99_of_the_last_second_from_perf_status() {
 }
 
 /// Real SPDK v24.09 answers, as recorded in
-/// `shared/vectors/spdk-v24.09/rpc/`: `bdev_nvme_get_io_paths` during a
+/// `tests/golden/spdk-v24.09/rpc/`: `bdev_nvme_get_io_paths` during a
 /// run (28, active_passive) has no `ana_state`; the host's view of each
 /// path is in `bdev_get_bdevs` (21) → `driver_specific.nvme[].ns_data`,
 /// one entry per controller with its `trid`. Here 5520 is made

@@ -925,7 +925,7 @@ fn walkthrough_uses_the_first_listener_added_whatever_the_list_order() {
 }
 
 /// Real SPDK bdevperf has `perform_tests` but no `mpath_perf_stop` (its
-/// method list in `shared/vectors/spdk-v24.09/rpc/16-rpc_get_methods.json`):
+/// method list in `tests/golden/spdk-v24.09/rpc/16-rpc_get_methods.json`):
 /// a ten-year run could never be stopped, so `w` and Space start a finite
 /// one and say so.
 #[test]

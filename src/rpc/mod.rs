@@ -1,7 +1,7 @@
 //! SPDK-compatible JSON-RPC 2.0: server, client and method table.
 //!
-//! The wire format is SPDK's (see `reference/spdk-rpc.md` §1 and the golden
-//! exchanges in `vectors/spdk-v24.09/rpc/`): requests are JSON values back
+//! The wire format is SPDK's (see <https://spdk.io/doc/jsonrpc.html> and the
+//! golden exchanges in `tests/golden/spdk-v24.09/rpc/`): requests are JSON values back
 //! to back on a stream socket, replies are compact JSON plus one `\n`.
 //!
 //! * [`framing`]: splits the byte stream into JSON values, bounded;
@@ -40,24 +40,17 @@ pub use server::{
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    //! Access to the shared golden vectors from unit tests.
+    //! Access to the golden data recorded from SPDK v24.09 from unit tests.
 
     use std::path::{Path, PathBuf};
 
     use serde_json::Value;
 
-    /// `$MPATH_SHARED/vectors/spdk-v24.09/rpc`, else `../shared/...` next to
-    /// the crate (the layout of the main repository).
+    /// `tests/golden/spdk-v24.09/rpc` in the repository (what each file is:
+    /// the README.md one level up).
     pub fn vectors_dir() -> PathBuf {
-        let shared = std::env::var_os("MPATH_SHARED")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")));
-        let dir = shared.join("vectors/spdk-v24.09/rpc");
-        assert!(
-            dir.is_dir(),
-            "golden vectors not found at {} (set MPATH_SHARED to the shared folder)",
-            dir.display()
-        );
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/spdk-v24.09/rpc");
+        assert!(dir.is_dir(), "golden data not found at {}", dir.display());
         dir
     }
 

@@ -6,6 +6,9 @@
 //!   that socket. `bash scripts/test.sh` installs it and exports `SPDK_RPC`.
 //! * [`rpc_raw`] / [`RawConn`]: exact bytes on the socket, for comparisons
 //!   with the golden exchanges recorded from SPDK v24.09 ([`golden_rpc`]).
+//! * [`golden_dir`]: that recorded data, in `tests/golden/spdk-v24.09/`.
+//! * [`free_port`], [`wait_for`] (and [`wait_for_or`], [`wait_for_async`]),
+//!   [`require_tool`]: the one copy every test binary uses.
 //!
 //! Everything stays on 127.0.0.0/8 and in a temporary directory.
 
@@ -26,21 +29,18 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long [`rpc_raw`] waits for a response line.
 pub const RAW_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The shared folder (reference docs, golden vectors): `$MPATH_SHARED`, else
-/// `../shared` beside the repository.
-pub fn shared_dir() -> PathBuf {
-    match std::env::var_os("MPATH_SHARED") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"),
-    }
+/// The golden data recorded from SPDK v24.09, kept in the repository:
+/// `tests/golden/spdk-v24.09/` (what each file is: its README.md).
+pub fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/spdk-v24.09")
 }
 
-/// The golden exchange `NN-*.json` of `vectors/spdk-v24.09/rpc/`, parsed.
+/// The golden exchange `NN-*.json` of `rpc/` in [`golden_dir`], parsed.
 pub fn golden_rpc(nn: u32) -> Value {
-    let dir = shared_dir().join("vectors/spdk-v24.09/rpc");
+    let dir = golden_dir().join("rpc");
     let prefix = format!("{nn:02}-");
-    let entries = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("golden dir {}: {e} (set MPATH_SHARED)", dir.display()));
+    let entries =
+        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("golden dir {}: {e}", dir.display()));
     for e in entries.flatten() {
         if e.file_name().to_string_lossy().starts_with(&prefix) {
             let text = std::fs::read_to_string(e.path()).expect("read golden file");
@@ -50,10 +50,133 @@ pub fn golden_rpc(nn: u32) -> Value {
     panic!("no golden file {prefix}*.json in {}", dir.display());
 }
 
-/// A TCP port that was free on `ip` (a loopback address) a moment ago.
+/// A TCP port that was free on `ip` (a loopback address) a moment ago, for
+/// a listener the code under test opens itself (its APIs take an address,
+/// not a bound socket).
+///
+/// The port is picked below the kernel's ephemeral range, so no outgoing
+/// connection of this or another process takes it between this check and
+/// the test's bind (a port from `bind(0)` could be handed out again as a
+/// connection's source port), and never twice in one test binary.
 pub fn free_port(ip: &str) -> u16 {
-    let l = TcpListener::bind((ip, 0)).unwrap_or_else(|e| panic!("bind {ip}:0: {e}"));
-    l.local_addr().unwrap().port()
+    use std::collections::hash_map::RandomState;
+    use std::collections::HashSet;
+    use std::hash::BuildHasher;
+    use std::sync::Mutex;
+
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, ephemeral_low.max(10_001));
+    let seed = RandomState::new();
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    let given = given.get_or_insert_with(HashSet::new);
+    for i in 0u64..10_000 {
+        let port = low + (seed.hash_one((std::process::id(), i)) % u64::from(high - low)) as u16;
+        if !given.contains(&port) && TcpListener::bind((ip, port)).is_ok() {
+            given.insert(port);
+            return port;
+        }
+    }
+    panic!("no free TCP port on {ip} in {low}..{high}");
+}
+
+/// Fails the test unless `prog arg` (a version flag) runs and succeeds: a
+/// test whose tool is missing says what to install instead of skipping.
+pub fn require_tool(prog: &str, arg: &str, package: &str) {
+    let r = Command::new(prog)
+        .arg(arg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !r.as_ref().is_ok_and(|s| s.success()) {
+        panic!(
+            "`{prog} {arg}` does not run here ({r:?}): this test needs it; install the Debian \
+             package {package} (apt-get install {package}; bash scripts/test.sh installs it)"
+        );
+    }
+}
+
+// ---- waiting -----------------------------------------------------------------------
+
+/// What a polled condition returns: `bool` (done or not; [`wait_for`] then
+/// returns how long it took) or `Option<T>` (`Some` is the value).
+pub trait Ready {
+    type Out;
+    fn ready(self, waited: Duration) -> Option<Self::Out>;
+}
+
+impl Ready for bool {
+    type Out = Duration;
+    fn ready(self, waited: Duration) -> Option<Duration> {
+        self.then_some(waited)
+    }
+}
+
+impl<T> Ready for Option<T> {
+    type Out = T;
+    fn ready(self, _: Duration) -> Option<T> {
+        self
+    }
+}
+
+/// The first pause between two polls; it doubles up to [`POLL_MAX`], so a
+/// condition that holds soon is seen at once and a long wait costs little.
+const POLL_MIN: Duration = Duration::from_millis(1);
+const POLL_MAX: Duration = Duration::from_millis(50);
+
+/// Polls `f` until it is ready and returns at once; panics naming `what`
+/// once `limit` has passed. `limit` is a ceiling (set it generously), not a
+/// pause: nothing waits longer than the condition takes.
+pub fn wait_for<R: Ready>(what: &str, limit: Duration, f: impl FnMut() -> R) -> R::Out {
+    wait_for_or(what, limit, f, String::new)
+}
+
+/// [`wait_for`], adding what `explain` says then (a screen, counters) to
+/// the panic.
+pub fn wait_for_or<R: Ready>(
+    what: &str,
+    limit: Duration,
+    mut f: impl FnMut() -> R,
+    explain: impl FnOnce() -> String,
+) -> R::Out {
+    let t0 = Instant::now();
+    let mut pause = POLL_MIN;
+    loop {
+        if let Some(v) = f().ready(t0.elapsed()) {
+            return v;
+        }
+        let waited = t0.elapsed();
+        if waited >= limit {
+            panic!("{what}: not within {limit:?}\n{}", explain());
+        }
+        std::thread::sleep(pause.min(limit - waited));
+        pause = (pause * 2).min(POLL_MAX);
+    }
+}
+
+/// [`wait_for`] for conditions that are futures, on the test's runtime.
+pub async fn wait_for_async<R: Ready>(
+    what: &str,
+    limit: Duration,
+    mut f: impl AsyncFnMut() -> R,
+) -> R::Out {
+    let t0 = Instant::now();
+    let mut pause = POLL_MIN;
+    loop {
+        if let Some(v) = f().await.ready(t0.elapsed()) {
+            return v;
+        }
+        let waited = t0.elapsed();
+        if waited >= limit {
+            panic!("{what}: not within {limit:?}");
+        }
+        tokio::time::sleep(pause.min(limit - waited)).await;
+        pause = (pause * 2).min(POLL_MAX);
+    }
 }
 
 /// A running `mpath-console serve --target-sock <tempdir>/spdk.sock

@@ -33,47 +33,6 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_mpath-console")
 }
 
-/// Returns normally (after saying why) to skip; panics under `CI`, where
-/// everything the test needs is installed and the job runs as root.
-pub fn skip(test: &str, why: &str) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{test} cannot run under CI (root, tmux and iproute2 installed by scripts/test.sh): {why}"
-    );
-    eprintln!("SKIPPED {test}: {why}");
-}
-
-/// Whether `prog arg` (a version flag) runs and succeeds.
-pub fn have(prog: &str, arg: &str) -> bool {
-    Command::new(prog)
-        .arg(arg)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Polls `f` every 50 ms until it returns `Some`, or panics after `limit`
-/// with `what` and the text `explain` gives then.
-pub fn wait_for<T>(
-    what: &str,
-    limit: Duration,
-    mut f: impl FnMut() -> Option<T>,
-    explain: impl FnOnce() -> String,
-) -> T {
-    let t0 = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        if t0.elapsed() > limit {
-            panic!("{what}: not within {limit:?}\n{}", explain());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 // ---- processes ---------------------------------------------------------------
 
 /// A child process, killed (SIGKILL) and reaped on drop.

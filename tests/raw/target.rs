@@ -3,7 +3,7 @@
 //! a bystander that keeps doing I/O on the second one, and probes of what
 //! the kernel and the process hold (sockets per port, RSS).
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -30,14 +30,6 @@ pub struct Howto {
     pub p2: SocketAddr,
 }
 
-pub fn free_port(ip: &str) -> u16 {
-    TcpListener::bind((ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Howto {
     pub fn start() -> Howto {
         Howto::start_with(json!({}))
@@ -58,8 +50,14 @@ impl Howto {
             rt,
             router: Arc::new(router),
             target,
-            p1: SocketAddr::new("127.0.0.1".parse().unwrap(), free_port("127.0.0.1")),
-            p2: SocketAddr::new("127.0.0.2".parse().unwrap(), free_port("127.0.0.2")),
+            p1: SocketAddr::new(
+                "127.0.0.1".parse().unwrap(),
+                crate::common::free_port("127.0.0.1"),
+            ),
+            p2: SocketAddr::new(
+                "127.0.0.2".parse().unwrap(),
+                crate::common::free_port("127.0.0.2"),
+            ),
         };
         let mut tp = json!({"trtype": "tcp", "io_unit_size": 8192, "c2h_success": false});
         if let (Value::Object(m), Value::Object(extra)) = (&mut tp, transport) {
@@ -330,18 +328,4 @@ pub fn rss_bytes() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     pages * if page > 0 { page as u64 } else { 4096 }
-}
-
-/// Polls `f` until it holds, for up to `within`.
-pub fn wait_for(within: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let until = Instant::now() + within;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= until {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
 }
