@@ -2,7 +2,9 @@
 //! target over loopback: reads and writes larger than MDTS (128 KiB here)
 //! cut into several commands, also while a path is lost under them.
 
-use std::net::{SocketAddr, TcpListener};
+mod common;
+
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +25,7 @@ fn listen(p: SocketAddr) -> Value {
 }
 
 fn free_addr(ip: &str) -> SocketAddr {
-    TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap()
+    SocketAddr::new(ip.parse().unwrap(), common::free_port(ip))
 }
 
 struct Rig {

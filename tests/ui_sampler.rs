@@ -3,6 +3,8 @@
 //! unavailable reasons, stale data, host events, stalls), then against the
 //! real embedded engines and the real kernel (sock_diag) over loopback.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -729,10 +731,7 @@ async fn reads_and_changes_the_reservation_as_this_host() {
     let perf =
         PerfConfig::from_args(["-z", "-q", "8", "-o", "4096", "-w", "verify", "-t", "30"]).unwrap();
     let e = Engines::new(perf);
-    let free = |ip: &str| {
-        let l = std::net::TcpListener::bind((ip, 0)).unwrap();
-        l.local_addr().unwrap()
-    };
+    let free = |ip: &str| SocketAddr::new(ip.parse().unwrap(), common::free_port(ip));
     let steps = scenario::howto(&scenario::HowtoOpts {
         listeners: vec![free("127.0.0.1"), free("127.0.0.2")],
         paths: 2,
