@@ -529,3 +529,55 @@ fn fifth_outstanding_aer_exceeds_the_limit() {
     let c = a.recv_cqe();
     assert_eq!((c.cid, st(&c)), (64, (1, 0x05)), "{c:?}");
 }
+
+/// Property Get / Set with ATTRIB `attrib` (0: 4 bytes, 1: 8 bytes).
+fn prop(a: &mut Host, set: bool, attrib: u8, ofst: u32, value: u64) -> Cqe {
+    let sqe = Sqe::new(0x7F, 40)
+        .u8_at(4, if set { 0x00 } else { 0x04 })
+        .u8_at(40, attrib)
+        .u32_at(44, ofst)
+        .u64_at(48, value);
+    a.cmd(&sqe, &[]).0
+}
+
+/// NVMe over Fabrics 1.1, Property Get/Set and the property map (SPDK
+/// `nvmf_property_get` / `nvmf_property_set`, `nvmf_props`): CAP, VS, CC,
+/// CSTS, AQA, ASQ, ACQ; a 4-byte access reads or writes either half of an
+/// 8-byte register; an unknown offset, a reserved size or a write to a
+/// read-only register is Invalid Parameter (1/82h).
+#[test]
+fn properties_as_spdk_maps_them() {
+    let (_t, mut a, _) = admin();
+    let cap = prop(&mut a, false, 1, 0x00, 0);
+    assert!(cap.ok());
+    let hi = prop(&mut a, false, 0, 0x04, 0);
+    assert!(hi.ok());
+    assert_eq!(hi.dw0, cap.dw1, "CAP's top half by a 4-byte read");
+    // AQA: set and read back; ASQS or ACQS 0 is refused.
+    assert!(prop(&mut a, true, 0, 0x24, 0x001F_001F).ok());
+    assert_eq!(prop(&mut a, false, 0, 0x24, 0).dw0, 0x001F_001F);
+    assert_eq!(st(&prop(&mut a, true, 0, 0x24, 0x001F_0000)), (1, 0x82));
+    // ASQ: 8 bytes at once, then the top half alone.
+    assert!(prop(&mut a, true, 1, 0x28, 0x1122_3344_5566_7788).ok());
+    assert!(prop(&mut a, true, 0, 0x2C, 0xAABB_CCDD).ok());
+    let asq = prop(&mut a, false, 1, 0x28, 0);
+    assert_eq!((asq.dw0, asq.dw1), (0x5566_7788, 0xAABB_CCDD));
+    // Read-only, unknown, reserved size, straddling: Invalid Parameter.
+    assert_eq!(st(&prop(&mut a, true, 0, 0x08, 1)), (1, 0x82), "VS");
+    assert_eq!(st(&prop(&mut a, true, 1, 0x00, 1)), (1, 0x82), "CAP");
+    assert_eq!(st(&prop(&mut a, false, 0, 0x40, 0)), (1, 0x82));
+    assert_eq!(st(&prop(&mut a, false, 2, 0x14, 0)), (1, 0x82));
+    assert_eq!(st(&prop(&mut a, false, 1, 0x14, 0)), (1, 0x82));
+}
+
+/// `nvmf_ctrlr_process_fabrics_cmd`: on an I/O queue only Connect is a
+/// fabrics command, so Property Get is Invalid Opcode; a second Connect on
+/// an established queue is Invalid Opcode too.
+#[test]
+fn io_queue_fabrics_commands_are_invalid_opcodes() {
+    let (t, mut a, cntlid) = admin();
+    let mut io = io_queue(t.p1, cntlid, 31);
+    assert_eq!(st(&prop(&mut io, false, 0, 0x08, 0)), (0, 0x01));
+    let again = a.fabrics_connect(0, 15, 10_000, 0xFFFF, raw::target::NQN);
+    assert_eq!(st(&again), (0, 0x01));
+}

@@ -36,11 +36,9 @@ use super::fault::ListenerFault;
 use super::reply::Reply;
 use super::subsystem::{Namespace, Subsystem};
 use super::transport::TcpTransportOpts;
-use super::{io, QpairInfo, Target};
+use super::{io, props, QpairInfo, Target};
 use crate::nvme::digest;
-use crate::nvme::fabrics::{
-    Connect, ConnectData, PropertyGet, PropertySet, REG_CAP, REG_CC, REG_CSTS, REG_VS,
-};
+use crate::nvme::fabrics::{Connect, ConnectData};
 use crate::nvme::opcodes as op;
 use crate::nvme::pdu::{
     encode, term_req_for, CapsuleCmd, CommonHeader, DataPdu, Decoded, Decoder, Fes, Framing,
@@ -50,8 +48,6 @@ use crate::nvme::pdu::{
 use crate::nvme::sqe::{Cqe, Sqe, SGL_DATA_BLOCK_OFFSET, SGL_TRANSPORT_DATA_BLOCK};
 use crate::nvme::status::Status;
 
-/// CAP: MQES 127, CQR, TO 30 (15 s), CSS NVM — SPDK's value.
-const CAP_BASE: u64 = 0x0000_0020_1e01_0000;
 /// FUSE values (SQE byte 1, bits 1:0).
 const FUSE_FIRST: u8 = 0b01;
 const FUSE_SECOND: u8 = 0b10;
@@ -987,12 +983,12 @@ impl Conn {
                 Flow::Continue
             }
             op::fctype::PROPERTY_GET => {
-                let r = self.property_get(sqe);
+                let r = self.property(sqe, false);
                 self.complete(cid, r);
                 Flow::Continue
             }
             op::fctype::PROPERTY_SET => {
-                let r = self.property_set(sqe);
+                let r = self.property(sqe, true);
                 self.complete(cid, r);
                 Flow::Continue
             }
@@ -1008,8 +1004,10 @@ impl Conn {
     }
 
     fn connect(&mut self, sqe: &Sqe, data: &Bytes) -> Reply {
+        // On an established queue only other fabrics commands are known:
+        // a second Connect is Invalid Opcode, as in SPDK.
         if self.queue.is_some() {
-            return Reply::status(Status::COMMAND_SEQUENCE_ERROR);
+            return Reply::status(Status::INVALID_OPCODE);
         }
         let c = Connect::from_sqe(sqe);
         let cd = match ConnectData::parse(data) {
@@ -1130,62 +1128,16 @@ impl Conn {
         Some(ctrl)
     }
 
-    fn property_get(&self, sqe: &Sqe) -> Reply {
+    /// Property Get and Set exist on the admin queue only.
+    fn property(&self, sqe: &Sqe, set: bool) -> Reply {
         let Some(q) = self.queue.as_ref().filter(|q| q.qid == 0) else {
-            return Reply::invalid_field();
+            return Reply::status(Status::INVALID_OPCODE);
         };
-        let pg = PropertyGet::from_sqe(sqe);
-        let s = q.ctrl.state();
-        let value: u64 = match pg.ofst {
-            REG_CAP => CAP_BASE | (self.opts.max_queue_depth.saturating_sub(1) as u64),
-            REG_VS => admin::NVME_VERSION as u64,
-            REG_CC => s.cc as u64,
-            REG_CSTS => s.csts as u64,
-            _ => return Reply::invalid_field(),
-        };
-        Reply {
-            dw0: value as u32,
-            dw1: if pg.size8 { (value >> 32) as u32 } else { 0 },
-            ..Reply::ok()
-        }
-    }
-
-    fn property_set(&self, sqe: &Sqe) -> Reply {
-        let Some(q) = self.queue.as_ref().filter(|q| q.qid == 0) else {
-            return Reply::invalid_field();
-        };
-        let ps = PropertySet::from_sqe(sqe);
-        if ps.ofst != REG_CC {
-            return Reply::invalid_field();
-        }
-        let cc = ps.value as u32;
-        let mut s = q.ctrl.state();
-        let was_enabled = s.cc & 1 == 1;
-        let enable = cc & 1 == 1;
-        if enable && !was_enabled {
-            // IOSQES 6 and IOCQES 4 are the only entry sizes NVMe/TCP knows.
-            let iosqes = (cc >> 16) & 0xF;
-            let iocqes = (cc >> 20) & 0xF;
-            let mps = (cc >> 7) & 0xF;
-            if iosqes != 6 || iocqes != 4 || mps != 0 {
-                s.csts |= 0x2; // CFS
-            } else {
-                s.csts |= 0x1; // RDY
-            }
-        } else if !enable && was_enabled {
-            // Reset: outstanding AERs are dropped with the old state.
-            s.csts &= !0x1;
-            s.aer_cids.clear();
-            s.pending_aens.clear();
-        }
-        // SHN: a normal or abrupt shutdown completes at once for RAM.
-        if (cc >> 14) & 0x3 != 0 {
-            s.csts = (s.csts & !0xC) | 0x8;
+        if set {
+            props::set(&q.ctrl, sqe)
         } else {
-            s.csts &= !0xC;
+            props::get(&self.opts, &q.ctrl, sqe)
         }
-        s.cc = cc;
-        Reply::ok()
     }
 
     // ---- admin-queue timers and events -------------------------------------

@@ -120,6 +120,11 @@ pub const AERL: u8 = 3;
 pub struct CtrlState {
     pub cc: u32,
     pub csts: u32,
+    /// Admin queue attributes and base addresses: kept as written (a
+    /// fabrics controller has no memory queues to place).
+    pub aqa: u32,
+    pub asq: u64,
+    pub acq: u64,
     pub aec: u32,
     /// CIDs of outstanding Asynchronous Event Requests, oldest first.
     pub aer_cids: VecDeque<u16>,
@@ -180,6 +185,9 @@ impl Controller {
             state: Mutex::new(CtrlState {
                 cc: 0,
                 csts: 0,
+                aqa: 0,
+                asq: 0,
+                acq: 0,
                 aec,
                 aer_cids: VecDeque::new(),
                 pending_aens: VecDeque::new(),

@@ -14,6 +14,7 @@ pub mod controller;
 pub mod fault;
 mod io;
 pub mod nqn;
+mod props;
 pub mod ptpl;
 mod reply;
 pub mod resv;
