@@ -37,6 +37,10 @@ enum Cmd {
     /// load for a few seconds, drives the console through the HOWTO's
     /// states and writes SVG (and PNG with rsvg-convert) files.
     Shot(ui::shot::ShotArgs),
+    /// Reports this host's NVMe/TCP sockets to a console elsewhere: run it
+    /// beside an SPDK application, point `attach --target-agent` or
+    /// `--initiator-agent` at it. Serves `mpath_sock_get_connections` only.
+    Agent(AgentArgs),
 }
 
 #[derive(Args, Clone, Default)]
@@ -91,8 +95,45 @@ struct AttachArgs {
     /// The initiator's (bdevperf's) RPC: a Unix socket path or HOST:PORT.
     #[arg(long)]
     initiator: Option<String>,
+    /// The `mpath-console agent` beside the target, for its sockets when
+    /// the target does not report them itself (real SPDK): a Unix socket
+    /// path or HOST:PORT.
+    #[arg(long, value_name = "ADDR", requires = "target")]
+    target_agent: Option<String>,
+    /// The `mpath-console agent` beside the initiator (see
+    /// --target-agent).
+    #[arg(long, value_name = "ADDR", requires = "initiator")]
+    initiator_agent: Option<String>,
     #[command(flatten)]
     ui: UiArgs,
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("listen").required(true).multiple(true)))]
+struct AgentArgs {
+    /// Serve on this Unix socket.
+    #[arg(long, value_name = "PATH", group = "listen")]
+    rpc_sock: Option<PathBuf>,
+    /// Serve over TCP on this loopback address (127.0.0.0/8 or ::1);
+    /// reach it from elsewhere through a tunnel.
+    #[arg(long, value_name = "HOST:PORT", group = "listen", value_parser = loopback_addr)]
+    rpc_listen: Option<SocketAddr>,
+}
+
+/// `--rpc-listen` of `agent`: a loopback socket address only. The RPC has
+/// no authentication, and what it tells (every connection of the host) is
+/// not for the network.
+fn loopback_addr(s: &str) -> std::result::Result<SocketAddr, String> {
+    let a: SocketAddr = s
+        .parse()
+        .map_err(|_| format!("not an IP:PORT address ({s})"))?;
+    if !a.ip().is_loopback() {
+        return Err(format!(
+            "{a} is not a loopback address: the agent listens only on \
+             127.0.0.0/8, ::1 or a Unix socket (--rpc-sock)"
+        ));
+    }
+    Ok(a)
 }
 
 #[derive(Args)]
@@ -160,6 +201,7 @@ fn main() -> Result<()> {
         Some(Cmd::Run(a)) => rt.block_on(run(a)),
         Some(Cmd::Attach(a)) => rt.block_on(attach(a)),
         Some(Cmd::Shot(a)) => rt.block_on(ui::shot::run(a)),
+        Some(Cmd::Agent(a)) => rt.block_on(agent(a)),
         None => rt.block_on(run(RunArgs {
             ui: UiArgs {
                 refresh_ms: 100,
@@ -246,8 +288,36 @@ async fn attach(a: AttachArgs) -> Result<()> {
     }
     let opts = a.ui.opts(true);
     ui::make_app(&opts)?;
-    let control = std::sync::Arc::new(Remote::new(a.target, a.initiator));
-    ui::run(control, opts).await
+    let control = Remote::new(a.target, a.initiator).with_agents(a.target_agent, a.initiator_agent);
+    ui::run(std::sync::Arc::new(control), opts).await
+}
+
+/// `mpath-console agent`: `mpath_sock_get_connections` for this host.
+async fn agent(a: AgentArgs) -> Result<()> {
+    let router = std::sync::Arc::new(mpath_console::rpc::sock::agent_router());
+    let mut servers = Vec::new();
+    let mut served = Vec::new();
+    if let Some(p) = &a.rpc_sock {
+        let s = mpath_console::rpc::serve_unix(p, router.clone())
+            .await
+            .with_context(|| format!("agent RPC socket {}", p.display()))?;
+        servers.push(s);
+        served.push(p.display().to_string());
+    }
+    if let Some(addr) = a.rpc_listen {
+        let s = mpath_console::rpc::serve_tcp(addr, router.clone())
+            .await
+            .with_context(|| format!("agent RPC on {addr}"))?;
+        served.push(format!("tcp {}", s.local_addr().unwrap_or(addr)));
+        servers.push(s);
+    }
+    eprintln!(
+        "mpath-console agent: this host's NVMe/TCP sockets on {} (Ctrl-C stops)",
+        served.join(", ")
+    );
+    wait_for_signal().await;
+    drop(servers);
+    Ok(())
 }
 
 async fn serve(a: ServeArgs) -> Result<()> {

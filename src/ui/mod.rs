@@ -31,6 +31,7 @@ pub mod panes;
 pub mod sampler;
 pub mod shot;
 pub mod snapshot;
+pub mod socks;
 pub mod term;
 pub mod theme;
 pub mod walkthrough;
