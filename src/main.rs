@@ -10,13 +10,22 @@ use mpath_console::bench::{self, BenchArgs};
 use mpath_console::control::{App, Remote};
 use mpath_console::engines::{self, default_socket, Engines, ThreadArgs};
 use mpath_console::perf::config::PerfConfig;
+use mpath_console::rpc::{ClientError, RpcClient};
 use mpath_console::{scenario, ui};
 
 #[derive(Parser)]
-#[command(name = "mpath-console", version, about)]
+#[command(
+    name = "mpath-console",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Option<Cmd>,
+    /// `run`'s options, for when no subcommand is given.
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(Subcommand)]
@@ -88,12 +97,13 @@ struct RunArgs {
 }
 
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("apps").required(true).multiple(true)))]
 struct AttachArgs {
     /// The target's RPC: a Unix socket path or HOST:PORT.
-    #[arg(long)]
+    #[arg(long, group = "apps")]
     target: Option<String>,
     /// The initiator's (bdevperf's) RPC: a Unix socket path or HOST:PORT.
-    #[arg(long)]
+    #[arg(long, group = "apps")]
     initiator: Option<String>,
     /// The `mpath-console agent` beside the target, for its sockets when
     /// the target does not report them itself (real SPDK): a Unix socket
@@ -104,6 +114,11 @@ struct AttachArgs {
     /// --target-agent).
     #[arg(long, value_name = "ADDR", requires = "initiator")]
     initiator_agent: Option<String>,
+    /// Open the console even if an application (or agent) does not answer
+    /// yet, and keep trying; without it, one that cannot be reached at
+    /// start is an error.
+    #[arg(long)]
+    wait: bool,
     #[command(flatten)]
     ui: UiArgs,
 }
@@ -188,7 +203,19 @@ impl Role {
     }
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    // Usage and start-up errors are one message, never a backtrace (which
+    // anyhow's `Debug` adds under RUST_BACKTRACE).
+    match start() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mpath-console: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn start() -> Result<()> {
     let cli = Cli::parse();
     let screen = matches!(cli.cmd, None | Some(Cmd::Run(_)) | Some(Cmd::Attach(_)));
     init_logging(screen)?;
@@ -202,15 +229,7 @@ fn main() -> Result<()> {
         Some(Cmd::Attach(a)) => rt.block_on(attach(a)),
         Some(Cmd::Shot(a)) => rt.block_on(ui::shot::run(a)),
         Some(Cmd::Agent(a)) => rt.block_on(agent(a)),
-        None => rt.block_on(run(RunArgs {
-            ui: UiArgs {
-                refresh_ms: 100,
-                bdev: "Nvme0n1".into(),
-                nqn: scenario::HOWTO_NQN.into(),
-                ..UiArgs::default()
-            },
-            ..RunArgs::default()
-        })),
+        None => rt.block_on(run(cli.run)),
     }
 }
 
@@ -283,13 +302,42 @@ async fn run(a: RunArgs) -> Result<()> {
 }
 
 async fn attach(a: AttachArgs) -> Result<()> {
-    if a.target.is_none() && a.initiator.is_none() {
-        bail!("attach needs --target ADDR, --initiator ADDR, or both");
-    }
     let opts = a.ui.opts(true);
     ui::make_app(&opts)?;
+    if !a.wait {
+        for (what, addr) in [
+            ("target RPC", &a.target),
+            ("initiator RPC", &a.initiator),
+            ("target agent", &a.target_agent),
+            ("initiator agent", &a.initiator_agent),
+        ] {
+            if let Some(addr) = addr {
+                reachable(what, addr).await?;
+            }
+        }
+    }
     let control = Remote::new(a.target, a.initiator).with_agents(a.target_agent, a.initiator_agent);
     ui::run(std::sync::Arc::new(control), opts).await
+}
+
+/// Errs, naming the socket, when nothing answers at `addr`.
+async fn reachable(what: &str, addr: &str) -> Result<()> {
+    let timeout = std::time::Duration::from_secs(5);
+    match RpcClient::connect_timeout(addr, timeout).await {
+        Ok(_) => Ok(()),
+        Err(e) => bail!(
+            "{what} {addr}: {}\n  (start it first, or pass --wait to open the console \
+             and keep trying)",
+            match e {
+                ClientError::Io(e) => e
+                    .to_string()
+                    .strip_prefix(&format!("cannot connect to {addr}: "))
+                    .map(String::from)
+                    .unwrap_or_else(|| e.to_string()),
+                e => e.to_string(),
+            }
+        ),
+    }
 }
 
 /// `mpath-console agent`: `mpath_sock_get_connections` for this host.
