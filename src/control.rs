@@ -39,6 +39,25 @@ pub trait Control: Send + Sync {
     fn mode(&self) -> &'static str;
     /// Where `app` is: a socket path, an address, or "in-process".
     fn location(&self, app: App) -> String;
+    /// Where the applications' sockets are read: this process's kernel
+    /// unless the control says otherwise.
+    fn sock_source(&self) -> SockSource {
+        SockSource::Local
+    }
+}
+
+/// Where the Connections pane's sockets come from.
+#[derive(Clone)]
+pub enum SockSource {
+    /// This process's kernel: the engines run in this process, so their
+    /// sockets are in its network namespace.
+    Local,
+    /// Applications that may run on other hosts: each one is asked for its
+    /// own sockets (`mpath_sock_get_connections`) when it has the method,
+    /// else its agent (`mpath-console agent` beside it), reached through
+    /// this control's target and initiator; with neither, that side's
+    /// sockets are unknown. The local kernel is never read for them.
+    PerApp(Arc<Remote>),
 }
 
 /// The embedded engines, called in-process (and also served on sockets by
@@ -80,6 +99,9 @@ impl Control for Embedded {
 pub struct Remote {
     target: Option<Endpoint>,
     initiator: Option<Endpoint>,
+    /// The agents that report each application's sockets, where the
+    /// application cannot (see [`SockSource::PerApp`]).
+    agents: Option<Arc<Remote>>,
 }
 
 struct Endpoint {
@@ -99,7 +121,19 @@ impl Remote {
         Remote {
             target: target.map(ep),
             initiator: initiator.map(ep),
+            agents: None,
         }
+    }
+
+    /// The same applications, with `mpath-console agent`s beside them
+    /// (Unix socket paths or HOST:PORT) to report their sockets.
+    pub fn with_agents(
+        mut self,
+        target_agent: Option<String>,
+        initiator_agent: Option<String>,
+    ) -> Remote {
+        self.agents = Some(Arc::new(Remote::new(target_agent, initiator_agent)));
+        self
     }
 
     fn endpoint(&self, app: App) -> Option<&Endpoint> {
@@ -148,5 +182,13 @@ impl Control for Remote {
         self.endpoint(app)
             .map(|e| e.addr.clone())
             .unwrap_or_default()
+    }
+
+    fn sock_source(&self) -> SockSource {
+        SockSource::PerApp(
+            self.agents
+                .clone()
+                .unwrap_or_else(|| Arc::new(Remote::new(None, None))),
+        )
     }
 }

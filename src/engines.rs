@@ -73,6 +73,7 @@ impl Engines {
         rpc::bdev::register(&mut tr, &target);
         if extras {
             rpc::fault::register(&mut tr, &target);
+            rpc::sock::register(&mut tr, rpc::sock::target_ports(&target));
         }
         let mut ir = Router::new("bdevperf");
         if own_threads {
@@ -80,6 +81,9 @@ impl Engines {
         }
         rpc::bdev_nvme::register(&mut ir, &initiator, extras);
         rpc::bdevperf::register(&mut ir, &initiator, &bdevperf, extras);
+        if extras {
+            rpc::sock::register(&mut ir, rpc::sock::initiator_ports(&initiator));
+        }
         Engines {
             target,
             initiator,

@@ -10,13 +10,22 @@ use mpath_console::bench::{self, BenchArgs};
 use mpath_console::control::{App, Remote};
 use mpath_console::engines::{self, default_socket, Engines, ThreadArgs};
 use mpath_console::perf::config::PerfConfig;
+use mpath_console::rpc::{ClientError, RpcClient};
 use mpath_console::{scenario, ui};
 
 #[derive(Parser)]
-#[command(name = "mpath-console", version, about)]
+#[command(
+    name = "mpath-console",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Option<Cmd>,
+    /// `run`'s options, for when no subcommand is given.
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(Subcommand)]
@@ -37,6 +46,10 @@ enum Cmd {
     /// load for a few seconds, drives the console through the HOWTO's
     /// states and writes SVG (and PNG with rsvg-convert) files.
     Shot(ui::shot::ShotArgs),
+    /// Reports this host's NVMe/TCP sockets to a console elsewhere: run it
+    /// beside an SPDK application, point `attach --target-agent` or
+    /// `--initiator-agent` at it. Serves `mpath_sock_get_connections` only.
+    Agent(AgentArgs),
 }
 
 #[derive(Args, Clone, Default)]
@@ -84,15 +97,58 @@ struct RunArgs {
 }
 
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("apps").required(true).multiple(true)))]
 struct AttachArgs {
     /// The target's RPC: a Unix socket path or HOST:PORT.
-    #[arg(long)]
+    #[arg(long, group = "apps")]
     target: Option<String>,
     /// The initiator's (bdevperf's) RPC: a Unix socket path or HOST:PORT.
-    #[arg(long)]
+    #[arg(long, group = "apps")]
     initiator: Option<String>,
+    /// The `mpath-console agent` beside the target, for its sockets when
+    /// the target does not report them itself (real SPDK): a Unix socket
+    /// path or HOST:PORT.
+    #[arg(long, value_name = "ADDR", requires = "target")]
+    target_agent: Option<String>,
+    /// The `mpath-console agent` beside the initiator (see
+    /// --target-agent).
+    #[arg(long, value_name = "ADDR", requires = "initiator")]
+    initiator_agent: Option<String>,
+    /// Open the console even if an application (or agent) does not answer
+    /// yet, and keep trying; without it, one that cannot be reached at
+    /// start is an error.
+    #[arg(long)]
+    wait: bool,
     #[command(flatten)]
     ui: UiArgs,
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("listen").required(true).multiple(true)))]
+struct AgentArgs {
+    /// Serve on this Unix socket.
+    #[arg(long, value_name = "PATH", group = "listen")]
+    rpc_sock: Option<PathBuf>,
+    /// Serve over TCP on this loopback address (127.0.0.0/8 or ::1);
+    /// reach it from elsewhere through a tunnel.
+    #[arg(long, value_name = "HOST:PORT", group = "listen", value_parser = loopback_addr)]
+    rpc_listen: Option<SocketAddr>,
+}
+
+/// `--rpc-listen` of `agent`: a loopback socket address only. The RPC has
+/// no authentication, and what it tells (every connection of the host) is
+/// not for the network.
+fn loopback_addr(s: &str) -> std::result::Result<SocketAddr, String> {
+    let a: SocketAddr = s
+        .parse()
+        .map_err(|_| format!("not an IP:PORT address ({s})"))?;
+    if !a.ip().is_loopback() {
+        return Err(format!(
+            "{a} is not a loopback address: the agent listens only on \
+             127.0.0.0/8, ::1 or a Unix socket (--rpc-sock)"
+        ));
+    }
+    Ok(a)
 }
 
 #[derive(Args)]
@@ -147,7 +203,19 @@ impl Role {
     }
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    // Usage and start-up errors are one message, never a backtrace (which
+    // anyhow's `Debug` adds under RUST_BACKTRACE).
+    match start() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mpath-console: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn start() -> Result<()> {
     let cli = Cli::parse();
     let screen = matches!(cli.cmd, None | Some(Cmd::Run(_)) | Some(Cmd::Attach(_)));
     init_logging(screen)?;
@@ -160,15 +228,8 @@ fn main() -> Result<()> {
         Some(Cmd::Run(a)) => rt.block_on(run(a)),
         Some(Cmd::Attach(a)) => rt.block_on(attach(a)),
         Some(Cmd::Shot(a)) => rt.block_on(ui::shot::run(a)),
-        None => rt.block_on(run(RunArgs {
-            ui: UiArgs {
-                refresh_ms: 100,
-                bdev: "Nvme0n1".into(),
-                nqn: scenario::HOWTO_NQN.into(),
-                ..UiArgs::default()
-            },
-            ..RunArgs::default()
-        })),
+        Some(Cmd::Agent(a)) => rt.block_on(agent(a)),
+        None => rt.block_on(run(cli.run)),
     }
 }
 
@@ -241,13 +302,70 @@ async fn run(a: RunArgs) -> Result<()> {
 }
 
 async fn attach(a: AttachArgs) -> Result<()> {
-    if a.target.is_none() && a.initiator.is_none() {
-        bail!("attach needs --target ADDR, --initiator ADDR, or both");
-    }
     let opts = a.ui.opts(true);
     ui::make_app(&opts)?;
-    let control = std::sync::Arc::new(Remote::new(a.target, a.initiator));
-    ui::run(control, opts).await
+    if !a.wait {
+        for (what, addr) in [
+            ("target RPC", &a.target),
+            ("initiator RPC", &a.initiator),
+            ("target agent", &a.target_agent),
+            ("initiator agent", &a.initiator_agent),
+        ] {
+            if let Some(addr) = addr {
+                reachable(what, addr).await?;
+            }
+        }
+    }
+    let control = Remote::new(a.target, a.initiator).with_agents(a.target_agent, a.initiator_agent);
+    ui::run(std::sync::Arc::new(control), opts).await
+}
+
+/// Errs, naming the socket, when nothing answers at `addr`.
+async fn reachable(what: &str, addr: &str) -> Result<()> {
+    let timeout = std::time::Duration::from_secs(5);
+    match RpcClient::connect_timeout(addr, timeout).await {
+        Ok(_) => Ok(()),
+        Err(e) => bail!(
+            "{what} {addr}: {}\n  (start it first, or pass --wait to open the console \
+             and keep trying)",
+            match e {
+                ClientError::Io(e) => e
+                    .to_string()
+                    .strip_prefix(&format!("cannot connect to {addr}: "))
+                    .map(String::from)
+                    .unwrap_or_else(|| e.to_string()),
+                e => e.to_string(),
+            }
+        ),
+    }
+}
+
+/// `mpath-console agent`: `mpath_sock_get_connections` for this host.
+async fn agent(a: AgentArgs) -> Result<()> {
+    let router = std::sync::Arc::new(mpath_console::rpc::sock::agent_router());
+    let mut servers = Vec::new();
+    let mut served = Vec::new();
+    if let Some(p) = &a.rpc_sock {
+        let s = mpath_console::rpc::serve_unix(p, router.clone())
+            .await
+            .with_context(|| format!("agent RPC socket {}", p.display()))?;
+        servers.push(s);
+        served.push(p.display().to_string());
+    }
+    if let Some(addr) = a.rpc_listen {
+        let s = mpath_console::rpc::serve_tcp(addr, router.clone())
+            .await
+            .with_context(|| format!("agent RPC on {addr}"))?;
+        served.push(format!("tcp {}", s.local_addr().unwrap_or(addr)));
+        servers.push(s);
+    }
+    eprintln!(
+        "mpath-console agent: this host's NVMe/TCP sockets on {} (Ctrl-C stops)",
+        served.join(", ")
+    );
+    wait_for_signal().await;
+    drop(servers);
+    Ok(())
 }
 
 async fn serve(a: ServeArgs) -> Result<()> {

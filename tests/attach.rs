@@ -5,8 +5,8 @@
 //!   `attach` over Unix sockets and through `attach` over TCP shows the
 //!   same screen, numbers that move (rates, RTTs, ephemeral ports) aside;
 //! * a backend that answers only SPDK's keys (`serve --spdk-strict`) gets
-//!   per-path rates from the kernel's sock_diag counters and no made-up
-//!   per-path numbers;
+//!   per-path rates from the kernel's sock_diag counters, read by an
+//!   `mpath-console agent` beside it, and no made-up per-path numbers;
 //! * `bench --connect` drives an external target (`serve --role target`).
 //!
 //! The HOWTO's set-up comes from `tests/fixtures/howto.json` with free
@@ -343,6 +343,25 @@ fn strict_backend_shows_per_path_rates_from_sock_diag() {
         "--spdk-strict answers with extra keys: {p0}"
     );
     let _load = start_load(&isock);
+    // SPDK has no method for its sockets: an agent beside it (the same
+    // host for both applications here) reports them.
+    let asock = d.join("agent.sock");
+    let mut c = std::process::Command::new(bin());
+    c.args(["agent", "--rpc-sock"]).arg(&asock);
+    let mut agent = Proc::spawn("agent", c, d.join("agent.log"));
+    wait_for_or(
+        "the agent's socket",
+        START,
+        || {
+            agent.check_alive();
+            agent
+                .log_text()
+                .contains("mpath-console agent:")
+                .then_some(())
+        },
+        String::new,
+    );
+    let a = asock.to_str().unwrap();
 
     let t = Tmux::start(
         "strict",
@@ -354,6 +373,10 @@ fn strict_backend_shows_per_path_rates_from_sock_diag() {
             tsock.to_str().unwrap(),
             "--initiator",
             isock.to_str().unwrap(),
+            "--target-agent",
+            a,
+            "--initiator-agent",
+            a,
         ]),
     );
     let (s1, s2) = (a1.to_string(), a2.to_string());

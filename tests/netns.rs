@@ -20,6 +20,16 @@
 //! initiator's per-path counters, in the kernel's per-link byte counters
 //! inside the target's namespace, and on the console's screen.
 //!
+//! Each `serve` reports its own sockets (`mpath_sock_get_connections`), so
+//! the console shows both ends of every connection although its own
+//! kernel sees none of them.
+//!
+//! A second test makes three hosts: the target with an `mpath-console
+//! agent` beside it, the initiator with another, both answering only
+//! SPDK's methods (`--spdk-strict`, as real SPDK), and the console in a
+//! third namespace with no link at all; each side's sockets come from its
+//! own agent and are joined to the paths on the console's screen.
+//!
 //! Needs root (CAP_SYS_ADMIN) for `ip netns`, iproute2 and tmux: without
 //! them the test fails saying what is missing (scripts/test.sh installs
 //! the tools and runs as root). The namespaces and every process
@@ -104,6 +114,7 @@ fn remove_stale_namespaces() {
 struct Lab {
     procs: Vec<Proc>,
     namespaces: Vec<String>,
+    tag: String,
 }
 
 impl Drop for Lab {
@@ -119,13 +130,15 @@ impl Drop for Lab {
 
 impl Lab {
     /// Two namespaces joined by two veth pairs, addressed and up; Err if
-    /// namespaces cannot be made here.
-    fn build() -> Result<Lab, String> {
+    /// namespaces cannot be made here. `tag` (one letter) keeps the names
+    /// of each test's lab apart.
+    fn build(tag: &str) -> Result<Lab, String> {
         let pid = std::process::id();
-        let (t, i) = (format!("mpath-{pid}-t"), format!("mpath-{pid}-i"));
+        let (t, i) = (format!("mpath-{pid}-{tag}t"), format!("mpath-{pid}-{tag}i"));
         let mut lab = Lab {
             procs: vec![],
             namespaces: vec![],
+            tag: tag.to_string(),
         };
         for ns in [&t, &i] {
             ip(&["netns", "add", ns])?;
@@ -133,7 +146,7 @@ impl Lab {
             ip(&["-n", ns, "link", "set", "lo", "up"]).map_err(|e| format!("setup: {e}"))?;
         }
         for net in 0..2 {
-            let (tv, iv) = (format!("mp{pid}t{net}"), format!("mp{pid}i{net}"));
+            let (tv, iv) = (format!("mp{pid}{tag}t{net}"), format!("mp{pid}{tag}i{net}"));
             // Both ends created straight into the namespaces: nothing
             // appears in the host's.
             ip(&[
@@ -174,8 +187,9 @@ impl Lab {
     /// the kernel counts them inside the target's namespace.
     fn link_bytes(&self) -> [u64; 2] {
         let pid = std::process::id();
+        let tag = &self.tag;
         [0, 1].map(|net| {
-            let dev = format!("mp{pid}t{net}");
+            let dev = format!("mp{pid}{tag}t{net}");
             let out = ip(&[
                 "-n",
                 self.target_ns(),
@@ -237,6 +251,10 @@ fn first_listener_ana(tsock: &Path) -> String {
 
 const MIB: u64 = 1 << 20;
 
+/// The tests take turns: each runs a load between two namespaces, and two
+/// at once on a busy two-core machine would starve the consoles.
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn two_hosts_in_namespaces_switch_paths_through_the_console() {
     let t_start = Instant::now();
@@ -245,7 +263,8 @@ fn two_hosts_in_namespaces_switch_paths_through_the_console() {
     remove_stale_namespaces();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let mut lab = Lab::build().unwrap_or_else(|e| {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lab = Lab::build("a").unwrap_or_else(|e| {
         panic!(
             "{TEST}: cannot make network namespaces here (run as root / with CAP_SYS_ADMIN): {e}"
         )
@@ -392,15 +411,19 @@ fn two_hosts_in_namespaces_switch_paths_through_the_console() {
         (p1.current && p2.current && busy(&p1) && busy(&p2) && title).then_some(())
     });
 
-    // The console's own kernel cannot see sockets in other namespaces: the
-    // qpairs the target reports are listed without made-up byte rates.
+    // The console's own kernel cannot see sockets in other namespaces;
+    // each `serve` reports its own (mpath_sock_get_connections): both ends
+    // of the first listener's connections are on screen.
     let screen = tmux.capture();
-    let conns = pane(&screen, "Connections").unwrap_or_default();
-    let rows: Vec<&String> = conns.iter().filter(|r| r.contains(&s1)).collect();
-    assert!(
-        !rows.is_empty() && rows.iter().all(|r| r.contains("n/a")),
-        "connections of the first listener:\n{screen}"
-    );
+    let rows = conn_rows(&screen);
+    let port = PORTS[0].to_string();
+    for side in ["tgt", "host"] {
+        assert!(
+            rows.iter().any(|r| r.side == side && r.port == port),
+            "{side} rows of the first listener:\n{screen}"
+        );
+    }
+    assert!(!screen.contains("sockets unknown"), "{screen}");
     // Not one I/O failed or miscompared through all of it.
     let st = rpc(&isock, "mpath_perf_status", Value::Null);
     let job = &st["jobs"][0];
@@ -429,5 +452,193 @@ fn two_hosts_in_namespaces_switch_paths_through_the_console() {
         "{TEST}: set-up {setup:?}, path switch seen by the initiator {switched:?} after `n`, \
          total {:?}",
         t_start.elapsed()
+    );
+}
+
+/// `mpath-console ARGS` inside the network namespace `ns`.
+fn in_netns(ns: &str, args: &[&str]) -> Command {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns, bin()]).args(args);
+    c
+}
+
+/// Three hosts: the target and an agent beside it in one namespace, the
+/// initiator and its agent in another, the console in a third that has no
+/// link at all. The applications answer only SPDK's methods (`serve
+/// --spdk-strict`, as real SPDK), so each side's sockets come from its own
+/// agent: both ends of every queue are on the console's screen, each
+/// socket once, mirrored 4-tuples joined to the same path, controller and
+/// queue, and the current path's MiB/s computed from them.
+#[test]
+fn a_console_in_a_third_namespace_shows_each_hosts_own_sockets() {
+    const TEST3: &str = "tests/netns.rs (three hosts)";
+    require_tool("ip", "-V", "iproute2");
+    require_tool("tmux", "-V", "tmux");
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    remove_stale_namespaces();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut lab = Lab::build("b").unwrap_or_else(|e| {
+        panic!(
+            "{TEST3}: cannot make network namespaces here (run as root / with CAP_SYS_ADMIN): {e}"
+        )
+    });
+    let cns = format!("mpath-{}-bc", std::process::id());
+    ip(&["netns", "add", &cns]).unwrap_or_else(|e| panic!("{e}"));
+    lab.namespaces.push(cns.clone());
+    ip(&["-n", &cns, "link", "set", "lo", "up"]).unwrap_or_else(|e| panic!("{e}"));
+
+    let (l1, l2) = (listener(0), listener(1));
+    let sc = fixture(
+        "howto.json",
+        &[
+            ("ADDR1", l1.ip().to_string()),
+            ("PORT1", l1.port().to_string()),
+            ("ADDR2", l2.ip().to_string()),
+            ("PORT2", l2.port().to_string()),
+        ],
+    );
+    let (tjson, ijson) = (d.join("target.json"), d.join("initiator.json"));
+    write_steps(&tjson, &sc, &["nvmf_tgt"]);
+    write_steps(&ijson, &sc, &["bdevperf"]);
+    let (tsock, isock) = (d.join("spdk.sock"), d.join("bdevperf.sock"));
+    let (tagent, iagent) = (d.join("target-agent.sock"), d.join("initiator-agent.sock"));
+    let (tns, ins) = (lab.target_ns().to_string(), lab.initiator_ns().to_string());
+
+    let mut c = serve_cmd(Some(&tns));
+    c.args(["--spdk-strict", "--role", "target", "--target-sock"])
+        .arg(&tsock)
+        .arg("--scenario")
+        .arg(&tjson);
+    lab.procs
+        .push(Proc::spawn("target", c, d.join("target.log")));
+    lab.procs.last_mut().unwrap().wait_serving(STEP);
+    let mut c = serve_cmd(Some(&ins));
+    c.args(["--spdk-strict", "--role", "initiator", "--initiator-sock"])
+        .arg(&isock)
+        .arg("--scenario")
+        .arg(&ijson)
+        .args(["--", "-q", "32", "-o", "4096", "-w", "verify", "-t", "600"]);
+    lab.procs
+        .push(Proc::spawn("initiator", c, d.join("initiator.log")));
+    lab.procs.last_mut().unwrap().wait_serving(STEP);
+    for (ns, sock, name) in [
+        (&tns, &tagent, "target agent"),
+        (&ins, &iagent, "initiator agent"),
+    ] {
+        let c = in_netns(ns, &["agent", "--rpc-sock", sock.to_str().unwrap()]);
+        let log = d.join(format!("{}.log", name.replace(' ', "-")));
+        lab.procs.push(Proc::spawn(name, c, log));
+        let p = lab.procs.last_mut().unwrap();
+        wait_for_or(
+            name,
+            STEP,
+            || {
+                p.check_alive();
+                p.log_text().contains("mpath-console agent:").then_some(())
+            },
+            String::new,
+        );
+    }
+    let _load = start_load(&isock);
+
+    // The console, in its own namespace: no interface but lo, no route to
+    // either host; it reaches everything through the Unix sockets.
+    let p = |x: &Path| x.to_str().unwrap().to_string();
+    let argv: Vec<String> = [
+        "ip",
+        "netns",
+        "exec",
+        &cns,
+        bin(),
+        "attach",
+        "--target",
+        &p(&tsock),
+        "--initiator",
+        &p(&isock),
+        "--target-agent",
+        &p(&tagent),
+        "--initiator-agent",
+        &p(&iagent),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let tmux = Tmux::start("console3", d, &argv);
+    let (s1, s2) = (l1.to_string(), l2.to_string());
+    let ini = |net: usize| addr(net, INITIATOR_HOST).to_string();
+
+    let screen = tmux.wait("both hosts' sockets, joined to both paths", STEP * 2, |s| {
+        let (p1, p2) = (path_row(s, &s1)?, path_row(s, &s2)?);
+        let rows = conn_rows(s);
+        for (net, p) in [(0, &p1), (1, &p2)] {
+            let port = PORTS[net].to_string();
+            let ctrl = format!("c{}", p.cntlid);
+            for side in ["tgt", "host"] {
+                for q in ["admin", "q1"] {
+                    rows.iter().find(|r| {
+                        r.side == side && r.port == port && r.ctrl == ctrl && r.queue == q
+                    })?;
+                }
+            }
+        }
+        // The current path's rate, from its sockets' counters.
+        (p1.current && number(&p1.mibps)? > 1.0).then(|| s.to_string())
+    });
+    let rows = conn_rows(&screen);
+    assert!(!screen.contains("sockets unknown"), "{screen}");
+    assert!(rows.iter().all(|r| r.side != "remote"), "{screen}");
+    for r in &rows {
+        // Target rows: local = a listener, peer = the initiator host;
+        // host rows the mirror image, from the other namespace's kernel.
+        let [local, peer] = r.addrs.as_slice() else {
+            panic!("addresses of {r:?}\n{screen}");
+        };
+        let net = usize::from(r.port != PORTS[0].to_string());
+        let lst = listener(net).to_string();
+        let (mine, theirs) = if r.side == "tgt" {
+            (local, peer)
+        } else {
+            (peer, local)
+        };
+        assert_eq!(*mine, lst, "{r:?}");
+        assert!(theirs.starts_with(&format!("{}:", ini(net))), "{r:?}");
+        // Each socket once, and its other end shown with the same path,
+        // controller and queue.
+        let mirror: Vec<&ConnCells> = rows
+            .iter()
+            .filter(|o| o.addrs.first() == Some(peer) && o.addrs.get(1) == Some(local))
+            .collect();
+        assert_eq!(mirror.len(), 1, "other end of {r:?}\n{screen}");
+        let o = mirror[0];
+        assert_ne!(o.side, r.side, "{r:?} {o:?}");
+        assert_eq!(
+            (&o.ctrl, &o.queue, o.current),
+            (&r.ctrl, &r.queue, r.current)
+        );
+        assert_eq!(
+            rows.iter().filter(|x| x.addrs == r.addrs).count(),
+            1,
+            "{r:?}"
+        );
+    }
+    // The console's namespace has no TCP socket of its own to read.
+    let out = Command::new("ip")
+        .args(["netns", "exec", &cns, "ss", "-Htna"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).trim().is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for p in &mut lab.procs {
+        p.check_alive();
+    }
+    tmux.quit();
+    eprintln!(
+        "{TEST3}: {} sockets from two agents on the console's screen:\n{}",
+        rows.len(),
+        pane(&screen, "Connections").unwrap_or_default().join("\n")
     );
 }

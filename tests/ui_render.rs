@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use mpath_console::ui::app::{Overlay, Pane, UiEvent};
 use mpath_console::ui::panes;
-use mpath_console::ui::snapshot::{Metric, Snapshot};
+use mpath_console::ui::snapshot::{Metric, Side, Snapshot};
 use mpath_console::ui::theme::Theme;
 use mpath_console::ui::{fixture, render_to_buffer, App};
 use ratatui::buffer::Buffer;
@@ -234,6 +234,30 @@ fn overlays_and_command_line() {
     assert!(cmd.msg_is_error && cmd.msg.as_deref().unwrap().contains("required"));
     assert!(a.log.is_empty(), "nothing was sent");
     insta::assert_snapshot!("cmdline_error", text(&screen(&a, 100, 30)));
+}
+
+/// Attached applications whose sockets nobody reports: each side says so
+/// in the Connections pane, in plain words, above the rows that are known.
+#[test]
+fn unknown_sockets_are_said_plainly() {
+    let mut s: Snapshot = fixture::snapshot();
+    s.conns.rows.retain(|r| r.side == Side::Host);
+    s.conns.unknown = vec!["target sockets unknown: no agent".into()];
+    let mut a = app(Theme::dark());
+    a.update(UiEvent::Snapshot(Arc::new(s)));
+    let t = text(&render_to_buffer(&a.snap, &a, 160, 48));
+    let conns: Vec<&str> = t
+        .lines()
+        .skip_while(|l| !l.contains("Connections"))
+        .take(4)
+        .collect();
+    assert!(
+        conns
+            .iter()
+            .any(|l| l.contains("target sockets unknown: no agent")),
+        "{t}"
+    );
+    assert!(t.contains(" host "), "the known side's rows stay: {t}");
 }
 
 #[test]

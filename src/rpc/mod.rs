@@ -29,6 +29,7 @@ pub mod params;
 pub mod request;
 pub mod router;
 pub mod server;
+pub mod sock;
 
 pub use client::{ClientError, RpcClient};
 pub use engine_thread::EngineThread;

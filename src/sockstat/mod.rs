@@ -13,8 +13,10 @@
 //!
 //! Layout: `netlink` holds the syscalls, `parse` the wire format (pure,
 //! tested on hand-built datagrams), `tcp_info` the struct offsets, and
-//! `sampler` the byte-rate bookkeeping.
+//! `sampler` the byte-rate bookkeeping, `json` the form sockets travel in
+//! over JSON-RPC (`mpath_sock_get_connections`).
 
+mod json;
 mod netlink;
 mod parse;
 mod sampler;

@@ -305,7 +305,10 @@ pub fn snapshot() -> Snapshot {
             per_path_unit: "IOPS",
         },
         paths: vec![p1, p2],
-        conns: Conns { rows, error: None },
+        conns: Conns {
+            rows,
+            ..Conns::default()
+        },
         events,
         raw_subsystems: None,
         reservation: None,

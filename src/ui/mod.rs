@@ -32,6 +32,7 @@ pub mod resv;
 pub mod sampler;
 pub mod shot;
 pub mod snapshot;
+pub mod socks;
 pub mod term;
 pub mod theme;
 pub mod walkthrough;

@@ -1,6 +1,7 @@
 //! The sampler: polls the applications through `Control` (one JSON-RPC call
 //! per read, target and initiator concurrently, each call with a deadline)
-//! and the kernel through `sockstat` (on a blocking thread), turns
+//! and their sockets where [`Control::sock_source`] says they are (this
+//! process's kernel, or each application's host: see [`socks`]), turns
 //! cumulative counters into rates and one-minute histories, and publishes
 //! a fresh [`Snapshot`] on a `watch` channel at the refresh rate.
 //!
@@ -15,11 +16,11 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use super::fmt;
 use super::resv;
 use super::snapshot::*;
-use crate::control::{App, Control, ControlError};
-use crate::sockstat::{self, TcpConn};
+use super::{fmt, socks};
+use crate::control::{App, Control, ControlError, SockSource};
+use crate::sockstat::TcpConn;
 
 /// Deadline of one poll call: a stuck application must not stall the
 /// sampler (the `Remote` control only bounds the connect).
@@ -44,6 +45,7 @@ pub fn spawn(control: Arc<dyn Control>, opts: SamplerOpts) -> watch::Receiver<Ar
     let mut state = State::new(&opts, control.mode());
     let first = Arc::new(state.empty_snapshot(&*control));
     let (tx, rx) = watch::channel(first);
+    let source = control.sock_source();
     tokio::spawn(async move {
         let mut sys = SysProbe::new();
         let mut tick = tokio::time::interval(opts.refresh.max(Duration::from_millis(20)));
@@ -52,31 +54,17 @@ pub fn spawn(control: Arc<dyn Control>, opts: SamplerOpts) -> watch::Receiver<Ar
             tick.tick().await;
             let ports = state.listener_ports();
             let want_sys = sys.due();
-            let kernel = tokio::task::spawn_blocking(move || {
-                // The counters' own instant (the middle of the dump), not
-                // the poll's start: the blocking thread may run late.
-                let t0 = Instant::now();
-                let sock = sockstat::query(&sockstat::Filter {
-                    ports,
-                    states: sockstat::Filter::CONNECTED,
-                })
-                .map_err(|e| format!("sock_diag: {e}"));
-                let sock_at = t0 + t0.elapsed() / 2;
+            let probe = tokio::task::spawn_blocking(move || {
                 let s = if want_sys { sys.sample() } else { None };
-                (sock, sock_at, s, sys)
+                (s, sys)
             });
-            let raw = poll(&*control, &state).await;
-            let (sock, sock_at, s, back) = match kernel.await {
+            let raw = gather(&*control, &state, &source, ports).await;
+            let (s, back) = match probe.await {
                 Ok(v) => v,
-                Err(e) => return tracing::error!("sampler kernel probe died: {e}"),
+                Err(e) => return tracing::error!("sampler system probe died: {e}"),
             };
             sys = back;
-            let raw = RawPoll {
-                sock: Some(sock),
-                sock_at: Some(sock_at),
-                sys: s,
-                ..raw
-            };
+            let raw = RawPoll { sys: s, ..raw };
             let snap = state.ingest(raw, &*control);
             if tx.send(Arc::new(snap)).is_err() {
                 return; // the UI is gone
@@ -84,6 +72,30 @@ pub fn spawn(control: Arc<dyn Control>, opts: SamplerOpts) -> watch::Receiver<Ar
         }
     });
     rx
+}
+
+/// One poll and one read of the sockets on `ports` (the listeners',
+/// [`State::listener_ports`]) from `source` (the control's
+/// [`Control::sock_source`]). This process's kernel is read while the
+/// applications are polled; applications elsewhere are asked for their
+/// sockets after the poll, which tells which of them have
+/// `mpath_sock_get_connections`.
+pub async fn gather(c: &dyn Control, st: &State, source: &SockSource, ports: Vec<u16>) -> RawPoll {
+    let (raw, socks) = match source {
+        SockSource::Local => tokio::join!(poll(c, st), socks::read(source, c, ports, [None; 2])),
+        SockSource::PerApp(_) => {
+            let raw = poll(c, st).await;
+            let has = st.sock_methods(&raw);
+            let s = socks::read(source, c, ports, has).await;
+            (raw, s)
+        }
+    };
+    RawPoll {
+        sock: Some(socks.conns),
+        sock_at: Some(socks.at),
+        sock_unknown: socks.unknown,
+        ..raw
+    }
 }
 
 /// One answer: the result, or the error as text and whether the app was
@@ -122,6 +134,8 @@ pub struct RawPoll {
     pub sock: Option<Result<Vec<TcpConn>, String>>,
     /// When `sock`'s counters were read (`None`: at `at`).
     pub sock_at: Option<Instant>,
+    /// Applications whose sockets are unknown, one plain line each.
+    pub sock_unknown: Vec<String>,
     pub sys: Option<SysStats>,
 }
 
@@ -147,6 +161,7 @@ impl RawPoll {
             host_id: None,
             sock: None,
             sock_at: None,
+            sock_unknown: vec![],
             sys: None,
         }
     }
@@ -530,6 +545,21 @@ impl State {
         self.initiator.has_method(m).unwrap_or(false)
     }
 
+    /// Whether each application (target, initiator) has
+    /// `mpath_sock_get_connections`: from this poll's `rpc_get_methods`
+    /// when it asked, else from the last one.
+    pub fn sock_methods(&self, raw: &RawPoll) -> socks::HasMethod {
+        let m = crate::rpc::sock::METHOD;
+        let has = |fresh: &Option<Answer>, h: &AppHealth| match fresh {
+            Some(Ok(v)) => Some(methods_of(v).iter().any(|x| x == m)),
+            _ => h.has_method(m),
+        };
+        [
+            has(&raw.tgt_methods, &self.target),
+            has(&raw.ini_methods, &self.initiator),
+        ]
+    }
+
     /// Ports whose sockets the connections pane shows: the listeners'.
     pub fn listener_ports(&self) -> Vec<u16> {
         let mut p: Vec<u16> = self
@@ -711,6 +741,7 @@ impl State {
         if let Some(sock) = raw.sock {
             let at = raw.sock_at.unwrap_or(raw.at);
             s.conns = self.build_conns(sock, &raw.qpairs, &s, at);
+            s.conns.unknown = raw.sock_unknown.clone();
         }
         if raw.sys.is_some() {
             s.sys = raw.sys;
@@ -1171,7 +1202,11 @@ impl State {
                 }
                 let cntlid = q["cntlid"].as_u64().unwrap_or(0) as u16;
                 let qid = q["qid"].as_u64().unwrap_or(0) as u16;
-                let why = "not on this machine";
+                let why = if self.mode == "embedded" {
+                    "not on this machine"
+                } else {
+                    "no socket reported"
+                };
                 rows.push(ConnRow {
                     side: Side::Remote,
                     state: q["state"].as_str().unwrap_or("?").to_string(),
@@ -1207,7 +1242,11 @@ impl State {
                     b.side as u8,
                 ))
         });
-        Conns { rows, error }
+        Conns {
+            rows,
+            error,
+            unknown: vec![],
+        }
     }
 
     fn track_stall(

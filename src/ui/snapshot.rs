@@ -216,6 +216,9 @@ pub struct Conns {
     pub rows: Vec<ConnRow>,
     /// Why the kernel view is missing, if it is.
     pub error: Option<String>,
+    /// Attached applications whose sockets are unknown, one plain line
+    /// each ("target sockets unknown: no agent").
+    pub unknown: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -447,3 +447,52 @@ pub fn number(cell: &str) -> Option<f64> {
     };
     n.parse::<f64>().ok().map(|v| v * mult)
 }
+
+/// One row of the Connections pane: the role cell (`★tgt 4420 c1 q1`)
+/// split up, and the addresses on the row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnCells {
+    /// The bdev's current path (★).
+    pub current: bool,
+    /// `tgt`, `host` or `remote`.
+    pub side: String,
+    pub port: String,
+    /// `c1`, or `c?` when unknown.
+    pub ctrl: String,
+    /// `admin`, `q1`, or `?`.
+    pub queue: String,
+    /// The `ip:port` cells of the row: local, then peer.
+    pub addrs: Vec<String>,
+    pub row: String,
+}
+
+/// Every socket row of the Connections pane.
+pub fn conn_rows(screen: &str) -> Vec<ConnCells> {
+    let Some(rows) = pane(screen, "Connections") else {
+        return vec![];
+    };
+    rows.iter()
+        .filter_map(|r| {
+            let t = r.trim_start();
+            let current = t.starts_with('★');
+            let t: Vec<&str> = t.trim_start_matches('★').split_whitespace().collect();
+            let side = *t.first()?;
+            if !matches!(side, "tgt" | "host" | "remote") {
+                return None;
+            }
+            Some(ConnCells {
+                current,
+                side: side.to_string(),
+                port: t.get(1)?.to_string(),
+                ctrl: t.get(2)?.to_string(),
+                queue: t.get(3)?.to_string(),
+                addrs: t
+                    .iter()
+                    .filter(|x| x.parse::<std::net::SocketAddr>().is_ok())
+                    .map(|x| x.to_string())
+                    .collect(),
+                row: r.clone(),
+            })
+        })
+        .collect()
+}

@@ -72,6 +72,14 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
         inner.y += 1;
         inner.height -= 1;
     }
+    for u in &s.conns.unknown {
+        if inner.height == 0 {
+            return;
+        }
+        buf.set_stringn(inner.x, inner.y, u, usize::from(inner.width), t.warn);
+        inner.y += 1;
+        inner.height -= 1;
+    }
     let rows: Vec<ConnRow> = s
         .conns
         .rows
@@ -90,7 +98,7 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
         })
         .collect();
     if rows.is_empty() {
-        if s.conns.error.is_none() {
+        if s.conns.error.is_none() && s.conns.unknown.is_empty() {
             buf.set_stringn(
                 inner.x,
                 inner.y,
