@@ -635,40 +635,7 @@ fn ptpl_survives_a_serve_restart() {
     let port = common::free_port("127.0.0.1");
     let start = || {
         let s = common::Serve::start();
-        let port_s = port.to_string();
-        for args in [
-            vec!["nvmf_create_transport", "-t", "tcp"],
-            vec!["nvmf_create_subsystem", NQN, "-a", "-r"],
-            vec![
-                "bdev_malloc_create",
-                "64",
-                "512",
-                "-b",
-                "Malloc0",
-                "-u",
-                "11111111-2222-3333-4444-555555555555",
-            ],
-            vec![
-                "nvmf_subsystem_add_ns",
-                NQN,
-                "Malloc0",
-                "--ptpl-file",
-                file_s,
-            ],
-            vec![
-                "nvmf_subsystem_add_listener",
-                NQN,
-                "-t",
-                "tcp",
-                "-a",
-                "127.0.0.1",
-                "-s",
-                &port_s,
-            ],
-        ] {
-            let out = common::rpc_cli(&s.sock, &args);
-            assert_eq!(out.status, 0, "{args:?}: {out:?}");
-        }
+        howto_target_via_spdk_rpc(&s, port, &["--ptpl-file", file_s]);
         s
     };
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
@@ -761,35 +728,9 @@ fn send_cmd_carries_reservation_commands() {
     use base64::engine::general_purpose::URL_SAFE;
     use base64::Engine;
     let s = common::Serve::start();
-    let port = common::free_port("127.0.0.1").to_string();
-    let uuid = "11111111-2222-3333-4444-555555555555";
-    for args in [
-        vec!["nvmf_create_transport", "-t", "tcp"],
-        vec!["nvmf_create_subsystem", NQN, "-a", "-r"],
-        vec![
-            "bdev_malloc_create",
-            "64",
-            "512",
-            "-b",
-            "Malloc0",
-            "-u",
-            uuid,
-        ],
-        vec!["nvmf_subsystem_add_ns", NQN, "Malloc0"],
-        vec![
-            "nvmf_subsystem_add_listener",
-            NQN,
-            "-t",
-            "tcp",
-            "-a",
-            "127.0.0.1",
-            "-s",
-            &port,
-        ],
-    ] {
-        let out = common::rpc_cli(&s.sock, &args);
-        assert_eq!(out.status, 0, "{args:?}: {out:?}");
-    }
+    let port = common::free_port("127.0.0.1");
+    howto_target_via_spdk_rpc(&s, port, &[]);
+    let port = port.to_string();
     let out = common::rpc_cli(
         &s.isock,
         &[
@@ -877,4 +818,41 @@ fn send_cmd_carries_reservation_commands() {
         out.stderr.contains("Invalid argument") || out.stdout.contains("Invalid argument"),
         "{out:?}"
     );
+}
+
+/// The HOWTO's target half through SPDK's own client, one listener on
+/// 127.0.0.1:`port`, the malloc bdev with a fixed UUID (a PTPL file names
+/// it), `ns_args` added to `nvmf_subsystem_add_ns`.
+fn howto_target_via_spdk_rpc(s: &common::Serve, port: u16, ns_args: &[&str]) {
+    let port = port.to_string();
+    let uuid = "11111111-2222-3333-4444-555555555555";
+    let mut add_ns = vec!["nvmf_subsystem_add_ns", NQN, "Malloc0"];
+    add_ns.extend_from_slice(ns_args);
+    for args in [
+        vec!["nvmf_create_transport", "-t", "tcp"],
+        vec!["nvmf_create_subsystem", NQN, "-a", "-r"],
+        vec![
+            "bdev_malloc_create",
+            "64",
+            "512",
+            "-b",
+            "Malloc0",
+            "-u",
+            uuid,
+        ],
+        add_ns,
+        vec![
+            "nvmf_subsystem_add_listener",
+            NQN,
+            "-t",
+            "tcp",
+            "-a",
+            "127.0.0.1",
+            "-s",
+            &port,
+        ],
+    ] {
+        let out = common::rpc_cli(&s.sock, &args);
+        assert_eq!(out.status, 0, "{args:?}: {out:?}");
+    }
 }

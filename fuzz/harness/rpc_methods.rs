@@ -94,6 +94,8 @@ pub const METHODS: &[(App, &str)] = &[
     // Last, so that the selectors of the methods above stay as the
     // committed corpus has them.
     (App::Initiator, "bdev_nvme_send_cmd"),
+    (App::Target, "mpath_sock_get_connections"),
+    (App::Initiator, "mpath_sock_get_connections"),
 ];
 
 pub const MAX_CALLS: usize = 32;

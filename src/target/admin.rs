@@ -545,6 +545,21 @@ fn feature_path_error(ctrl: &Controller, nsid: u32, fid: u8, set: bool) -> Optio
     }
 }
 
+/// Checks every Get/Set Features passes first: a discovery controller
+/// knows only Keep Alive Timer and Asynchronous Event Configuration, and a
+/// namespace-scoped feature needs an accessible path.
+fn feature_refused(ctrl: &Controller, nsid: u32, fid: u8, set: bool) -> Option<Reply> {
+    if ctrl.subsys.discovery
+        && !matches!(
+            fid,
+            op::feature::KEEP_ALIVE_TIMER | op::feature::ASYNC_EVENT_CONFIG
+        )
+    {
+        return Some(Reply::invalid_field());
+    }
+    feature_path_error(ctrl, nsid, fid, set).map(Reply::status)
+}
+
 /// Set Features (Base 2.0 §5.27). Nothing is saveable (SV → Feature
 /// Identifier Not Saveable); a discovery controller takes only Keep Alive
 /// Timer and Asynchronous Event Configuration. SPDK:
@@ -556,16 +571,8 @@ fn set_features(ctrl: &Controller, sqe: &Sqe, data: &[u8]) -> Reply {
     }
     let fid = (cdw10 & 0xFF) as u8;
     let cdw11 = sqe.cdw(11);
-    if ctrl.subsys.discovery
-        && !matches!(
-            fid,
-            op::feature::KEEP_ALIVE_TIMER | op::feature::ASYNC_EVENT_CONFIG
-        )
-    {
-        return Reply::invalid_field();
-    }
-    if let Some(st) = feature_path_error(ctrl, sqe.nsid(), fid, true) {
-        return Reply::status(st);
+    if let Some(r) = feature_refused(ctrl, sqe.nsid(), fid, true) {
+        return r;
     }
     let mut f = ctrl.feat.lock().unwrap_or_else(|p| p.into_inner());
     match fid {
@@ -704,16 +711,8 @@ fn reservation_namespaces(
 fn get_features(ctrl: &Controller, sqe: &Sqe) -> Reply {
     let fid = (sqe.cdw(10) & 0xFF) as u8;
     let cdw11 = sqe.cdw(11);
-    if ctrl.subsys.discovery
-        && !matches!(
-            fid,
-            op::feature::KEEP_ALIVE_TIMER | op::feature::ASYNC_EVENT_CONFIG
-        )
-    {
-        return Reply::invalid_field();
-    }
-    if let Some(st) = feature_path_error(ctrl, sqe.nsid(), fid, false) {
-        return Reply::status(st);
+    if let Some(r) = feature_refused(ctrl, sqe.nsid(), fid, false) {
+        return r;
     }
     let f = ctrl.feat.lock().unwrap_or_else(|p| p.into_inner()).clone();
     match fid {
