@@ -274,12 +274,11 @@ fn print_chaos(counts: &std::collections::BTreeMap<String, u64>, e: &Engines) {
     }
     for r in e.bdevperf.last_results() {
         println!(
-            "[mpath-console] chaos result {}: completed {}, failed {}, miscompared {}, timed out {}, largest stall {:.2} ms",
+            "[mpath-console] chaos result {}: completed {}, failed {}, miscompared {}, largest stall {:.2} ms",
             r.job,
             r.io_completed,
             r.io_failed,
             r.io_miscompared,
-            r.io_timeout,
             r.max_latency_us() / 1000.0
         );
     }

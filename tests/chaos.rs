@@ -1,6 +1,7 @@
 //! `bench --chaos` for 30 seconds, as CI runs it: random ANA flips and
 //! faults (dropped connections, blackholes, delays) under the verify load
-//! must cost no I/O — 0 failed, 0 miscompared, 0 timed out.
+//! must cost no I/O — 0 failed, 0 miscompared. (bench sets no I/O
+//! timeout, so there is no timed-out count to check.)
 
 use std::process::Command;
 
@@ -41,7 +42,7 @@ fn chaos(secs: u32, extra: &[&str], min_events: u64) {
         .unwrap_or_else(|| panic!("no chaos result ({seed}):\n{stdout}"));
     eprintln!("{seed}\n{result}");
     assert!(count(result, "completed") > 10_000, "{result}");
-    for key in ["failed", "miscompared", "timed out"] {
+    for key in ["failed", "miscompared"] {
         assert_eq!(count(result, key), 0, "{key} ({seed}): {result}");
     }
     let events: u64 = stdout

@@ -61,7 +61,7 @@ const HOWTO_SWITCH: (u32, &str) = (
     "nvmf_subsystem_listener_set_ana_state nqn.2022-02.io.spdk:cnode0 -t tcp -a 127.0.0.1 -s 4420 -n non_optimized",
 );
 
-/// The methods the console relies on (the lead's list).
+/// The methods the console relies on.
 const METHODS: [&str; 23] = [
     "spdk_get_version",
     "rpc_get_methods",
