@@ -1135,6 +1135,15 @@ fn value_of(s: &str) -> Value {
 /// The `spdk-rpc` command line that sends `method` with `params` (what the
 /// Events pane shows for every action). Falls back to raw JSON params
 /// for methods without a spec.
+/// A size in MiB as spdk-rpc takes it: whole numbers without a fraction.
+fn mib_value(mib: f64) -> Value {
+    if mib.fract() == 0.0 && mib < u64::MAX as f64 {
+        Value::from(mib as u64)
+    } else {
+        Value::from(mib)
+    }
+}
+
 pub fn to_line(app: App, method: &str, params: Option<&Value>, sock: Option<&str>) -> String {
     let prog = if method == "perform_tests" {
         "bdevperf.py"
@@ -1173,7 +1182,19 @@ pub fn to_line(app: App, method: &str, params: Option<&Value>, sock: Option<&str
         }
         return out.join(" ");
     };
-    let f = flat(p);
+    let mut f = flat(p);
+    // spdk-rpc turns bdev_malloc_create's TOTAL_SIZE (MiB) into num_blocks
+    // before sending; the line gives the size back in MiB.
+    if method == "bdev_malloc_create" {
+        if let (Some(n), Some(bs)) = (
+            f.get("num_blocks").and_then(Value::as_u64),
+            f.get("block_size").and_then(Value::as_u64),
+        ) {
+            let mib = n as f64 * bs as f64 / (1024.0 * 1024.0);
+            f.remove("num_blocks");
+            f.insert("total_size".into(), mib_value(mib));
+        }
+    }
     let mut used = 0;
     let text = |v: &Value| match v {
         Value::String(s) => s.clone(),
@@ -1212,7 +1233,7 @@ pub fn to_line(app: App, method: &str, params: Option<&Value>, sock: Option<&str
             }
         }
     }
-    if used < f.len() && method != "bdev_malloc_create" {
+    if used < f.len() {
         // Keys spdk-rpc has no flag for: show the raw request instead.
         return format!(
             "{prog} {method} {}",
@@ -1441,6 +1462,15 @@ mod tests {
             None,
         );
         assert_eq!(l, "bdevperf.py perform_tests -t 315360000");
+        // The line logged for `bdev_malloc_create 32 512 -b Malloc1` is
+        // that command again, size included, and parses back to the same
+        // request.
+        let line = "bdev_malloc_create 32 512 -b Malloc1";
+        let req = parse(line, &ctx()).unwrap();
+        let l = to_line(App::Target, &req.method, req.params.as_ref(), None);
+        assert_eq!(l, "spdk-rpc bdev_malloc_create 32 512 -b Malloc1");
+        let back = parse(l.trim_start_matches("spdk-rpc "), &ctx()).unwrap();
+        assert_eq!(back.params, req.params);
     }
 
     #[test]
