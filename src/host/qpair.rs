@@ -262,6 +262,9 @@ fn wake_all(wakers: Vec<Waker>) {
     }
 }
 
+/// How long a fatal error waits for its C2HTermReq to be written.
+const TERM_FLUSH: Duration = Duration::from_secs(1);
+
 struct Shared {
     framing: Framing,
     maxh2cdata: u32,
@@ -270,6 +273,8 @@ struct Shared {
     icd_limit: AtomicU32,
     out: Mutex<BytesMut>,
     out_ready: Notify,
+    /// The writer has written everything it took (bytes_out moved).
+    written: Notify,
     slots: Mutex<Slots>,
     closed: AtomicBool,
     closed_notify: Notify,
@@ -395,6 +400,7 @@ impl Qpair {
             closed: AtomicBool::new(false),
             closed_notify: Notify::new(),
             bytes_out: AtomicU64::new(0),
+            written: Notify::new(),
             bytes_in: AtomicU64::new(0),
         });
         tokio::spawn(writer(shared.clone(), wr));
@@ -649,12 +655,14 @@ async fn writer(sh: Arc<Shared>, mut wr: OwnedWriteHalf) {
                 }
                 out.split()
             };
-            sh.bytes_out
-                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
             if wr.write_all(&chunk).await.is_err() {
                 sh.close(QpairError::Disconnected);
                 return;
             }
+            // Counted once written, so a waiter can tell its bytes left.
+            sh.bytes_out
+                .fetch_add(chunk.len() as u64, Ordering::Release);
+            sh.written.notify_waiters();
         }
     }
 }
@@ -743,14 +751,29 @@ async fn reader(sh: Arc<Shared>, mut rd: OwnedReadHalf, mut dec: Decoder, mut rb
             }
         }
         if let Some(e) = fatal {
-            // Tell the controller why, then drop the connection.
-            encode(
-                &crate::nvme::pdu::term_req_for(&e),
-                &sh.framing,
-                &mut sh.out(),
-            );
+            // Tell the controller why, then drop the connection once the
+            // writer has written the C2HTermReq (or after TERM_FLUSH, if
+            // the controller does not read).
+            let through = {
+                let mut out = sh.out();
+                encode(&crate::nvme::pdu::term_req_for(&e), &sh.framing, &mut out);
+                sh.bytes_out.load(Ordering::Acquire) + out.len() as u64
+            };
             sh.out_ready.notify_one();
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            let _ = tokio::time::timeout(TERM_FLUSH, async {
+                loop {
+                    let w = sh.written.notified();
+                    tokio::pin!(w);
+                    w.as_mut().enable();
+                    if sh.bytes_out.load(Ordering::Acquire) >= through
+                        || sh.closed.load(Ordering::Acquire)
+                    {
+                        return;
+                    }
+                    w.await;
+                }
+            })
+            .await;
             sh.close(QpairError::Protocol(e.reason.to_string()));
             return;
         }
@@ -1112,5 +1135,84 @@ mod tests {
         q.close();
         let r = q.submit(rw(op::nvm::READ, 0), None, 4096).await;
         assert_eq!(r.unwrap_err(), QpairError::Disconnected);
+    }
+
+    /// A controller that breaks the protocol gets the host's H2CTermReq
+    /// before the connection closes: the host waits for its writer to put
+    /// the PDU on the wire instead of hoping a pause was long enough.
+    #[tokio::test]
+    async fn a_malformed_pdu_is_answered_with_a_term_req_before_the_close() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let ctrl = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut dec = Decoder::new(Role::Controller, 1 << 20);
+            let mut buf = BytesMut::new();
+            let mut next = async |s: &mut tokio::net::TcpStream, buf: &mut BytesMut| loop {
+                if let Some(p) = dec.decode(buf).expect("a valid host PDU") {
+                    return Some(p);
+                }
+                if s.read_buf(buf).await.unwrap_or(0) == 0 {
+                    return None;
+                }
+            };
+            let mut out = BytesMut::new();
+            assert!(matches!(next(&mut s, &mut buf).await, Some(Pdu::IcReq(_))));
+            encode(
+                &Pdu::IcResp(crate::nvme::pdu::IcResp {
+                    pfv: 0,
+                    cpda: 0,
+                    hdgst: false,
+                    ddgst: false,
+                    maxh2cdata: 131072,
+                }),
+                &Framing::default(),
+                &mut out,
+            );
+            s.write_all(&out.split()).await.unwrap();
+            let Some(Pdu::CapsuleCmd(c)) = next(&mut s, &mut buf).await else {
+                panic!("expected the Connect capsule")
+            };
+            let cqe = Cqe {
+                cid: c.sqe.cid(),
+                dw0: 1,
+                ..Cqe::default()
+            };
+            encode(&Pdu::CapsuleResp(cqe), &Framing::default(), &mut out);
+            // Then a PDU of a type no controller sends.
+            out.extend_from_slice(&[0x7F, 0, 8, 0, 8, 0, 0, 0]);
+            s.write_all(&out).await.unwrap();
+            let mut seen = Vec::new();
+            while let Some(p) = next(&mut s, &mut buf).await {
+                seen.push(p);
+            }
+            seen
+        });
+        let cfg = QpairConfig {
+            addr,
+            subnqn: "nqn.2016-06.io.spdk:t".into(),
+            hostnqn: "nqn.2016-06.io.spdk:h".into(),
+            hostid: [1; 16],
+            qid: 0,
+            sqsize: 31,
+            kato_ms: 0,
+            cntlid: 0xFFFF,
+            hdgst: false,
+            ddgst: false,
+            timeout: Duration::from_secs(5),
+        };
+        let q = Qpair::connect(&cfg).await.expect("connected");
+        tokio::time::timeout(Duration::from_secs(5), q.closed())
+            .await
+            .expect("the host closes the queue pair");
+        let seen = tokio::time::timeout(Duration::from_secs(5), ctrl)
+            .await
+            .expect("the connection ends")
+            .expect("controller task");
+        assert!(
+            matches!(seen.last(), Some(Pdu::H2CTermReq(_))),
+            "the last PDU before the close is an H2CTermReq: {seen:?}"
+        );
     }
 }
