@@ -133,6 +133,130 @@ fn ana_keys_on_a_path_act_on_its_listener() {
     );
 }
 
+/// Eight listeners appear before the selected 127.0.0.2:5520: the
+/// selection stays on 127.0.0.2:5520, and `i` acts on it.
+#[test]
+fn selection_follows_the_listener_when_rows_are_added_before_it() {
+    let mut a = app();
+    a.update(key('j'));
+    assert_eq!(a.snap.listeners[1].addr(), "127.0.0.2:5520");
+    with_snapshot(&mut a, |s| {
+        let x = s.listeners[0].clone();
+        for n in (3..=10).rev() {
+            let mut l = x.clone();
+            l.traddr = format!("127.0.0.{n}");
+            l.trsvcid = "4420".into();
+            s.listeners.insert(0, l);
+        }
+    });
+    assert_eq!(a.snap.listeners.len(), 10);
+    let sel = a.sel[Pane::Listeners.index()];
+    assert_eq!(sel, 9);
+    assert_eq!(a.snap.listeners[sel].addr(), "127.0.0.2:5520");
+    let c = one_call(a.update(key('i')));
+    assert_eq!(c.method, "nvmf_subsystem_listener_set_ana_state");
+    assert_eq!(
+        c.params,
+        Some(
+            json!({"nqn": "nqn.2022-02.io.spdk:cnode0", "ana_state": "inaccessible",
+                    "listen_address": {"trtype": "tcp", "traddr": "127.0.0.2", "trsvcid": "5520"}})
+        )
+    );
+}
+
+/// The same listener address under another subsystem is another row: the
+/// selection keeps its NQN.
+#[test]
+fn selection_tells_listeners_apart_by_nqn() {
+    let mut a = app();
+    a.update(key('j'));
+    with_snapshot(&mut a, |s| {
+        let mut l = s.listeners[1].clone();
+        l.nqn = "nqn.2022-02.io.spdk:cnode1".into();
+        s.listeners.push(l);
+        s.listeners.swap(1, 2);
+    });
+    let l = &a.snap.listeners[a.sel[Pane::Listeners.index()]];
+    assert_eq!(
+        (l.nqn.as_str(), l.addr()),
+        ("nqn.2022-02.io.spdk:cnode0", "127.0.0.2:5520".into())
+    );
+}
+
+/// When the selected object goes, its neighbour is selected; in every
+/// table pane the selection follows the object, not the row number.
+#[test]
+fn selection_moves_to_the_neighbour_and_follows_paths_and_sockets() {
+    let mut a = app();
+    // Listeners: 127.0.0.1:4420 selected, then removed → 127.0.0.2:5520.
+    with_snapshot(&mut a, |s| {
+        s.listeners.remove(0);
+        let mut l = s.listeners[0].clone();
+        l.traddr = "127.0.0.9".into();
+        s.listeners.insert(0, l);
+    });
+    let l = &a.snap.listeners[a.sel[Pane::Listeners.index()]];
+    assert_eq!(l.addr(), "127.0.0.2:5520");
+    // The last row removed → the one before it.
+    with_snapshot(&mut a, |s| {
+        s.listeners.pop();
+    });
+    assert_eq!(a.sel[Pane::Listeners.index()], 0);
+    assert_eq!(a.snap.listeners[0].addr(), "127.0.0.9:5520");
+
+    // I/O paths: Nvme0 at 127.0.0.2:5520 selected; a path inserted
+    // before it, and its cntlid changes (a reconnect).
+    a.update(code(KeyCode::Tab));
+    a.update(key('j'));
+    with_snapshot(&mut a, |s| {
+        let mut p = s.paths[0].clone();
+        p.traddr = "127.0.0.7".into();
+        s.paths.insert(0, p);
+        s.paths[2].cntlid = 7;
+    });
+    let p = &a.snap.paths[a.sel[Pane::Paths.index()]];
+    assert_eq!(
+        (p.ctrlr.as_str(), p.addr()),
+        ("Nvme0", "127.0.0.2:5520".into())
+    );
+    let c = one_call(a.update(key('P')));
+    assert_eq!(c.params, Some(json!({"name": "Nvme0n1", "cntlid": 7})));
+
+    // Connections: the selected socket keeps its 4-tuple.
+    a.update(code(KeyCode::Tab));
+    a.update(key('j'));
+    a.update(key('j'));
+    let want = a.snap.conns.rows[2].clone();
+    with_snapshot(&mut a, |s| {
+        s.conns.rows.reverse();
+    });
+    let got = &a.snap.conns.rows[a.sel[Pane::Conns.index()]];
+    assert_eq!((&got.local, &got.peer), (&want.local, &want.peer));
+
+    // Subsystems: by NQN.
+    let mut a = app();
+    with_snapshot(&mut a, |s| {
+        let mut x = s
+            .subsystems
+            .iter()
+            .find(|x| x.subtype != "Discovery")
+            .unwrap()
+            .clone();
+        x.nqn = "nqn.2022-02.io.spdk:aaa".into();
+        s.subsystems.insert(0, x);
+    });
+    let subs: Vec<_> = a
+        .snap
+        .subsystems
+        .iter()
+        .filter(|x| x.subtype != "Discovery")
+        .collect();
+    assert_eq!(
+        subs[a.sel[Pane::Subsystems.index()]].nqn,
+        "nqn.2022-02.io.spdk:cnode0"
+    );
+}
+
 #[test]
 fn p_toggles_the_policy_and_s_cycles_the_selector() {
     let mut a = app();

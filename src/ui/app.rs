@@ -404,7 +404,11 @@ impl App {
     // ---- events --------------------------------------------------------------
 
     fn on_snapshot(&mut self, s: Arc<Snapshot>) -> Vec<Effect> {
-        self.snap = s;
+        let old = std::mem::replace(&mut self.snap, s);
+        for p in [Pane::Subsystems, Pane::Listeners, Pane::Paths, Pane::Conns] {
+            let i = p.index();
+            self.sel[i] = follow(&row_keys(&old, p), &row_keys(&self.snap, p), self.sel[i]);
+        }
         self.clamp();
         if self
             .status
@@ -1066,6 +1070,77 @@ impl App {
         }
         vec![]
     }
+}
+
+/// What a table row is, whatever its position: the selection follows it
+/// from one snapshot to the next, so a key acts on the object the user
+/// picked even when rows are added or removed around it.
+#[derive(Debug, PartialEq, Eq)]
+enum RowKey {
+    /// NQN.
+    Subsystem(String),
+    /// NQN and transport ID (trtype, traddr, trsvcid).
+    Listener(String, String, String, String),
+    /// Controller name and transport ID.
+    Path(String, String, String, String),
+    /// Local and peer address.
+    Conn(String, String),
+}
+
+/// Each row's identity, in the pane's row order.
+fn row_keys(s: &Snapshot, p: Pane) -> Vec<RowKey> {
+    match p {
+        Pane::Subsystems => s
+            .subsystems
+            .iter()
+            .filter(|x| x.subtype != "Discovery")
+            .map(|x| RowKey::Subsystem(x.nqn.clone()))
+            .collect(),
+        Pane::Listeners => s
+            .listeners
+            .iter()
+            .map(|l| {
+                RowKey::Listener(
+                    l.nqn.clone(),
+                    l.trtype.to_ascii_lowercase(),
+                    l.traddr.clone(),
+                    l.trsvcid.clone(),
+                )
+            })
+            .collect(),
+        Pane::Paths => s
+            .paths
+            .iter()
+            .map(|x| {
+                RowKey::Path(
+                    x.ctrlr.clone(),
+                    x.trtype.to_ascii_lowercase(),
+                    x.traddr.clone(),
+                    x.trsvcid.clone(),
+                )
+            })
+            .collect(),
+        Pane::Conns => s
+            .conns
+            .rows
+            .iter()
+            .map(|c| RowKey::Conn(c.local.clone(), c.peer.clone()))
+            .collect(),
+        Pane::Load | Pane::Events => vec![],
+    }
+}
+
+/// The new row index of the object at `sel` in `old`: the same object if
+/// it is still there, else its nearest surviving neighbour in the old
+/// order (the next one first), else the same index.
+fn follow(old: &[RowKey], new: &[RowKey], sel: usize) -> usize {
+    let at = |k: &RowKey| new.iter().position(|n| n == k);
+    if sel >= old.len() {
+        return sel;
+    }
+    let after = old[sel..].iter().filter_map(at).next();
+    let before = || old[..sel].iter().rev().filter_map(at).next();
+    after.or_else(before).unwrap_or(sel)
 }
 
 /// The trtype as spdk-rpc users type it (`-t tcp`).
