@@ -802,3 +802,71 @@ async fn next_reservation(
     let s = fresh(st, control).await;
     s.reservation.expect("a reservation read")
 }
+
+/// A second subsystem attached as `Nvme1` over its own listeners numbers
+/// its controllers from 1 too: each path is named by its controller's
+/// transport ID, never by the cntlid alone.
+#[test]
+fn paths_name_their_controller_by_transport_id_not_cntlid() {
+    let cnode1 = "nqn.2022-02.io.spdk:cnode1";
+    let ctrlr = |cntlid: u64, a: &str, p: &str, nqn: &str| {
+        let mut t = trid(a, p);
+        t["subnqn"] = json!(nqn);
+        json!({"state": "enabled", "cntlid": cntlid, "trid": t})
+    };
+    let ctrlrs = json!([
+        {"name": "Nvme0", "ctrlrs": [ctrlr(1, "127.0.0.1", "4420", NQN), ctrlr(2, "127.0.0.2", "5520", NQN)]},
+        {"name": "Nvme1", "ctrlrs": [ctrlr(1, "127.0.0.3", "4420", cnode1), ctrlr(2, "127.0.0.4", "5520", cnode1)]}
+    ]);
+    let names = |s: &mpath_console::ui::Snapshot| -> Vec<(String, u16, String)> {
+        s.paths
+            .iter()
+            .map(|p| (p.ctrlr.clone(), p.cntlid, p.addr()))
+            .collect()
+    };
+    let want = |c2: u16| {
+        vec![
+            ("Nvme0".to_string(), 1, "127.0.0.1:4420".to_string()),
+            ("Nvme0".to_string(), c2, "127.0.0.2:5520".to_string()),
+        ]
+    };
+    let mut st = State::new(&opts(), "embedded");
+    let mut r = raw(Instant::now(), 1, 0);
+    r.ini_ctrlrs = Some(Ok(ctrlrs.clone()));
+    assert_eq!(names(&ingest(&mut st, r)), want(2));
+
+    // Real SPDK's io_paths (no subnqn in the transport) and, idle, its
+    // bdev_get_bdevs.
+    let mut r = raw(Instant::now(), 1, 0);
+    r.ini_ctrlrs = Some(Ok(ctrlrs.clone()));
+    r.io_paths = Some(Ok(spdk_io_paths()));
+    r.ini_bdev = Some(Ok(spdk_bdevs("optimized", "optimized")));
+    assert_eq!(names(&ingest(&mut st, r)), want(2));
+    let mut r = raw(Instant::now(), 1, 0);
+    r.ini_ctrlrs = Some(Ok(ctrlrs.clone()));
+    r.io_paths = Some(Ok(json!({"poll_groups": []})));
+    r.ini_bdev = Some(Ok(spdk_bdevs("optimized", "optimized")));
+    assert_eq!(names(&ingest(&mut st, r)), want(2));
+
+    // 5520 reconnected with cntlid 3 while the controller list still
+    // shows 2: the transport ID still names it.
+    let mut r = raw(Instant::now(), 1, 0);
+    r.ini_ctrlrs = Some(Ok(ctrlrs.clone()));
+    let mut p = r.io_paths.clone().unwrap().unwrap();
+    p["poll_groups"][0]["io_paths"][1]["cntlid"] = json!(3);
+    r.io_paths = Some(Ok(p));
+    assert_eq!(names(&ingest(&mut st, r)), want(3));
+
+    // The same address under both subsystems: the subnqn tells them apart.
+    // (Nvme1 listed first.)
+    let mut c = json!([ctrlrs[1].clone(), ctrlrs[0].clone()]);
+    c[0]["ctrlrs"][0] = ctrlr(1, "127.0.0.1", "4420", cnode1);
+    let mut r = raw(Instant::now(), 1, 0);
+    r.ini_ctrlrs = Some(Ok(c));
+    let mut p = r.io_paths.clone().unwrap().unwrap();
+    for i in 0..2 {
+        p["poll_groups"][0]["io_paths"][i]["transport"]["subnqn"] = json!(NQN);
+    }
+    r.io_paths = Some(Ok(p));
+    assert_eq!(names(&ingest(&mut st, r)), want(2));
+}

@@ -123,6 +123,9 @@ pub struct IoPath {
     /// Controller name (`Nvme0`) from `bdev_nvme_get_controllers`.
     pub ctrlr: String,
     pub cntlid: u16,
+    /// The subsystem (`subnqn` of the transport ID), when the answer
+    /// names it.
+    pub nqn: String,
     pub trtype: String,
     pub adrfam: String,
     pub traddr: String,
