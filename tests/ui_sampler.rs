@@ -145,7 +145,7 @@ fn rates_mapping_and_reasons_from_answers() {
     assert!(matches!(&s.load.iops, Metric::Unavailable(_)));
 
     let s = ingest(&mut st, raw(t0 + Duration::from_secs(1), 2, 35_000));
-    // Listeners in port order, with ANA, controllers and qpairs.
+    // Listeners in address order, with ANA, controllers and qpairs.
     let l: Vec<String> = s.listeners.iter().map(|l| l.addr()).collect();
     assert_eq!(l, ["127.0.0.1:4420", "127.0.0.2:5520"]);
     assert_eq!(s.listeners[0].ana_state(), Some("optimized"));
@@ -869,4 +869,80 @@ fn paths_name_their_controller_by_transport_id_not_cntlid() {
     }
     r.io_paths = Some(Ok(p));
     assert_eq!(names(&ingest(&mut st, r)), want(2));
+}
+
+/// Listeners, I/O paths and connections in one order: NQN, then address
+/// numerically (127.0.0.3 before 127.0.0.10, IPv4 before IPv6), then port
+/// numerically (4420, 5520, 10000).
+#[test]
+fn every_pane_sorts_by_nqn_then_address_and_port_as_numbers() {
+    let addrs = [
+        ("127.0.0.10", "4420"),
+        ("::1", "4420"),
+        ("127.0.0.3", "10000"),
+        ("127.0.0.3", "5520"),
+        ("127.0.0.3", "4420"),
+    ];
+    let first = "nqn.2022-02.io.spdk:aaa";
+    let mut r = raw(Instant::now(), 1, 0);
+    r.subsystems = Some(Ok(json!([
+        {"nqn": NQN, "subtype": "NVMe", "listen_addresses": addrs.iter().map(|(a, p)| trid(a, p)).collect::<Vec<_>>(),
+         "allow_any_host": true, "hosts": [], "namespaces": [{"nsid": 1, "bdev_name": "Malloc0", "anagrpid": 1}]},
+        {"nqn": first, "subtype": "NVMe", "listen_addresses": [trid("127.0.0.200", "4420")],
+         "allow_any_host": true, "hosts": [], "namespaces": []}
+    ])));
+    r.listeners = vec![(
+        NQN.into(),
+        Ok(addrs
+            .iter()
+            .map(|(a, p)| json!({"address": trid(a, p), "ana_states": [{"ana_group": 1, "ana_state": "optimized"}]}))
+            .collect()),
+    )];
+    r.qpairs = vec![(
+        NQN.into(),
+        Ok(addrs
+            .iter()
+            .enumerate()
+            .map(|(i, (a, p))| {
+                json!({"cntlid": i + 1, "qid": 0, "state": "enabled", "listen_address": trid(a, p),
+                       "peer_address": trid("127.9.9.9", &(50_000 + i).to_string())})
+            })
+            .collect()),
+    )];
+    r.io_paths = Some(Ok(json!({"poll_groups": [{"thread": "Nvme0n1", "io_paths":
+        addrs.iter().enumerate().map(|(i, (a, p))| {
+            let mut t = trid(a, p);
+            t["subnqn"] = json!(NQN);
+            json!({"bdev_name": "Nvme0n1", "cntlid": i + 1, "current": i == 0, "connected": true,
+                   "accessible": true, "transport": t})
+        }).collect::<Vec<_>>()}]})));
+    r.sock = Some(Ok(vec![]));
+    let mut st = State::new(&opts(), "embedded");
+    let s = ingest(&mut st, r);
+    let want = [
+        "127.0.0.3:4420",
+        "127.0.0.3:5520",
+        "127.0.0.3:10000",
+        "127.0.0.10:4420",
+        "[::1]:4420",
+    ];
+    let subs: Vec<&str> = s.subsystems.iter().map(|x| x.nqn.as_str()).collect();
+    assert_eq!(subs, [first, NQN]);
+    let listeners: Vec<(String, String)> = s
+        .listeners
+        .iter()
+        .map(|l| (l.nqn.clone(), l.addr()))
+        .collect();
+    let mut expect = vec![(first.to_string(), "127.0.0.200:4420".to_string())];
+    expect.extend(want.iter().map(|a| (NQN.to_string(), a.to_string())));
+    assert_eq!(listeners, expect);
+    let paths: Vec<String> = s.paths.iter().map(|p| p.addr()).collect();
+    assert_eq!(paths, want);
+    let conns: Vec<&str> = s
+        .conns
+        .rows
+        .iter()
+        .map(|c| c.listener.as_deref().unwrap())
+        .collect();
+    assert_eq!(conns, want);
 }

@@ -665,16 +665,6 @@ impl State {
         if let Some(Ok(subs)) = &raw.subsystems {
             s.subsystems = parse_subsystems(subs, &raw);
             s.listeners = parse_listeners(subs, &raw);
-            s.listeners.sort_by(|a, b| {
-                let key = |l: &Listener| {
-                    (
-                        l.nqn.clone(),
-                        l.trsvcid.parse::<u32>().unwrap_or(u32::MAX),
-                        l.traddr.clone(),
-                    )
-                };
-                key(a).cmp(&key(b))
-            });
         }
 
         // ---- initiator ---------------------------------------------------
@@ -746,6 +736,7 @@ impl State {
         if raw.sys.is_some() {
             s.sys = raw.sys;
         }
+        s.sort_rows();
 
         // Path bytes from the kernel when the engine has no per-path
         // counters (real SPDK).
@@ -1229,20 +1220,6 @@ impl State {
                 });
             }
         }
-        rows.sort_by(|a, b| {
-            (
-                a.listener.clone(),
-                a.cntlid,
-                queue_ord(&a.queue),
-                a.side as u8,
-            )
-                .cmp(&(
-                    b.listener.clone(),
-                    b.cntlid,
-                    queue_ord(&b.queue),
-                    b.side as u8,
-                ))
-        });
         Conns {
             rows,
             error,
@@ -1402,14 +1379,6 @@ fn ana_by_trid(bdevs: &Value) -> HashMap<(String, String), String> {
             .or_insert_with(|| a.to_string());
     }
     m
-}
-
-fn queue_ord(q: &Queue) -> u32 {
-    match q {
-        Queue::Admin => 0,
-        Queue::Io(n) => u32::from(*n),
-        Queue::Unknown => u32::MAX,
-    }
 }
 
 fn methods_of(v: &Value) -> Vec<String> {
