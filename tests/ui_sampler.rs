@@ -145,7 +145,7 @@ fn rates_mapping_and_reasons_from_answers() {
     assert!(matches!(&s.load.iops, Metric::Unavailable(_)));
 
     let s = ingest(&mut st, raw(t0 + Duration::from_secs(1), 2, 35_000));
-    // Listeners in port order, with ANA, controllers and qpairs.
+    // Listeners in address order, with ANA, controllers and qpairs.
     let l: Vec<String> = s.listeners.iter().map(|l| l.addr()).collect();
     assert_eq!(l, ["127.0.0.1:4420", "127.0.0.2:5520"]);
     assert_eq!(s.listeners[0].ana_state(), Some("optimized"));
@@ -801,4 +801,148 @@ async fn next_reservation(
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let s = fresh(st, control).await;
     s.reservation.expect("a reservation read")
+}
+
+/// A second subsystem attached as `Nvme1` over its own listeners numbers
+/// its controllers from 1 too: each path is named by its controller's
+/// transport ID, never by the cntlid alone.
+#[test]
+fn paths_name_their_controller_by_transport_id_not_cntlid() {
+    let cnode1 = "nqn.2022-02.io.spdk:cnode1";
+    let ctrlr = |cntlid: u64, a: &str, p: &str, nqn: &str| {
+        let mut t = trid(a, p);
+        t["subnqn"] = json!(nqn);
+        json!({"state": "enabled", "cntlid": cntlid, "trid": t})
+    };
+    let ctrlrs = json!([
+        {"name": "Nvme0", "ctrlrs": [ctrlr(1, "127.0.0.1", "4420", NQN), ctrlr(2, "127.0.0.2", "5520", NQN)]},
+        {"name": "Nvme1", "ctrlrs": [ctrlr(1, "127.0.0.3", "4420", cnode1), ctrlr(2, "127.0.0.4", "5520", cnode1)]}
+    ]);
+    let names = |s: &mpath_console::ui::Snapshot| -> Vec<(String, u16, String)> {
+        s.paths
+            .iter()
+            .map(|p| (p.ctrlr.clone(), p.cntlid, p.addr()))
+            .collect()
+    };
+    let want = |c2: u16| {
+        vec![
+            ("Nvme0".to_string(), 1, "127.0.0.1:4420".to_string()),
+            ("Nvme0".to_string(), c2, "127.0.0.2:5520".to_string()),
+        ]
+    };
+    let mut st = State::new(&opts(), "embedded");
+    let mut r = raw(Instant::now(), 1, 0);
+    r.ini_ctrlrs = Some(Ok(ctrlrs.clone()));
+    assert_eq!(names(&ingest(&mut st, r)), want(2));
+
+    // Real SPDK's io_paths (no subnqn in the transport) and, idle, its
+    // bdev_get_bdevs.
+    let mut r = raw(Instant::now(), 1, 0);
+    r.ini_ctrlrs = Some(Ok(ctrlrs.clone()));
+    r.io_paths = Some(Ok(spdk_io_paths()));
+    r.ini_bdev = Some(Ok(spdk_bdevs("optimized", "optimized")));
+    assert_eq!(names(&ingest(&mut st, r)), want(2));
+    let mut r = raw(Instant::now(), 1, 0);
+    r.ini_ctrlrs = Some(Ok(ctrlrs.clone()));
+    r.io_paths = Some(Ok(json!({"poll_groups": []})));
+    r.ini_bdev = Some(Ok(spdk_bdevs("optimized", "optimized")));
+    assert_eq!(names(&ingest(&mut st, r)), want(2));
+
+    // 5520 reconnected with cntlid 3 while the controller list still
+    // shows 2: the transport ID still names it.
+    let mut r = raw(Instant::now(), 1, 0);
+    r.ini_ctrlrs = Some(Ok(ctrlrs.clone()));
+    let mut p = r.io_paths.clone().unwrap().unwrap();
+    p["poll_groups"][0]["io_paths"][1]["cntlid"] = json!(3);
+    r.io_paths = Some(Ok(p));
+    assert_eq!(names(&ingest(&mut st, r)), want(3));
+
+    // The same address under both subsystems: the subnqn tells them apart.
+    // (Nvme1 listed first.)
+    let mut c = json!([ctrlrs[1].clone(), ctrlrs[0].clone()]);
+    c[0]["ctrlrs"][0] = ctrlr(1, "127.0.0.1", "4420", cnode1);
+    let mut r = raw(Instant::now(), 1, 0);
+    r.ini_ctrlrs = Some(Ok(c));
+    let mut p = r.io_paths.clone().unwrap().unwrap();
+    for i in 0..2 {
+        p["poll_groups"][0]["io_paths"][i]["transport"]["subnqn"] = json!(NQN);
+    }
+    r.io_paths = Some(Ok(p));
+    assert_eq!(names(&ingest(&mut st, r)), want(2));
+}
+
+/// Listeners, I/O paths and connections in one order: NQN, then address
+/// numerically (127.0.0.3 before 127.0.0.10, IPv4 before IPv6), then port
+/// numerically (4420, 5520, 10000).
+#[test]
+fn every_pane_sorts_by_nqn_then_address_and_port_as_numbers() {
+    let addrs = [
+        ("127.0.0.10", "4420"),
+        ("::1", "4420"),
+        ("127.0.0.3", "10000"),
+        ("127.0.0.3", "5520"),
+        ("127.0.0.3", "4420"),
+    ];
+    let first = "nqn.2022-02.io.spdk:aaa";
+    let mut r = raw(Instant::now(), 1, 0);
+    r.subsystems = Some(Ok(json!([
+        {"nqn": NQN, "subtype": "NVMe", "listen_addresses": addrs.iter().map(|(a, p)| trid(a, p)).collect::<Vec<_>>(),
+         "allow_any_host": true, "hosts": [], "namespaces": [{"nsid": 1, "bdev_name": "Malloc0", "anagrpid": 1}]},
+        {"nqn": first, "subtype": "NVMe", "listen_addresses": [trid("127.0.0.200", "4420")],
+         "allow_any_host": true, "hosts": [], "namespaces": []}
+    ])));
+    r.listeners = vec![(
+        NQN.into(),
+        Ok(addrs
+            .iter()
+            .map(|(a, p)| json!({"address": trid(a, p), "ana_states": [{"ana_group": 1, "ana_state": "optimized"}]}))
+            .collect()),
+    )];
+    r.qpairs = vec![(
+        NQN.into(),
+        Ok(addrs
+            .iter()
+            .enumerate()
+            .map(|(i, (a, p))| {
+                json!({"cntlid": i + 1, "qid": 0, "state": "enabled", "listen_address": trid(a, p),
+                       "peer_address": trid("127.9.9.9", &(50_000 + i).to_string())})
+            })
+            .collect()),
+    )];
+    r.io_paths = Some(Ok(json!({"poll_groups": [{"thread": "Nvme0n1", "io_paths":
+        addrs.iter().enumerate().map(|(i, (a, p))| {
+            let mut t = trid(a, p);
+            t["subnqn"] = json!(NQN);
+            json!({"bdev_name": "Nvme0n1", "cntlid": i + 1, "current": i == 0, "connected": true,
+                   "accessible": true, "transport": t})
+        }).collect::<Vec<_>>()}]})));
+    r.sock = Some(Ok(vec![]));
+    let mut st = State::new(&opts(), "embedded");
+    let s = ingest(&mut st, r);
+    let want = [
+        "127.0.0.3:4420",
+        "127.0.0.3:5520",
+        "127.0.0.3:10000",
+        "127.0.0.10:4420",
+        "[::1]:4420",
+    ];
+    let subs: Vec<&str> = s.subsystems.iter().map(|x| x.nqn.as_str()).collect();
+    assert_eq!(subs, [first, NQN]);
+    let listeners: Vec<(String, String)> = s
+        .listeners
+        .iter()
+        .map(|l| (l.nqn.clone(), l.addr()))
+        .collect();
+    let mut expect = vec![(first.to_string(), "127.0.0.200:4420".to_string())];
+    expect.extend(want.iter().map(|a| (NQN.to_string(), a.to_string())));
+    assert_eq!(listeners, expect);
+    let paths: Vec<String> = s.paths.iter().map(|p| p.addr()).collect();
+    assert_eq!(paths, want);
+    let conns: Vec<&str> = s
+        .conns
+        .rows
+        .iter()
+        .map(|c| c.listener.as_deref().unwrap())
+        .collect();
+    assert_eq!(conns, want);
 }

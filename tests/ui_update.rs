@@ -1002,15 +1002,15 @@ fn walkthrough_follows_the_howto() {
 
 /// The walkthrough's "first listener" is the first one the HOWTO added
 /// (the last of the subsystem's `listen_addresses`, which SPDK lists
-/// newest first), not the Listeners pane's first row: with free ports the
-/// pane's port order can put the second one first.
+/// newest first), not the Listeners pane's first row: with free addresses
+/// or ports the pane's order can put the second one first.
 #[test]
 fn walkthrough_uses_the_first_listener_added_whatever_the_list_order() {
     use mpath_console::ui::walkthrough;
     let mut a = app();
     a.walkthrough = true;
     with_snapshot(&mut a, |s| {
-        // 4420 was taken: the first listener got 45123, which sorts after
+        // 4420 was taken: the first listener got 45123, listed after
         // 5520 in the pane.
         s.subsystems[0].listen_addresses = vec!["127.0.0.2:5520".into(), "127.0.0.1:45123".into()];
         s.listeners.reverse();

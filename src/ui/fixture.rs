@@ -34,6 +34,7 @@ pub fn snapshot() -> Snapshot {
         bdev: "Nvme0n1".into(),
         ctrlr: "Nvme0".into(),
         cntlid: 1,
+        nqn: NQN.into(),
         trtype: "TCP".into(),
         adrfam: "IPv4".into(),
         traddr: "127.0.0.1".into(),

@@ -665,16 +665,6 @@ impl State {
         if let Some(Ok(subs)) = &raw.subsystems {
             s.subsystems = parse_subsystems(subs, &raw);
             s.listeners = parse_listeners(subs, &raw);
-            s.listeners.sort_by(|a, b| {
-                let key = |l: &Listener| {
-                    (
-                        l.nqn.clone(),
-                        l.trsvcid.parse::<u32>().unwrap_or(u32::MAX),
-                        l.traddr.clone(),
-                    )
-                };
-                key(a).cmp(&key(b))
-            });
         }
 
         // ---- initiator ---------------------------------------------------
@@ -746,6 +736,7 @@ impl State {
         if raw.sys.is_some() {
             s.sys = raw.sys;
         }
+        s.sort_rows();
 
         // Path bytes from the kernel when the engine has no per-path
         // counters (real SPDK).
@@ -877,7 +868,7 @@ impl State {
         }
     }
 
-    fn parse_paths(&mut self, v: &Value, names: &HashMap<u16, String>, at: Instant) -> Vec<IoPath> {
+    fn parse_paths(&mut self, v: &Value, names: &[CtrlrName], at: Instant) -> Vec<IoPath> {
         let mut out = Vec::new();
         let groups = v["poll_groups"].as_array().cloned().unwrap_or_default();
         for g in &groups {
@@ -890,6 +881,7 @@ impl State {
                     adrfam: str_of(&t["adrfam"]),
                     traddr: str_of(&t["traddr"]),
                     trsvcid: str_of(&t["trsvcid"]),
+                    nqn: str_of(&t["subnqn"]),
                     connected: p["connected"].as_bool().unwrap_or(false),
                     accessible: p["accessible"].as_bool().unwrap_or(false),
                     current: p["current"].as_bool().unwrap_or(false),
@@ -898,7 +890,7 @@ impl State {
                     local_address: p["local_address"].as_str().map(String::from),
                     ..Default::default()
                 };
-                path.ctrlr = names.get(&path.cntlid).cloned().unwrap_or_default();
+                path.ctrlr = ctrlr_name(names, &path);
                 // Several poll groups (threads) list the same path: merge.
                 if let Some(o) = out
                     .iter_mut()
@@ -1228,20 +1220,6 @@ impl State {
                 });
             }
         }
-        rows.sort_by(|a, b| {
-            (
-                a.listener.clone(),
-                a.cntlid,
-                queue_ord(&a.queue),
-                a.side as u8,
-            )
-                .cmp(&(
-                    b.listener.clone(),
-                    b.cntlid,
-                    queue_ord(&b.queue),
-                    b.side as u8,
-                ))
-        });
         Conns {
             rows,
             error,
@@ -1345,17 +1323,17 @@ fn current_set(paths: &[IoPath]) -> Vec<String> {
 /// path's controller by transport ID: show those paths, with what is known
 /// (transport ID, cntlid, ANA state) and the rest unavailable — not current,
 /// no rates — rather than an empty pane.
-fn idle_paths(bdevs: &Value, names: &HashMap<u16, String>) -> Vec<IoPath> {
+fn idle_paths(bdevs: &Value, names: &[CtrlrName]) -> Vec<IoPath> {
     let why = "no I/O running: this backend lists I/O paths only during a job";
     let mut out = Vec::new();
     for (b, n) in nvme_namespaces(bdevs) {
         let t = &n["trid"];
         let ana_state = str_of(&n["ns_data"]["ana_state"]);
         let cntlid = n["ctrlr_data"]["cntlid"].as_u64().unwrap_or(0) as u16;
-        out.push(IoPath {
+        let mut p = IoPath {
             bdev: str_of(&b["name"]),
             cntlid,
-            ctrlr: names.get(&cntlid).cloned().unwrap_or_default(),
+            nqn: str_of(&t["subnqn"]),
             trtype: str_of(&t["trtype"]),
             adrfam: str_of(&t["adrfam"]),
             traddr: str_of(&t["traddr"]),
@@ -1368,7 +1346,9 @@ fn idle_paths(bdevs: &Value, names: &HashMap<u16, String>) -> Vec<IoPath> {
             iops: Metric::Unavailable(why.into()),
             mibps: Metric::Unavailable(why.into()),
             ..Default::default()
-        });
+        };
+        p.ctrlr = ctrlr_name(names, &p);
+        out.push(p);
     }
     out
 }
@@ -1399,14 +1379,6 @@ fn ana_by_trid(bdevs: &Value) -> HashMap<(String, String), String> {
             .or_insert_with(|| a.to_string());
     }
     m
-}
-
-fn queue_ord(q: &Queue) -> u32 {
-    match q {
-        Queue::Admin => 0,
-        Queue::Io(n) => u32::from(*n),
-        Queue::Unknown => u32::MAX,
-    }
 }
 
 fn methods_of(v: &Value) -> Vec<String> {
@@ -1441,17 +1413,79 @@ fn trid_addr(t: &Value) -> String {
     join_addr(&str_of(&t["traddr"]), &str_of(&t["trsvcid"]))
 }
 
-fn ctrlr_names(v: &Value) -> HashMap<u16, String> {
-    let mut m = HashMap::new();
+/// One controller of `bdev_nvme_get_controllers`: its name (`Nvme0`),
+/// cntlid and transport ID. Every subsystem numbers its controllers
+/// from 1, so a cntlid alone does not say which one a path is.
+#[derive(Debug, Default)]
+struct CtrlrName {
+    name: String,
+    cntlid: Option<u16>,
+    trtype: String,
+    traddr: String,
+    trsvcid: String,
+    subnqn: String,
+}
+
+fn ctrlr_names(v: &Value) -> Vec<CtrlrName> {
+    let mut out = Vec::new();
     for g in v.as_array().into_iter().flatten() {
         let name = str_of(&g["name"]);
         for c in g["ctrlrs"].as_array().into_iter().flatten() {
-            if let Some(id) = c["cntlid"].as_u64() {
-                m.insert(id as u16, name.clone());
-            }
+            let t = &c["trid"];
+            out.push(CtrlrName {
+                name: name.clone(),
+                cntlid: c["cntlid"].as_u64().map(|id| id as u16),
+                trtype: str_of(&t["trtype"]),
+                traddr: str_of(&t["traddr"]),
+                trsvcid: str_of(&t["trsvcid"]),
+                subnqn: str_of(&t["subnqn"]),
+            });
         }
     }
-    m
+    out
+}
+
+/// The name of the controller a path goes through: the one with its
+/// transport ID (and subsystem, when both name it) and cntlid; else the
+/// only one with its transport ID (a reconnect gives a new cntlid); else,
+/// when the answer names no transport IDs, the only one with its cntlid.
+/// Empty when that is ambiguous or unknown.
+fn ctrlr_name(names: &[CtrlrName], p: &IoPath) -> String {
+    let same = |a: &str, b: &str| a.is_empty() || b.is_empty() || a.eq_ignore_ascii_case(b);
+    let by_trid: Vec<&CtrlrName> = names
+        .iter()
+        .filter(|c| {
+            !c.traddr.is_empty()
+                && c.traddr == p.traddr
+                && c.trsvcid == p.trsvcid
+                && same(&c.trtype, &p.trtype)
+                && same(&c.subnqn, &p.nqn)
+        })
+        .collect();
+    let unique = |v: Vec<&CtrlrName>| {
+        let mut n: Vec<&str> = v.iter().map(|c| c.name.as_str()).collect();
+        n.dedup();
+        match n.as_slice() {
+            [one] => Some(one.to_string()),
+            _ => None,
+        }
+    };
+    if let Some(c) = by_trid.iter().find(|c| c.cntlid == Some(p.cntlid)) {
+        return c.name.clone();
+    }
+    if !by_trid.is_empty() {
+        return unique(by_trid).unwrap_or_default();
+    }
+    if names.iter().any(|c| !c.traddr.is_empty()) {
+        return String::new();
+    }
+    unique(
+        names
+            .iter()
+            .filter(|c| c.cntlid == Some(p.cntlid))
+            .collect(),
+    )
+    .unwrap_or_default()
 }
 
 fn parse_subsystems(subs: &Value, raw: &RawPoll) -> Vec<Subsystem> {

@@ -3,6 +3,7 @@
 //! and sent to the UI task over a `watch` channel. Rendering reads only
 //! this (and `App`), so a frame never waits on an engine.
 
+use std::cmp::Ordering;
 use std::collections::VecDeque;
 
 use serde_json::Value;
@@ -85,6 +86,44 @@ impl Listener {
     }
 }
 
+/// Where an address sorts: IPv4 before IPv6, each numerically; anything
+/// that is not an IP address after them, as text.
+fn ip_ord(ip: &str) -> (u8, u128, &str) {
+    let bare = ip.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => (0, u128::from(u32::from(a)), ""),
+        Ok(std::net::IpAddr::V6(a)) => (1, u128::from(a), ""),
+        Err(_) => (2, 0, ip),
+    }
+}
+
+/// Where a port sorts: numerically, anything else after, as text.
+fn port_ord(port: &str) -> (u32, &str) {
+    match port.parse::<u32>() {
+        Ok(p) => (p, ""),
+        Err(_) => (u32::MAX, port),
+    }
+}
+
+/// The one row order of every pane: subsystem NQN, then IP address
+/// numerically (IPv4 before IPv6), then port numerically. Each pane
+/// breaks ties with the rest of its row.
+pub fn row_order(a: (&str, &str, &str), b: (&str, &str, &str)) -> Ordering {
+    a.0.cmp(b.0)
+        .then_with(|| ip_ord(a.1).cmp(&ip_ord(b.1)))
+        .then_with(|| port_ord(a.2).cmp(&port_ord(b.2)))
+}
+
+/// `ip:port` (`[ip]:port` for IPv6) split into its address and port.
+pub fn split_addr(a: &str) -> (&str, &str) {
+    match a.rsplit_once(':') {
+        Some((ip, port)) if !ip.contains(':') || ip.starts_with('[') => {
+            (ip.trim_start_matches('[').trim_end_matches(']'), port)
+        }
+        _ => (a, ""),
+    }
+}
+
 /// `ip:port`, with brackets for IPv6.
 pub fn join_addr(ip: &str, port: &str) -> String {
     if ip.contains(':') {
@@ -123,6 +162,9 @@ pub struct IoPath {
     /// Controller name (`Nvme0`) from `bdev_nvme_get_controllers`.
     pub ctrlr: String,
     pub cntlid: u16,
+    /// The subsystem (`subnqn` of the transport ID), when the answer
+    /// names it.
+    pub nqn: String,
     pub trtype: String,
     pub adrfam: String,
     pub traddr: String,
@@ -183,6 +225,14 @@ pub enum Queue {
 }
 
 impl Queue {
+    /// Admin first, then I/O queues by number, unknown last.
+    pub fn ord(&self) -> u32 {
+        match self {
+            Queue::Admin => 0,
+            Queue::Io(n) => u32::from(*n),
+            Queue::Unknown => u32::MAX,
+        }
+    }
     pub fn label(&self) -> String {
         match self {
             Queue::Unknown => "?".into(),
@@ -329,6 +379,60 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Puts every pane's rows in the one order of [`row_order`]:
+    /// subsystems by NQN; listeners by NQN and transport ID; paths by
+    /// NQN, transport ID and controller; sockets by their listener's NQN
+    /// and address, then controller, queue, end and addresses.
+    pub fn sort_rows(&mut self) {
+        self.subsystems.sort_by(|a, b| a.nqn.cmp(&b.nqn));
+        self.listeners.sort_by(|a, b| {
+            row_order(
+                (&a.nqn, &a.traddr, &a.trsvcid),
+                (&b.nqn, &b.traddr, &b.trsvcid),
+            )
+            .then_with(|| a.trtype.cmp(&b.trtype))
+            .then_with(|| a.adrfam.cmp(&b.adrfam))
+        });
+        self.paths.sort_by(|a, b| {
+            row_order(
+                (&a.nqn, &a.traddr, &a.trsvcid),
+                (&b.nqn, &b.traddr, &b.trsvcid),
+            )
+            .then_with(|| a.trtype.cmp(&b.trtype))
+            .then_with(|| a.ctrlr.cmp(&b.ctrlr))
+            .then_with(|| a.cntlid.cmp(&b.cntlid))
+        });
+        // A socket's subsystem is its listener's.
+        let listeners = &self.listeners;
+        let nqn_of = |c: &ConnRow| -> String {
+            c.listener
+                .as_deref()
+                .and_then(|l| listeners.iter().find(|x| x.addr() == l))
+                .map(|x| x.nqn.clone())
+                .unwrap_or_default()
+        };
+        let mut rows: Vec<(String, ConnRow)> = std::mem::take(&mut self.conns.rows)
+            .into_iter()
+            .map(|c| (nqn_of(&c), c))
+            .collect();
+        rows.sort_by(|(na, a), (nb, b)| {
+            let (ai, ap) = split_addr(a.listener.as_deref().unwrap_or(""));
+            let (bi, bp) = split_addr(b.listener.as_deref().unwrap_or(""));
+            let addr = |x: &str, y: &str| {
+                let (xi, xp) = split_addr(x);
+                let (yi, yp) = split_addr(y);
+                row_order(("", xi, xp), ("", yi, yp))
+            };
+            row_order((na, ai, ap), (nb, bi, bp))
+                .then_with(|| a.cntlid.cmp(&b.cntlid))
+                .then_with(|| a.queue.ord().cmp(&b.queue.ord()))
+                .then_with(|| (a.side as u8).cmp(&(b.side as u8)))
+                .then_with(|| addr(&a.local, &b.local))
+                .then_with(|| addr(&a.peer, &b.peer))
+        });
+        self.conns.rows = rows.into_iter().map(|(_, c)| c).collect();
+    }
+
     pub fn listener_by_addr(&self, traddr: &str, trsvcid: &str) -> Option<&Listener> {
         self.listeners
             .iter()

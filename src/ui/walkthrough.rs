@@ -19,9 +19,9 @@ pub struct Step {
 /// `listen_addresses` read backwards (SPDK inserts a new listener at the
 /// head of the list, so `nvmf_get_subsystems` names the newest first; our
 /// target does the same), then any the subsystem entry does not name.
-/// The Listeners pane sorts by port, which is not the HOWTO's order when
-/// the ports had to be chosen freely, so "first" must not mean the
-/// pane's first row.
+/// The Listeners pane sorts by address and port, which is not the
+/// HOWTO's order when the addresses or ports had to be chosen freely, so
+/// "first" must not mean the pane's first row.
 fn in_added_order(s: &Snapshot) -> Vec<&Listener> {
     let mut out: Vec<&Listener> = Vec::new();
     let sub = s
