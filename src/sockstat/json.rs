@@ -3,7 +3,7 @@
 //! identity, and the `tcp_info` fields the console shows or computes with.
 //!
 //! ```json
-//! {"local_address": "10.0.0.1:4420", "peer_address": "10.0.0.2:51320",
+//! {"local_address": "127.0.0.1:4420", "peer_address": "127.0.0.2:51320",
 //!  "state": "ESTAB", "recv_q": 0, "send_q": 0, "cookie": 8193,
 //!  "inode": 51234, "uid": 0, "cong": "cubic",
 //!  "tcp_info": {"rtt_us": 52, "rttvar_us": 11, "bytes_acked": 123456,
@@ -225,7 +225,7 @@ mod tests {
 
     fn sample() -> TcpConn {
         TcpConn {
-            local: "10.0.0.1:4420".parse().unwrap(),
+            local: "127.0.0.1:4420".parse().unwrap(),
             peer: "[fe80::1]:51320".parse().unwrap(),
             state: TcpState::Established,
             recv_q: 4096,
@@ -257,7 +257,7 @@ mod tests {
     fn round_trip() {
         let c = sample();
         let v = c.to_json();
-        assert_eq!(v["local_address"], "10.0.0.1:4420");
+        assert_eq!(v["local_address"], "127.0.0.1:4420");
         assert_eq!(v["peer_address"], "[fe80::1]:51320");
         assert_eq!(v["state"], "ESTAB");
         assert_eq!(v["tcp_info"]["bytes_acked"], 123_456);
