@@ -45,13 +45,13 @@
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use socket2::{Domain, SockAddr, Socket, Type};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
@@ -65,7 +65,7 @@ use super::router::Router;
 /// SPDK's `SPDK_JSONRPC_MAX_CONNS`.
 pub const MAX_CONNECTIONS: usize = 64;
 /// SPDK's `listen()` backlog.
-const BACKLOG: libc::c_int = 512;
+const BACKLOG: i32 = 512;
 /// How long to discard input after a fatal framing error before closing.
 const LINGER: Duration = Duration::from_secs(1);
 /// Read size; a request is bounded by `Limits::max_bytes`, not by this.
@@ -251,11 +251,9 @@ fn take_lock(path: &Path, lock_path: &Path) -> io::Result<File> {
                     format!("cannot open RPC lock file {}: {e}", lock_path.display()),
                 )
             })?;
-        // SAFETY: flock on a descriptor we own; no memory is involved.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
                 return Err(io::Error::new(
                     io::ErrorKind::AddrInUse,
                     format!(
@@ -265,10 +263,12 @@ fn take_lock(path: &Path, lock_path: &Path) -> io::Result<File> {
                     ),
                 ));
             }
-            return Err(io::Error::new(
-                err.kind(),
-                format!("cannot lock {}: {err}", lock_path.display()),
-            ));
+            Err(fs::TryLockError::Error(err)) => {
+                return Err(io::Error::new(
+                    err.kind(),
+                    format!("cannot lock {}: {err}", lock_path.display()),
+                ));
+            }
         }
         let ours = file.metadata()?;
         match fs::metadata(lock_path) {
@@ -300,63 +300,35 @@ fn remove_stale(path: &Path) -> io::Result<()> {
 
 /// socket + bind + chmod 0600 + listen.
 fn bind_unix_0600(path: &Path) -> io::Result<std::os::unix::net::UnixListener> {
-    let bytes = path.as_os_str().as_bytes();
-    // SAFETY: sockaddr_un is plain old data; all-zero is a valid value.
-    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    if bytes.is_empty() || bytes.len() >= addr.sun_path.len() || bytes.contains(&0) {
+    if path.as_os_str().is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!(
-                "RPC socket path {} is empty or longer than {} bytes",
-                path.display(),
-                addr.sun_path.len() - 1
-            ),
+            "RPC socket path is empty",
         ));
     }
-    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    for (dst, src) in addr.sun_path.iter_mut().zip(bytes) {
-        *dst = *src as libc::c_char;
-    }
-    // SAFETY: plain socket(2) call; the result is checked.
-    let raw = unsafe {
-        libc::socket(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-            0,
+    let addr = SockAddr::unix(path).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("RPC socket path {} is unusable: {e}", path.display()),
         )
-    };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `raw` is a fresh descriptor that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    // SAFETY: `addr` is a fully initialized sockaddr_un and the length
-    // passed is its size.
-    let rc = unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&addr as *const libc::sockaddr_un).cast::<libc::sockaddr>(),
-            std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        let e = io::Error::last_os_error();
-        return Err(io::Error::new(
+    })?;
+    let sock = Socket::new(Domain::UNIX, Type::STREAM.cloexec(), None)?;
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr).map_err(|e| {
+        io::Error::new(
             e.kind(),
             format!("cannot bind RPC socket {}: {e}", path.display()),
-        ));
-    }
+        )
+    })?;
     if let Err(e) = fs::set_permissions(path, Permissions::from_mode(0o600)) {
         let _ = fs::remove_file(path);
         return Err(e);
     }
-    // SAFETY: listen(2) on a bound socket we own.
-    if unsafe { libc::listen(fd.as_raw_fd(), BACKLOG) } != 0 {
-        let e = io::Error::last_os_error();
+    if let Err(e) = sock.listen(BACKLOG) {
         let _ = fs::remove_file(path);
         return Err(e);
     }
-    Ok(std::os::unix::net::UnixListener::from(fd))
+    Ok(std::os::unix::net::UnixListener::from(OwnedFd::from(sock)))
 }
 
 enum Listener {
