@@ -1,6 +1,11 @@
 //! Number, size, rate and time formatting shared by the panes.
 
+use std::sync::OnceLock;
+
 use humansize::{format_size, BINARY};
+use jiff::civil::DateTime;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
 
 /// `1.2M`, `34.5k`, `812`: an operation rate in at most 6 columns.
 pub fn count(v: f64) -> String {
@@ -77,27 +82,20 @@ pub fn micros(us: f64) -> String {
     }
 }
 
-/// Local wall-clock time of an epoch timestamp: `14:03:07.412`.
+/// Local wall-clock time of an epoch timestamp: `14:03:07.412`, in the
+/// system's time zone (`TZ`, else `/etc/localtime`, else UTC).
 pub fn clock(epoch_secs: f64) -> String {
-    let secs = epoch_secs.floor();
-    let ms = ((epoch_secs - secs) * 1000.0).floor() as u32;
-    let t = secs as libc::time_t;
-    // SAFETY: localtime_r writes only into the struct we pass.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
-    if !ok {
-        let s = secs as i64;
-        return format!(
-            "{:02}:{:02}:{:02}.{ms:03}",
-            (s / 3600) % 24,
-            (s / 60) % 60,
-            s % 60
-        );
-    }
-    format!(
-        "{:02}:{:02}:{:02}.{ms:03}",
-        tm.tm_hour, tm.tm_min, tm.tm_sec
-    )
+    let t = Timestamp::from_duration(SignedDuration::from_secs_f64(epoch_secs.max(0.0)))
+        .unwrap_or(Timestamp::UNIX_EPOCH);
+    t.to_zoned(system_zone())
+        .strftime("%H:%M:%S%.3f")
+        .to_string()
+}
+
+/// The system time zone, looked up once: a lookup reads `/etc/localtime`.
+fn system_zone() -> TimeZone {
+    static TZ: OnceLock<TimeZone> = OnceLock::new();
+    TZ.get_or_init(TimeZone::system).clone()
 }
 
 /// Seconds since the Unix epoch, now.
@@ -121,40 +119,18 @@ pub fn parse_time(v: &serde_json::Value) -> Option<f64> {
     rfc3339(s)
 }
 
+/// RFC 3339 with an offset; without one the time is taken as UTC.
 fn rfc3339(s: &str) -> Option<f64> {
-    let b = s.as_bytes();
-    if b.len() < 19 {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut rest = &s[19..];
-    let mut frac = 0.0;
-    if let Some(r) = rest.strip_prefix('.') {
-        let n = r.bytes().take_while(u8::is_ascii_digit).count();
-        frac = format!("0.{}", &r[..n]).parse().ok()?;
-        rest = &r[n..];
-    }
-    let offset = match rest {
-        "" | "Z" | "z" => 0,
-        o if o.len() == 6 => {
-            let sign = if o.starts_with('-') { -1 } else { 1 };
-            let oh: i64 = o.get(1..3)?.parse().ok()?;
-            let om: i64 = o.get(4..6)?.parse().ok()?;
-            sign * (oh * 3600 + om * 60)
-        }
-        _ => return None,
+    let t = match s.parse::<Timestamp>() {
+        Ok(t) => t,
+        Err(_) => s
+            .parse::<DateTime>()
+            .ok()?
+            .to_zoned(TimeZone::UTC)
+            .ok()?
+            .timestamp(),
     };
-    // Days from civil (Howard Hinnant's algorithm).
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = if y2 >= 0 { y2 } else { y2 - 399 } / 400;
-    let yoe = y2 - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some((days * 86400 + h * 3600 + mi * 60 + se - offset) as f64 + frac)
+    Some(t.as_duration().as_secs_f64())
 }
 
 /// Cuts `s` to `w` columns, replacing the middle with `…` (bandwhich's
@@ -210,12 +186,24 @@ mod tests {
     }
 
     #[test]
+    fn clock_shows_seconds_and_milliseconds() {
+        // Zones differ in hours and minutes, never (since 1972) in seconds.
+        assert!(clock(86_400.0 * 365.0 * 10.0 + 1.25).ends_with(":01.250"));
+        assert_eq!(clock(-5.0).len(), "00:00:00.000".len());
+    }
+
+    #[test]
     fn rfc3339_parses() {
         assert_eq!(rfc3339("1970-01-01T00:00:01Z"), Some(1.0));
         assert_eq!(rfc3339("2000-03-01T00:00:00Z"), Some(951_868_800.0));
         let v = rfc3339("2026-11-25T08:00:01.250+01:00").unwrap();
         assert!((v - (rfc3339("2026-11-25T07:00:01Z").unwrap() + 0.25)).abs() < 1e-6);
         assert_eq!(parse_time(&serde_json::json!(12.5)), Some(12.5));
+        assert_eq!(
+            rfc3339("2026-11-25T07:00:01"),
+            rfc3339("2026-11-25T07:00:01Z")
+        );
         assert_eq!(parse_time(&serde_json::json!("nonsense")), None);
+        assert_eq!(parse_time(&serde_json::json!("2026-13-01T00:00:00Z")), None);
     }
 }
