@@ -684,64 +684,10 @@ pub struct Ctx {
     pub ini_methods: Option<Vec<String>>,
 }
 
-/// Splits like a POSIX shell: quotes and backslashes, no expansion.
+/// Splits like a POSIX shell: quotes, backslashes and `#` comments, no
+/// expansion, so a line pasted from a terminal means what it meant there.
 pub fn shell_split(s: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut have = false;
-    let mut it = s.chars().peekable();
-    while let Some(c) = it.next() {
-        match c {
-            '\'' => {
-                have = true;
-                loop {
-                    match it.next() {
-                        Some('\'') => break,
-                        Some(x) => cur.push(x),
-                        None => return Err("unterminated ' quote".into()),
-                    }
-                }
-            }
-            '"' => {
-                have = true;
-                loop {
-                    match it.next() {
-                        Some('"') => break,
-                        Some('\\') => match it.next() {
-                            Some(x @ ('"' | '\\' | '$' | '`')) => cur.push(x),
-                            Some(x) => {
-                                cur.push('\\');
-                                cur.push(x);
-                            }
-                            None => return Err("unterminated \" quote".into()),
-                        },
-                        Some(x) => cur.push(x),
-                        None => return Err("unterminated \" quote".into()),
-                    }
-                }
-            }
-            '\\' => {
-                have = true;
-                if let Some(x) = it.next() {
-                    cur.push(x);
-                }
-            }
-            c if c.is_whitespace() => {
-                if have {
-                    out.push(std::mem::take(&mut cur));
-                    have = false;
-                }
-            }
-            c => {
-                have = true;
-                cur.push(c);
-            }
-        }
-    }
-    if have {
-        out.push(cur);
-    }
-    Ok(out)
+    shlex::split(s).ok_or_else(|| "unterminated quote or trailing backslash".into())
 }
 
 /// Quotes a word for display when the shell would need it.
