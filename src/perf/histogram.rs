@@ -1,45 +1,42 @@
-//! A compact log-linear latency histogram (HDR-style) with fixed memory and
-//! O(1) recording.
+//! A log-linear latency histogram with SPDK's bucket layout
+//! (`include/spdk/histogram_data.h`, default bucket shift 7), fixed memory
+//! and O(1) recording.
 //!
-//! Values (nanoseconds) below 128 get one bucket each. Above that, every
-//! power of two is split into 64 equal buckets, so a bucket is at most 1/64
-//! (1.6 %) of its values wide, over the whole `u64` range: 3776 buckets,
-//! about 30 KiB per histogram, allocated once when the job starts.
+//! Values (nanoseconds here; SPDK counts TSC ticks) below 128 get one
+//! bucket each (range 0). Range `r` >= 1 holds `[2^(r+6), 2^(r+7))` in 128
+//! equal buckets, so a bucket is at most 1/128 (0.8 %) of its values wide,
+//! over the whole `u64` range: 58 ranges, 7424 buckets, 58 KiB per
+//! histogram, allocated once when the job starts. Being SPDK's layout,
+//! percentiles land on the same bucket edges as bdevperf's `-l` output
+//! (in nanoseconds rather than ticks).
 
-/// Values below this are exact (one bucket per value).
-const LINEAR: u64 = 128;
-/// Buckets per power of two above `LINEAR` (2^SUB_BITS).
-const SUB_BITS: u32 = 6;
-const SUB: u64 = 1 << SUB_BITS;
-/// log2(LINEAR) - 1: the octave shift so that `v >> shift` lands in 64..128.
-const FIRST_EXP: u32 = 7;
-/// Total bucket count: the linear part, then 57 octaves (2^7 .. 2^63) of 64.
-pub const NUM_BUCKETS: usize = (LINEAR + (64 - FIRST_EXP as u64) * SUB) as usize;
+/// `SPDK_HISTOGRAM_BUCKET_SHIFT_DEFAULT`: 2^7 buckets per range.
+const BUCKET_SHIFT: u32 = 7;
+const PER_RANGE: u64 = 1 << BUCKET_SHIFT;
+/// `SPDK_HISTOGRAM_BUCKET_LSB`: the highest range number.
+const BUCKET_LSB: u32 = 64 - BUCKET_SHIFT;
+/// `SPDK_HISTOGRAM_NUM_BUCKETS`: 128 buckets in each of 58 ranges.
+pub const NUM_BUCKETS: usize = (PER_RANGE * (BUCKET_LSB as u64 + 1)) as usize;
 
+/// SPDK's `spdk_histogram_data_tally` bucket: the range from the leading
+/// zeros, the index from the 7 bits below the leading one.
 fn bucket_index(v: u64) -> usize {
-    if v < LINEAR {
-        return v as usize;
-    }
-    let exp = 63 - v.leading_zeros(); // >= 7
-    let shift = exp - SUB_BITS; // >= 1
-    let mantissa = v >> shift; // 64..=127
-    ((u64::from(exp - SUB_BITS)) * SUB + mantissa) as usize
+    let clz = v.leading_zeros();
+    let range = BUCKET_LSB.saturating_sub(clz);
+    let index = (v >> range.saturating_sub(1)) & (PER_RANGE - 1);
+    ((u64::from(range) << BUCKET_SHIFT) + index) as usize
 }
 
 /// The smallest and largest value that land in bucket `i`.
 fn bucket_bounds(i: usize) -> (u64, u64) {
-    let i = i as u64;
-    if i < LINEAR {
-        return (i, i);
+    let (range, index) = ((i as u64) >> BUCKET_SHIFT, (i as u64) & (PER_RANGE - 1));
+    if range == 0 {
+        return (index, index);
     }
-    // Inverse of `bucket_index`: i = (exp - SUB_BITS) * SUB + mantissa with
-    // mantissa in SUB..2*SUB, so i / SUB = exp - SUB_BITS + 1.
-    let shift = i / SUB - 1;
-    let mantissa = i % SUB + SUB;
-    let low = mantissa << shift;
-    // The last bucket ends exactly at u64::MAX; saturate to stay panic-free.
-    let high = low.saturating_add((1u64 << shift) - 1);
-    (low, high)
+    let width = 1u64 << (range - 1);
+    let low = (1u64 << (range + u64::from(BUCKET_SHIFT) - 1)) + index * width;
+    // The last bucket ends exactly at u64::MAX: low + width - 1 never wraps.
+    (low, low + (width - 1))
 }
 
 /// Latency histogram plus exact count, sum, min and max.
@@ -118,7 +115,7 @@ impl LatencyHistogram {
 
     /// The value at percentile `p` (0..=100): the upper bound of the bucket
     /// holding the `ceil(p% * count)`-th smallest value, clamped to the exact
-    /// min and max. Exact below 128; otherwise at most 1/64 above the true
+    /// min and max. Exact below 128; otherwise at most 1/128 above the true
     /// value. `None` when empty.
     pub fn value_at_percentile(&self, p: f64) -> Option<u64> {
         if self.count == 0 {
@@ -175,7 +172,7 @@ mod tests {
 
     #[test]
     fn buckets_tile_the_u64_range() {
-        assert_eq!(NUM_BUCKETS, 3776);
+        assert_eq!(NUM_BUCKETS, 7424);
         let mut expected_low = 0u64;
         for i in 0..NUM_BUCKETS {
             let (l, h) = bucket_bounds(i);
@@ -193,11 +190,30 @@ mod tests {
     }
 
     #[test]
-    fn bucket_width_is_within_one_sixty_fourth() {
-        for i in LINEAR as usize..NUM_BUCKETS {
+    fn bucket_width_is_within_one_128th() {
+        for i in PER_RANGE as usize..NUM_BUCKETS {
             let (l, h) = bucket_bounds(i);
-            assert!((h - l) as f64 <= l as f64 / 64.0, "bucket {i}: {l}..{h}");
+            assert!((h - l) as f64 <= l as f64 / 128.0, "bucket {i}: {l}..{h}");
         }
+    }
+
+    /// Bucket numbers as SPDK's `__spdk_histogram_data_get_bucket_range`
+    /// and `_index` compute them, worked by hand from their definitions.
+    #[test]
+    fn layout_is_spdks() {
+        assert_eq!(bucket_index(0), 0);
+        assert_eq!(bucket_index(127), 127);
+        assert_eq!(bucket_index(128), 128); // range 1, index 0
+        assert_eq!(bucket_index(255), 255); // range 1, index 127
+        assert_eq!(bucket_index(256), 256); // range 2, index 0 (width 2)
+        assert_eq!(bucket_index(257), 256);
+        // 10^6 lies in [2^19, 2^20): range 13, buckets 2^12 wide.
+        assert_eq!(
+            bucket_index(1_000_000),
+            (13 << 7) + ((1_000_000 >> 12) & 127)
+        );
+        assert_eq!(bucket_index(u64::MAX), NUM_BUCKETS - 1);
+        assert_eq!(bucket_bounds(256), (256, 257));
     }
 
     #[test]
@@ -230,7 +246,7 @@ mod tests {
         h.record(50_000_000);
         let within = |got: u64, want: u64| {
             assert!(
-                got >= want && (got - want) as f64 <= want as f64 / 64.0,
+                got >= want && (got - want) as f64 <= want as f64 / 128.0,
                 "{got} vs {want}"
             )
         };
@@ -255,7 +271,7 @@ mod tests {
             let got = h.value_at_percentile(p).unwrap();
             assert!(got >= want, "p{p}: {got} < {want}");
             assert!(
-                (got - want) as f64 <= want as f64 / 64.0,
+                (got - want) as f64 <= want as f64 / 128.0,
                 "p{p}: {got} vs {want}"
             );
         }
