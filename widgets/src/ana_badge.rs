@@ -7,11 +7,11 @@
 //! else is shown as given, in the `unknown` style, so a new or garbled
 //! state is visible rather than hidden.
 
-use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
-use ratatui::style::Style;
-use ratatui::text::Span;
-use ratatui::widgets::Widget;
+use ratatui_core::buffer::Buffer;
+use ratatui_core::layout::Rect;
+use ratatui_core::style::Style;
+use ratatui_core::text::Span;
+use ratatui_core::widgets::Widget;
 
 use crate::theme::Theme;
 
@@ -236,7 +236,7 @@ impl AnaBadge<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ratatui::style::{Color, Modifier};
+    use ratatui_core::style::{Color, Modifier};
 
     fn render(badge: AnaBadge<'_>, width: u16) -> Buffer {
         let mut buf = Buffer::empty(Rect::new(0, 0, width, 1));

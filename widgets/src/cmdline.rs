@@ -15,10 +15,11 @@
 //! reaches up as far as the menu may cover (the whole frame will do); rows
 //! not needed are left untouched.
 
-use ratatui::buffer::{Buffer, CellWidth};
-use ratatui::layout::Rect;
-use ratatui::style::Style;
-use ratatui::widgets::{Clear, Widget};
+use ratatui_core::buffer::{Buffer, CellWidth};
+use ratatui_core::layout::Rect;
+use ratatui_core::style::Style;
+use ratatui_core::widgets::Widget;
+use ratatui_widgets::clear::Clear;
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::columns::scroll_offset;
@@ -376,7 +377,7 @@ impl Widget for &CommandLine<'_> {
 mod tests {
     use super::*;
     use crate::text::testing::{lines, render_all_sizes, row};
-    use ratatui::style::{Color, Modifier};
+    use ratatui_core::style::{Color, Modifier};
 
     fn render(c: &CommandLine<'_>, w: u16, h: u16) -> Buffer {
         let mut buf = Buffer::with_lines(vec!["x".repeat(usize::from(w)); usize::from(h)]);

@@ -5,11 +5,12 @@
 //! when the pane is narrow (bandwhich does the same), and size the rest to
 //! their contents. That is a few lines of arithmetic, done here once.
 
-use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Widget};
+use ratatui_core::buffer::Buffer;
+use ratatui_core::layout::Rect;
+use ratatui_core::style::{Color, Modifier, Style};
+use ratatui_core::text::{Line, Span};
+use ratatui_core::widgets::Widget;
+use ratatui_widgets::block::Block;
 
 use crate::theme::Theme;
 

@@ -20,10 +20,10 @@
 
 use std::fmt::Write as _;
 
-use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
-use ratatui::style::Style;
-use ratatui::widgets::Widget;
+use ratatui_core::buffer::Buffer;
+use ratatui_core::layout::Rect;
+use ratatui_core::style::Style;
+use ratatui_core::widgets::Widget;
 
 use crate::columns::{self, Col, Head};
 use crate::sparkline::format_rate;
@@ -394,7 +394,7 @@ impl Widget for &ConnTable<'_> {
 mod tests {
     use super::*;
     use crate::text::testing::{find, lines, render_all_sizes, row};
-    use ratatui::style::{Color, Modifier};
+    use ratatui_core::style::{Color, Modifier};
 
     fn demo() -> Vec<ConnRow> {
         vec![

@@ -16,10 +16,12 @@
 //! the keys do. Sections appear in the order they are first mentioned and
 //! bindings keep their order within a section.
 
-use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Widget};
+use ratatui_core::buffer::Buffer;
+use ratatui_core::layout::Rect;
+use ratatui_core::text::{Line, Span};
+use ratatui_core::widgets::Widget;
+use ratatui_widgets::block::Block;
+use ratatui_widgets::clear::Clear;
 
 use crate::text::{self, Cut};
 use crate::theme::Theme;
@@ -248,7 +250,7 @@ impl<S: AsRef<str>> Widget for &HelpOverlay<'_, S> {
 mod tests {
     use super::*;
     use crate::text::testing::{find, lines, render_all_sizes, row};
-    use ratatui::style::{Color, Modifier};
+    use ratatui_core::style::{Color, Modifier};
 
     fn bindings() -> Vec<(String, String, String)> {
         [

@@ -4,9 +4,10 @@
 //! never shows half a hint; put the most useful first. (Only a first hint
 //! wider than the whole row is cut.)
 
-use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
-use ratatui::widgets::{Clear, Widget};
+use ratatui_core::buffer::Buffer;
+use ratatui_core::layout::Rect;
+use ratatui_core::widgets::Widget;
+use ratatui_widgets::clear::Clear;
 
 use crate::text::{self, Cut};
 use crate::theme::Theme;
@@ -86,7 +87,7 @@ impl<S: AsRef<str>> Widget for &KeyHints<'_, S> {
 mod tests {
     use super::*;
     use crate::text::testing::{render_all_sizes, row};
-    use ratatui::style::{Color, Modifier};
+    use ratatui_core::style::{Color, Modifier};
 
     const HINTS: [(&str, &str); 4] = [
         ("q", "quit"),

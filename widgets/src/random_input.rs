@@ -1,9 +1,9 @@
 //! Every widget on random sizes, strings and numbers: nothing may panic.
 
 use crate::*;
-use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
-use ratatui::widgets::Widget;
+use ratatui_core::buffer::Buffer;
+use ratatui_core::layout::Rect;
+use ratatui_core::widgets::Widget;
 
 /// xorshift64*: a fixed seed keeps failures reproducible without a
 /// dependency.

@@ -1,14 +1,18 @@
 //! A one-line sparkline of rate samples, and the number formats the tables
 //! use for rates.
 //!
-//! ratatui's `Sparkline` needs a height and draws a bar per cell over
-//! several rows; in a table cell we have exactly one row, so each sample is
-//! one of eight block characters.
+//! Not ratatui's `Sparkline`, which at height 1 also draws one of eight
+//! blocks per sample, because a rate chart in a table cell needs three
+//! things it does not do: any traffic at all is at least the lowest block
+//! (ratatui rounds a small sample down to nothing, so a path carrying 1 %
+//! of the I/O looks idle), samples are `f64` rates where NaN and negative
+//! values are "no measurement" and stay blank, and the newest sample sits
+//! at the right edge with fewer samples than columns.
 
-use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
-use ratatui::style::Style;
-use ratatui::widgets::Widget;
+use ratatui_core::buffer::Buffer;
+use ratatui_core::layout::Rect;
+use ratatui_core::style::Style;
+use ratatui_core::widgets::Widget;
 
 /// Eighths of a cell, lowest first.
 const LEVELS: [&str; 8] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"];
@@ -259,7 +263,7 @@ mod tests {
 
     #[test]
     fn styles_only_its_cells_and_only_the_first_row() {
-        let style = Style::new().fg(ratatui::style::Color::Green);
+        let style = Style::new().fg(ratatui_core::style::Color::Green);
         let mut buf = Buffer::empty(Rect::new(0, 0, 4, 2));
         RateSparkline::new(&[1u64, 2])
             .style(style)

@@ -6,9 +6,9 @@
 //! way would let a column's contents overrun it by a cell whenever a wide or
 //! combining character turns up in a controller name or an address.
 
-use ratatui::buffer::{Buffer, CellWidth};
-use ratatui::layout::Rect;
-use ratatui::style::Style;
+use ratatui_core::buffer::{Buffer, CellWidth};
+use ratatui_core::layout::Rect;
+use ratatui_core::style::Style;
 use unicode_segmentation::UnicodeSegmentation;
 
 /// Marks text that was cut to fit.
@@ -147,8 +147,8 @@ pub(crate) fn char_to_byte(s: &str, chars: usize) -> usize {
 #[cfg(test)]
 pub(crate) mod testing {
     //! Helpers for the widgets' buffer tests.
-    use ratatui::buffer::Buffer;
-    use ratatui::layout::Rect;
+    use ratatui_core::buffer::Buffer;
+    use ratatui_core::layout::Rect;
 
     /// Row `y` of the buffer as text, the cells hidden behind a wide
     /// character skipped, so it reads as the terminal would show it.
@@ -255,7 +255,7 @@ mod tests {
 
     #[test]
     fn the_ascii_fast_path_draws_what_set_stringn_draws() {
-        let style = Style::new().fg(ratatui::style::Color::Red);
+        let style = Style::new().fg(ratatui_core::style::Color::Red);
         for s in ["", "a", "127.0.0.1:4420", "x y z ~"] {
             for (x, max) in [(0, 0), (0, 3), (2, 40), (9, 5), (10, 5), (12, 1)] {
                 let mut ours = Buffer::empty(Rect::new(0, 0, 10, 1));

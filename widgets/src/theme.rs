@@ -24,7 +24,7 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use ratatui::style::{Color, Modifier, Style};
+use ratatui_core::style::{Color, Modifier, Style};
 use serde_json::{Map, Value};
 
 use crate::ana_badge::AnaPalette;

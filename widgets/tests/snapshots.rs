@@ -9,9 +9,9 @@ use mpath_widgets::{
     AnaBadge, CommandLine, ConnRow, ConnTable, HelpOverlay, KeyHints, LabelMode, PathRow,
     PathTable, RateSparkline, Theme,
 };
-use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
-use ratatui::widgets::Widget;
+use ratatui_core::buffer::Buffer;
+use ratatui_core::layout::Rect;
+use ratatui_core::widgets::Widget;
 
 const WIDTH: u16 = 80;
 
