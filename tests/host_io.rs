@@ -11,10 +11,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use mpath_console::bdev::BlockDevice;
+use mpath_console::host::dial::{Dialed, Dialer};
 use mpath_console::host::mpath::NvmeBdev;
 use mpath_console::host::Initiator;
 use mpath_console::rpc::{self, Router};
-use mpath_console::target::Target;
+use mpath_console::target::{serve_stream, Target};
 use serde_json::{json, Value};
 
 const NQN: &str = "nqn.2016-06.io.spdk:host-io";
@@ -40,12 +41,15 @@ impl Rig {
     /// A 16 MiB namespace of 4 KiB blocks behind `paths` listeners, all
     /// attached as one multipath bdev `Nvme0n1`.
     async fn start(paths: usize) -> Rig {
-        let target = Target::new();
+        Rig::start_on(paths, Target::new(), Initiator::new()).await
+    }
+
+    /// [`Rig::start`] with the engines given.
+    async fn start_on(paths: usize, target: Arc<Target>, host: Arc<Initiator>) -> Rig {
         let mut tgt = Router::new("nvmf_tgt");
         rpc::nvmf::register(&mut tgt, &target);
         rpc::bdev::register(&mut tgt, &target);
         rpc::fault::register(&mut tgt, &target);
-        let host = Initiator::new();
         let mut ini = Router::new("bdevperf");
         rpc::bdev_nvme::register(&mut ini, &host, true);
         let paths: Vec<SocketAddr> = ["127.0.0.1", "127.0.0.2"][..paths]
@@ -160,6 +164,37 @@ async fn large_io_is_cut_at_mdts_and_the_optimal_boundary() {
     assert_eq!(rig.commands() - n0, 3);
     assert!(b.read(20, 40).await.unwrap() == data);
     assert_eq!(rig.commands() - n0, 6);
+}
+
+/// The initiator speaks NVMe/TCP over whatever byte stream its dialer
+/// hands it: here an in-memory pipe straight into the target's connection
+/// handler (as the initiator fuzz target plays its hostile controller),
+/// with no kernel socket in between. Admin and I/O queue both dial, and a
+/// write reads back intact through the multipath bdev.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_initiator_runs_over_any_byte_stream() {
+    let target = Target::new();
+    let dials = Arc::new(AtomicU64::new(0));
+    let (t, n) = (target.clone(), dials.clone());
+    let host = Initiator::with_dialer(Dialer::new(move |addr| {
+        let (t, n) = (t.clone(), n.clone());
+        Box::pin(async move {
+            n.fetch_add(1, Ordering::Relaxed);
+            let (ours, theirs) = tokio::io::duplex(1 << 20);
+            let local: SocketAddr = "127.0.0.1:9".parse().unwrap();
+            tokio::spawn(serve_stream(t, theirs, addr, local));
+            Ok(Dialed {
+                stream: Box::new(ours),
+                local,
+            })
+        })
+    }));
+    let rig = Rig::start_on(1, target, host).await;
+    assert_eq!(dials.load(Ordering::Relaxed), 2, "admin and I/O queue");
+    let data = pattern(256 * 1024, 9);
+    rig.bdev().write(16, data.clone()).await.unwrap();
+    assert!(rig.bdev().read(16, 64).await.unwrap() == data);
+    assert!(rig.commands() >= 4, "the target served the I/O");
 }
 
 /// 1 MiB writes and reads keep going while the first path's connections

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::{mpsc, Notify};
 
+use super::dial::Dialer;
 use super::events::{EventLog, HostEvent};
 use super::mpath::NvmePath;
 use super::qpair::{Qpair, QpairConfig, QpairError};
@@ -46,11 +47,32 @@ pub struct CtrlrOpts {
     /// I/O queue entries, 0's based.
     pub io_sqsize: u16,
     pub timeout: Duration,
+    /// Reach the controller through this instead of TCP.
+    pub dialer: Option<Dialer>,
 }
 
 impl CtrlrOpts {
     pub fn trid(&self) -> TransportId {
         TransportId::from_addr(self.addr)
+    }
+
+    /// The queue pair `qid` of this controller (`cntlid` 0xFFFF: the admin
+    /// queue's Connect, which asks the target for a dynamic controller).
+    fn qpair_config(&self, qid: u16, sqsize: u16, cntlid: u16) -> QpairConfig {
+        QpairConfig {
+            addr: self.addr,
+            subnqn: self.subnqn.clone(),
+            hostnqn: self.hostnqn.clone(),
+            hostid: self.hostid,
+            qid,
+            sqsize,
+            kato_ms: self.kato_ms,
+            cntlid,
+            hdgst: self.hdgst,
+            ddgst: self.ddgst,
+            timeout: self.timeout,
+            dialer: self.dialer.clone(),
+        }
     }
 }
 
@@ -638,21 +660,7 @@ fn identify_sqe(cns: u8, nsid: u32) -> Sqe {
 
 /// The SPDK host's bring-up sequence (nvme-tcp.md §3.6), then one I/O queue.
 async fn bringup(o: &CtrlrOpts) -> Result<Session, CtrlrError> {
-    let t = o.timeout;
-    let admin = Qpair::connect(&QpairConfig {
-        addr: o.addr,
-        subnqn: o.subnqn.clone(),
-        hostnqn: o.hostnqn.clone(),
-        hostid: o.hostid,
-        qid: 0,
-        sqsize: 31,
-        kato_ms: o.kato_ms,
-        cntlid: 0xFFFF,
-        hdgst: o.hdgst,
-        ddgst: o.ddgst,
-        timeout: t,
-    })
-    .await?;
+    let admin = Qpair::connect(&o.qpair_config(0, 31, 0xFFFF)).await?;
     let r = bringup_admin(o, &admin).await;
     match r {
         Ok(s) => Ok(s),
@@ -758,20 +766,7 @@ async fn bringup_admin(o: &CtrlrOpts, admin: &Qpair) -> Result<Session, CtrlrErr
         }
     }
     let sqsize = o.io_sqsize.min(mqes).max(1);
-    let io = Qpair::connect(&QpairConfig {
-        addr: o.addr,
-        subnqn: o.subnqn.clone(),
-        hostnqn: o.hostnqn.clone(),
-        hostid: o.hostid,
-        qid: 1,
-        sqsize,
-        kato_ms: o.kato_ms,
-        cntlid: admin.cntlid,
-        hdgst: o.hdgst,
-        ddgst: o.ddgst,
-        timeout: t,
-    })
-    .await?;
+    let io = Qpair::connect(&o.qpair_config(1, sqsize, admin.cntlid)).await?;
     // Writes up to IOCCSZ×16 − 64 bytes travel in the capsule (ICDOFF 0).
     if id.icdoff == 0 && id.ioccsz >= 4 {
         io.set_icd_limit(id.ioccsz * 16 - 64);

@@ -4,6 +4,7 @@
 
 pub mod cmd;
 pub mod ctrlr;
+pub mod dial;
 pub mod events;
 pub mod mpath;
 pub mod qpair;
@@ -13,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ctrlr::{CtrlrOpts, NvmeCtrlr};
+use dial::Dialer;
 use events::EventLog;
 use mpath::{MpPolicy, NvmeBdev, RetryOpts, Selector};
 
@@ -86,6 +88,8 @@ pub struct Initiator {
     pub hostnqn: String,
     pub hostid: [u8; 16],
     pub events: EventLog,
+    /// Every controller's queue pairs dial through this instead of TCP.
+    dialer: Option<Dialer>,
 }
 
 #[derive(Default)]
@@ -109,12 +113,23 @@ pub struct AttachParams {
 
 impl Initiator {
     pub fn new() -> Arc<Initiator> {
+        Initiator::build(None)
+    }
+
+    /// An initiator whose controllers reach their targets through `d`
+    /// instead of TCP (see [`dial`]).
+    pub fn with_dialer(d: Dialer) -> Arc<Initiator> {
+        Initiator::build(Some(d))
+    }
+
+    fn build(dialer: Option<Dialer>) -> Arc<Initiator> {
         let id = uuid::Uuid::new_v4();
         Arc::new(Initiator {
             inner: Mutex::new(Inner::default()),
             hostnqn: format!("nqn.2014-08.org.nvmexpress:uuid:{id}"),
             hostid: *id.as_bytes(),
             events: EventLog::default(),
+            dialer,
         })
     }
 
@@ -173,6 +188,7 @@ impl Initiator {
                 .unwrap_or(opts.fast_io_fail_timeout_sec),
             io_sqsize: 127,
             timeout: Duration::from_secs(10),
+            dialer: self.dialer.clone(),
         };
         let ctrlr = NvmeCtrlr::attach(copts, self.events.clone())
             .await

@@ -19,11 +19,11 @@ use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
+use super::dial::Dialer;
 use crate::nvme::fabrics::{Connect, ConnectData};
 use crate::nvme::pdu::{encode, CapsuleCmd, DataPdu, Decoder, Framing, IcReq, Pdu, Role};
 use crate::nvme::sqe::{Cqe, SglDescriptor, Sqe};
@@ -72,6 +72,8 @@ pub struct QpairConfig {
     pub hdgst: bool,
     pub ddgst: bool,
     pub timeout: Duration,
+    /// Reach the controller through this instead of TCP.
+    pub dialer: Option<Dialer>,
 }
 
 /// One CID. A slot belongs to its command from submission until the
@@ -324,18 +326,42 @@ impl Shared {
 }
 
 impl Qpair {
-    /// Connects the TCP socket, exchanges ICReq/ICResp and sends Connect.
+    /// Connects the TCP socket (or the configured [`Dialer`]'s stream),
+    /// exchanges ICReq/ICResp and sends Connect.
     pub async fn connect(cfg: &QpairConfig) -> Result<Qpair, QpairError> {
+        let refused = |e: std::io::Error| QpairError::Connect(format!("{}: {e}", cfg.addr));
+        if let Some(d) = &cfg.dialer {
+            let s = tokio::time::timeout(cfg.timeout, d.dial(cfg.addr))
+                .await
+                .map_err(|_| QpairError::Timeout)?
+                .map_err(refused)?;
+            let (rd, wr) = tokio::io::split(s.stream);
+            return Qpair::start(cfg, rd, wr, s.local).await;
+        }
         let sock = tokio::time::timeout(cfg.timeout, TcpStream::connect(cfg.addr))
             .await
             .map_err(|_| QpairError::Timeout)?
-            .map_err(|e| QpairError::Connect(format!("{}: {e}", cfg.addr)))?;
+            .map_err(refused)?;
         let _ = sock.set_nodelay(true);
         let local = sock
             .local_addr()
             .map_err(|e| QpairError::Connect(e.to_string()))?;
-        let (mut rd, mut wr) = sock.into_split();
+        let (rd, wr) = sock.into_split();
+        Qpair::start(cfg, rd, wr, local).await
+    }
 
+    /// ICReq/ICResp and Connect over a connected stream, then the reader
+    /// and writer tasks. Generic so TCP keeps its own split halves.
+    async fn start<R, W>(
+        cfg: &QpairConfig,
+        mut rd: R,
+        mut wr: W,
+        local: SocketAddr,
+    ) -> Result<Qpair, QpairError>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
         let mut buf = BytesMut::new();
         encode(
             &Pdu::IcReq(IcReq {
@@ -640,7 +666,7 @@ impl Drop for InFlight<'_> {
     }
 }
 
-async fn writer(sh: Arc<Shared>, mut wr: OwnedWriteHalf) {
+async fn writer<W: AsyncWrite + Unpin>(sh: Arc<Shared>, mut wr: W) {
     loop {
         sh.out_ready.notified().await;
         if sh.closed.load(Ordering::Acquire) {
@@ -719,7 +745,12 @@ struct R2tReply {
     data: Bytes,
 }
 
-async fn reader(sh: Arc<Shared>, mut rd: OwnedReadHalf, mut dec: Decoder, mut rb: RecvBuf) {
+async fn reader<R: AsyncRead + Unpin>(
+    sh: Arc<Shared>,
+    mut rd: R,
+    mut dec: Decoder,
+    mut rb: RecvBuf,
+) {
     // Registered once for the life of the connection.
     let closed = sh.closed_notify.notified();
     tokio::pin!(closed);
@@ -1201,6 +1232,7 @@ mod tests {
             hdgst: false,
             ddgst: false,
             timeout: Duration::from_secs(5),
+            dialer: None,
         };
         let q = Qpair::connect(&cfg).await.expect("connected");
         tokio::time::timeout(Duration::from_secs(5), q.closed())
