@@ -313,6 +313,33 @@ def target_commands(rows):
 # ---- theme_parser / scenario_parser --------------------------------------------------
 
 
+# ---- hostile_target --------------------------------------------------------------
+# Layout (fuzz/harness/hostile_target.rs): digests byte (bit 0 header, bit 1
+# data), op count (% 5), per op a write flag and a u64 LBA, then the tape:
+# per target PDU a choice byte (% 16: 0-9 pass, 10-12 tamper, 13 C2HTermReq,
+# 14 PDU + raw bytes, 15 raw bytes) and that choice's own bytes.
+
+
+def hostile_target():
+    c = Corpus("hostile_target")
+    ops = bytes([2, 1]) + u64(5) + bytes([0]) + u64(5)
+    honest = bytes(400)
+    for digests in range(4):
+        c.add(bytes([digests]) + ops + honest)
+    # One lie at the k-th PDU of an otherwise honest controller.
+    for k in (0, 1, 2, 4, 6, 9, 12, 16, 20):
+        for lie in (
+            bytes([10, 0]) + u16(0),                  # ICResp pfv / CQE cid
+            bytes([11, 1]) + bytes([0, 0x82]),        # CQE status 0/0x82
+            bytes([12, 5, 3]) + u16(77) + bytes([0xFF]) + u16(3) + bytes([0]) + u16(512) + bytes([9]),
+            bytes([13]) + u16(1) + u32(0) + bytes(24),
+            bytes([14, 16]) + bytes(range(16)),
+            bytes([15, 40]) + bytes([0xFF] * 40),
+        ):
+            c.add(bytes([0]) + ops + bytes(k) + lie + honest)
+    return c
+
+
 def theme_parser():
     c = Corpus("theme_parser")
     for p in sorted(glob.glob(os.path.join(ROOT, "themes/*.json"))):
@@ -367,7 +394,7 @@ def main():
     rows = pdus(a.golden)
     files = rpc_files(a.golden)
     for corpus in (pdu_decoder(rows), nvme_structs(rows), rpc_request(files), rpc_methods(files),
-                   target_commands(rows), theme_parser(), scenario_parser()):
+                   target_commands(rows), hostile_target(), theme_parser(), scenario_parser()):
         print(f"{os.path.relpath(corpus.dir, ROOT)}: {len(corpus.seen)} files")
 
 

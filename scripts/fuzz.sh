@@ -6,7 +6,7 @@
 #   -t SECONDS  run each target for this long (default 60)
 #   -n RUNS     run each target for this many executions instead
 #   TARGET      any of: pdu_decoder nvme_structs rpc_request rpc_methods
-#               target_commands theme_parser scenario_parser (default: all,
+#               target_commands hostile_target theme_parser scenario_parser (default: all,
 #               one after another)
 #
 # Environment: FUZZ_NO_BUILD=1 runs the binaries built before (say, while
@@ -35,7 +35,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-ALL=(pdu_decoder nvme_structs rpc_request rpc_methods target_commands theme_parser scenario_parser)
+ALL=(pdu_decoder nvme_structs rpc_request rpc_methods target_commands hostile_target theme_parser scenario_parser)
 SECS=60
 RUNS=
 while getopts "t:n:h" o; do

@@ -41,6 +41,7 @@ fn entry(target: &str) -> fn(&[u8]) {
         "rpc_request" => harness::rpc_request::run,
         "rpc_methods" => harness::rpc_methods::run,
         "target_commands" => harness::target_commands::run,
+        "hostile_target" => harness::hostile_target::run,
         "theme_parser" => harness::theme_parser::run,
         "scenario_parser" => harness::scenario_parser::run,
         other => panic!("no fuzz target {other}"),
@@ -123,6 +124,11 @@ fn seeds_rpc_methods() {
 #[test]
 fn seeds_target_commands() {
     replay_corpus("target_commands");
+}
+
+#[test]
+fn seeds_hostile_target() {
+    replay_corpus("hostile_target");
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! directory with `#[path]`: everything here may use only what the main
 //! package depends on (no `arbitrary`, no `libfuzzer-sys`).
 
+pub mod hostile_target;
 pub mod nvme_structs;
 pub mod pdu_decoder;
 pub mod reader;
