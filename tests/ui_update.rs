@@ -1413,3 +1413,19 @@ fn the_footer_offers_the_fault_keys_and_the_theme() {
         "{hints:?}"
     );
 }
+
+/// In the `:` line an Alt key (Alt+b, a word motion in line editors)
+/// neither closes the line nor reaches the `b` (blackhole) key.
+#[test]
+fn alt_keys_in_the_command_line_stay_in_the_line() {
+    let mut a = app();
+    type_line(&mut a, "nvmf_get_subsystems");
+    let alt_b = UiEvent::Key(KeyEvent::new_with_kind(
+        KeyCode::Char('b'),
+        KeyModifiers::ALT,
+        KeyEventKind::Press,
+    ));
+    assert!(a.update(alt_b).is_empty());
+    let cmd = a.cmd.as_ref().expect("the line stays open");
+    assert_eq!(cmd.input.value(), "nvmf_get_subsystems");
+}

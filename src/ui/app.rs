@@ -566,7 +566,7 @@ impl App {
             self.quit = true;
             return vec![Effect::Quit];
         }
-        if let Some((esc, key)) = split_alt(&k, &self.keymap) {
+        if let Some((esc, key)) = split_alt(&k, &self.keymap, self.cmd.is_some()) {
             // A terminal sends Alt+x as Esc x: an Esc typed just before a
             // key arrives the same way. Unbound, it is that Esc, then x.
             let mut fx = self.on_key(esc);
@@ -1227,12 +1227,13 @@ fn follow(old: &[RowKey], new: &[RowKey], sel: usize) -> usize {
 }
 
 /// Alt+`c` (an Esc and a key that came together) that no binding claims:
-/// the Esc and the plain key, to be handled one after the other.
-fn split_alt(k: &KeyEvent, km: &Keymap) -> Option<(KeyEvent, KeyEvent)> {
-    let KeyCode::Char(_) = k.code else {
+/// the Esc and the plain key, to be handled one after the other. In the
+/// `:` line Alt+b/f/d edit by words, so there only Alt+`:` is split.
+fn split_alt(k: &KeyEvent, km: &Keymap, in_line: bool) -> Option<(KeyEvent, KeyEvent)> {
+    let KeyCode::Char(c) = k.code else {
         return None;
     };
-    if !k.modifiers.contains(KeyModifiers::ALT) || km.lookup(k).is_some() {
+    if !k.modifiers.contains(KeyModifiers::ALT) || km.lookup(k).is_some() || (in_line && c != ':') {
         return None;
     }
     let mut plain = *k;
