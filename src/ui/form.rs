@@ -246,7 +246,12 @@ impl LoadForm {
             Some(num("-t", &self.time, 1, max)? as u32)
         };
         let rw_percentage = if is_mixed(self.workload()) {
-            num("-M", &self.rw_percentage, 0, 100)? as u8
+            // bdevperf takes an rw_percentage of 0 as "not given" and keeps
+            // the previous share.
+            if self.rw_percentage.parse::<u64>() == Ok(0) {
+                return Err("-M 0 reads as not given: pick write or randwrite".into());
+            }
+            num("-M", &self.rw_percentage, 1, 100)? as u8
         } else {
             self.rw_percentage.parse().unwrap_or(70).min(100)
         };
@@ -429,6 +434,19 @@ mod tests {
         f.key(k(KeyCode::Down));
         assert_eq!(f.current(), Field::Workload);
         assert_eq!(f.key(k(KeyCode::Esc)), Outcome::Cancel);
+    }
+
+    #[test]
+    fn read_share_zero_is_refused_with_the_reason() {
+        let mut f = LoadForm::new(&LoadParams::default(), false, "until paused");
+        f.key(k(KeyCode::Char('7'))); // randrw
+        f.key(k(KeyCode::Up));
+        assert_eq!(f.current(), Field::ReadShare);
+        f.key(k(KeyCode::Backspace));
+        f.key(k(KeyCode::Backspace));
+        f.key(k(KeyCode::Char('0')));
+        assert_eq!(f.key(k(KeyCode::Enter)), Outcome::Stay);
+        assert!(f.error.as_deref().unwrap().contains("write or randwrite"));
     }
 
     #[test]
