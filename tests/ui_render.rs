@@ -660,3 +660,29 @@ fn events_from_the_oldest_fill_the_pane() {
         "{newest}"
     );
 }
+
+/// The load form and a tall result at every size from 1×1 up: drawn
+/// clipped, never a panic.
+#[test]
+fn load_form_and_result_at_any_size() {
+    let mut a = app(Theme::dark());
+    a.open_load_form();
+    let form = a.overlay.clone();
+    let result = Overlay::Result {
+        title: "bdev_get_bdevs (1 ms)".into(),
+        lines: (0..300)
+            .map(|i| format!("line {i} {}", "x".repeat(i % 150)))
+            .collect(),
+        error: false,
+        scroll: 250,
+    };
+    for o in [form, result] {
+        a.overlay = o;
+        for w in (1..=200).step_by(7) {
+            for h in (1..=60).step_by(3) {
+                a.update(UiEvent::Resize(w, h));
+                render_to_buffer(&a.snap, &a, w, h);
+            }
+        }
+    }
+}
