@@ -593,18 +593,20 @@ impl App {
             Overlay::Result { scroll, lines, .. } => {
                 // Scroll keys scroll a result taller than its popup; any
                 // other key closes it and does what it does.
-                let tall = super::panes::overlay::result_overflows(lines.len(), self.size);
+                let max = super::panes::overlay::result_max_scroll(lines.len(), self.size);
+                let tall = max > 0;
                 let a = self.keymap.lookup(&k);
                 match (k.code, a) {
                     (KeyCode::Down | KeyCode::PageDown, _) | (_, Some(Action::Down)) if tall => {
-                        *scroll += if k.code == KeyCode::PageDown { 10 } else { 1 }
+                        let step = if k.code == KeyCode::PageDown { 10 } else { 1 };
+                        *scroll = (*scroll + step).min(max)
                     }
                     (KeyCode::Up | KeyCode::PageUp, _) | (_, Some(Action::Up)) if tall => {
                         *scroll =
                             scroll.saturating_sub(if k.code == KeyCode::PageUp { 10 } else { 1 })
                     }
                     (_, Some(Action::Top)) if tall => *scroll = 0,
-                    (_, Some(Action::Bottom)) if tall => *scroll = lines.len(),
+                    (_, Some(Action::Bottom)) if tall => *scroll = max,
                     (KeyCode::Enter, _) | (_, Some(Action::Close | Action::Quit)) => {
                         self.overlay = Overlay::None
                     }

@@ -104,13 +104,19 @@ fn result_height(n: usize, screen_h: u16) -> u16 {
     (n.min(usize::from(u16::MAX)) as u16 + 2).clamp(3, screen_h.saturating_sub(4))
 }
 
-/// Whether a result of `n` lines is taller than its popup on a screen of
-/// `size`: only then do the scroll keys scroll it.
-pub fn result_overflows(n: usize, size: (u16, u16)) -> bool {
+/// How far a result of `n` lines scrolls on a screen of `size`: the
+/// lines that do not fit its popup (0: it fits).
+pub fn result_max_scroll(n: usize, size: (u16, u16)) -> usize {
     // The popup is centred within the screen less a row or column of
     // margin on each side, and its border takes two rows.
     let h = result_height(n, size.1).min(size.1.saturating_sub(2));
-    n > usize::from(h.saturating_sub(2))
+    n.saturating_sub(usize::from(h.saturating_sub(2)))
+}
+
+/// Whether a result of `n` lines is taller than its popup: only then do
+/// the scroll keys scroll it.
+pub fn result_overflows(n: usize, size: (u16, u16)) -> bool {
+    result_max_scroll(n, size) > 0
 }
 
 /// The help entries `(keys, description, section)`, from the keymap
