@@ -33,6 +33,12 @@ pub type CallFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, ControlError
 
 pub trait Control: Send + Sync {
     fn call<'a>(&'a self, app: App, method: &'a str, params: Option<Value>) -> CallFuture<'a>;
+    /// A call whose answer comes only when the work it starts ends
+    /// (`perform_tests` answers when its run does): no per-call deadline,
+    /// and nothing else waits behind it.
+    fn call_long<'a>(&'a self, app: App, method: &'a str, params: Option<Value>) -> CallFuture<'a> {
+        self.call(app, method, params)
+    }
     /// Whether this control can reach `app` at all.
     fn has(&self, app: App) -> bool;
     /// `embedded` or `attached`, for the header.
@@ -112,6 +118,10 @@ struct Endpoint {
 /// Per-call deadline: the sampler must never hang on a stuck application.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Deadline of a long call: longer than any run bdevperf accepts
+/// (`time_in_sec` is an int32), so in effect none.
+const LONG_CALL_TIMEOUT: Duration = Duration::from_secs(1 << 31);
+
 impl Remote {
     pub fn new(target: Option<String>, initiator: Option<String>) -> Remote {
         let ep = |a: String| Endpoint {
@@ -166,6 +176,25 @@ impl Control for Remote {
                     *guard = None;
                     Err(ControlError::Unreachable(format!("{}: {e}", ep.addr)))
                 }
+            }
+        })
+    }
+
+    /// On a connection of its own: the shared one serves the sampler's
+    /// polls, which must not queue behind a run that lasts minutes, and
+    /// its 5 s deadline would cut the call off (SPDK's server answers
+    /// other connections while a `perform_tests` is outstanding).
+    fn call_long<'a>(&'a self, app: App, method: &'a str, params: Option<Value>) -> CallFuture<'a> {
+        Box::pin(async move {
+            let ep = self.endpoint(app).ok_or(ControlError::Absent(app))?;
+            let mut c = RpcClient::connect_timeout(&ep.addr, CALL_TIMEOUT)
+                .await
+                .map_err(|e| ControlError::Unreachable(format!("{}: {e}", ep.addr)))?;
+            c.set_timeout(LONG_CALL_TIMEOUT);
+            match c.call(method, params).await {
+                Ok(v) => Ok(v),
+                Err(ClientError::Rpc(e)) => Err(ControlError::Rpc(e)),
+                Err(e) => Err(ControlError::Unreachable(format!("{}: {e}", ep.addr))),
             }
         })
     }

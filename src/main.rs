@@ -167,7 +167,8 @@ struct ServeArgs {
     #[arg(long)]
     allow_remote_rpc: bool,
     /// Set-up to run at start: `howto` (the HOWTO on 127.0.0.1:4420 and
-    /// 127.0.0.2:5520) or a JSON file of RPC calls.
+    /// 127.0.0.2:5520, or free ports on those addresses when taken, as
+    /// printed at start) or a JSON file of RPC calls.
     #[arg(long)]
     scenario: Option<String>,
     /// Which engines to serve: the target (like nvmf_tgt), the initiator
@@ -410,8 +411,19 @@ async fn serve(a: ServeArgs) -> Result<()> {
     match a.scenario.as_deref() {
         None => {}
         Some("howto") => {
+            // The HOWTO's ports when free; else others on the same
+            // addresses (as `run` does), said in the start-up line.
+            let listeners = scenario::howto_listeners()?;
+            served.push(format!(
+                "HOWTO listeners on {}",
+                listeners
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ));
             let steps = scenario::howto(&scenario::HowtoOpts {
-                listeners: vec!["127.0.0.1:4420".parse()?, "127.0.0.2:5520".parse()?],
+                listeners,
                 paths: 2,
                 hdgst: false,
                 ddgst: false,

@@ -481,3 +481,126 @@ fn bench_connect_drives_an_external_target() {
         ctrlrs.as_array().map_or(0, |a| a.len())
     );
 }
+
+/// The header's load state: `▶ running`, `‖ paused`, `○ no load`.
+fn header_load(screen: &str) -> &'static str {
+    let head: String = screen.lines().take(3).collect::<Vec<_>>().join("\n");
+    ["▶ running", "‖ paused", "○ no load"]
+        .into_iter()
+        .find(|s| head.contains(s))
+        .unwrap_or("?")
+}
+
+/// `attach` to `serve --scenario howto` (bdevperf's side started like
+/// `bdevperf -z`, with no workload, depth or size): Space opens the load
+/// form, Enter starts a load with every parameter perform_tests needs, the
+/// header says running within seconds, and the run outlives the 5 s a
+/// remote call may take without a timeout in Events; pausing ends the run
+/// and its result is logged.
+#[test]
+fn attach_space_starts_a_load_on_a_bare_bdevperf() {
+    require_tmux();
+    let _turn = LOAD.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (tsock, isock) = (d.join("spdk.sock"), d.join("bdevperf.sock"));
+    let mut c = serve_cmd(None);
+    c.args(["--scenario", "howto", "--target-sock"])
+        .arg(&tsock)
+        .arg("--initiator-sock")
+        .arg(&isock);
+    let mut serve = Proc::spawn("serve --scenario howto", c, d.join("serve.log"));
+    serve.wait_serving(START);
+    let st = rpc(&isock, "mpath_perf_status", Value::Null);
+    assert_eq!(
+        (&st["workload"], &st["queue_depth"], &st["running"]),
+        (&Value::Null, &Value::Null, &json!(false)),
+        "serve's bdevperf should start without a workload: {st}"
+    );
+
+    let t = Tmux::start(
+        "drive",
+        d,
+        &argv(&[
+            bin(),
+            "attach",
+            "--target",
+            tsock.to_str().unwrap(),
+            "--initiator",
+            isock.to_str().unwrap(),
+        ]),
+    );
+    t.wait("both paths and no load", SCREEN, |s| {
+        let paths = pane(s, "I/O paths")?;
+        (paths.iter().filter(|r| r.contains("Nvme0")).count() == 2 && header_load(s) == "○ no load")
+            .then_some(())
+    });
+    t.keys(&["Space"]);
+    let form = t.wait("the load form", SCREEN, |s| {
+        (s.contains("Enter starts") && s.contains("-q depth")).then(|| s.to_string())
+    });
+    assert!(form.contains("◂ verify ▸"), "{form}");
+    t.keys(&["Enter"]);
+    let t0 = Instant::now();
+    let screen = t.wait("▶ running in the header", SCREEN, |s| {
+        (header_load(s) == "▶ running").then(|| s.to_string())
+    });
+    let took = t0.elapsed();
+    eprintln!("Enter → ▶ running in {took:?}");
+    assert!(
+        took < Duration::from_secs(2),
+        "running shown after {took:?}:\n{screen}"
+    );
+    // The initiator runs what the form sent.
+    let st = rpc(&isock, "mpath_perf_status", Value::Null);
+    assert_eq!(
+        (&st["workload"], &st["queue_depth"], &st["io_size"]),
+        (&json!("verify"), &json!(128), &json!(4096)),
+        "{st}"
+    );
+    // Past the 5 s a remote call may take: still running, no timeout.
+    wait_for_or(
+        "the run past 6 s",
+        Duration::from_secs(30),
+        || {
+            let st = rpc(&isock, "mpath_perf_status", Value::Null);
+            (st["jobs"][0]["elapsed_us"].as_u64()? > 6_000_000).then_some(())
+        },
+        || serve.log_text(),
+    );
+    let screen = t.wait("a fresh screen", SCREEN, |s| Some(s.to_string()));
+    let events = pane(&screen, "Events").unwrap_or_default().join("\n");
+    assert_eq!(header_load(&screen), "▶ running", "{screen}");
+    assert!(
+        events.contains("perform_tests -q 128") && !events.contains("✗"),
+        "{screen}"
+    );
+    assert!(!screen.contains("timed out"), "{screen}");
+    serve.check_alive();
+    // Space pauses: the run ends and perform_tests' result is logged.
+    t.keys(&["Space"]);
+    let screen = t.wait("the run's result in Events", SCREEN, |s| {
+        let ev = pane(s, "Events")?.join("\n");
+        ev.contains("run ended after").then(|| s.to_string())
+    });
+    let events = pane(&screen, "Events").unwrap().join("\n");
+    assert!(events.contains("terminated"), "{screen}");
+    t.wait("‖ paused", SCREEN, |s| {
+        (header_load(s) == "‖ paused").then_some(())
+    });
+    // A dry run, then another with Esc and `:` arriving together (as a
+    // fast typist or tmux sends them): each shows its request.
+    for (keys, name) in [(vec![":"], "first"), (vec!["Escape", ":"], "second")] {
+        t.keys(&keys);
+        t.keys(&[&format!("spdk-rpc --dry-run bdev_get_bdevs -b {name}")]);
+        t.keys(&["Enter"]);
+        t.wait(&format!("the {name} dry run"), SCREEN, |s| {
+            (s.contains("dry run →") && s.contains(&format!("\"name\": \"{name}\""))).then_some(())
+        });
+    }
+    t.keys(&["Escape"]);
+    t.wait("the popup closed", SCREEN, |s| {
+        (!s.contains("dry run →")).then_some(())
+    });
+    t.quit();
+}

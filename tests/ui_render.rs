@@ -185,8 +185,37 @@ fn overlays_and_command_line() {
     let mut a = app(Theme::dark());
     a.overlay = Overlay::Help { scroll: 0 };
     insta::assert_snapshot!("overlay_help", text(&screen(&a, 120, 40)));
-    a.overlay = Overlay::Workload { sel: 2 };
-    insta::assert_snapshot!("overlay_workload", text(&screen(&a, 80, 24)));
+    // The load form, as Space opens it on an idle initiator that knows no
+    // workload yet (`serve` without bdevperf options): the HOWTO's values,
+    // the command Enter sends.
+    let mut idle = (*a.snap).clone();
+    idle.load.running = Some(false);
+    idle.load.workload = None;
+    idle.load.queue_depth = None;
+    idle.load.io_size = None;
+    idle.seq += 1;
+    a.update(UiEvent::Snapshot(Arc::new(idle)));
+    a.overlay = Overlay::None;
+    a.update(UiEvent::Key(crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Char(' '),
+        crossterm::event::KeyModifiers::NONE,
+    )));
+    assert!(matches!(a.overlay, Overlay::Load(_)), "{:?}", a.overlay);
+    insta::assert_snapshot!("overlay_load_form", text(&screen(&a, 80, 24)));
+    // randrw on the -M row, with a value out of range: the form says why.
+    for k in [
+        crossterm::event::KeyCode::Char('7'),
+        crossterm::event::KeyCode::Up,
+        crossterm::event::KeyCode::Char('9'),
+        crossterm::event::KeyCode::Enter,
+    ] {
+        a.update(UiEvent::Key(crossterm::event::KeyEvent::new(
+            k,
+            crossterm::event::KeyModifiers::NONE,
+        )));
+    }
+    insta::assert_snapshot!("overlay_load_form_error", text(&screen(&a, 80, 24)));
+    a.snap = Arc::new(fixture::snapshot());
     a.overlay = Overlay::Result {
         title: "nvmf_get_subsystems (2 ms)".into(),
         lines: serde_json::to_string_pretty(
@@ -592,4 +621,68 @@ fn subsystems_show_the_reservation_and_its_registrants() {
     );
     assert!(t.contains("★ this host key 0xa1"), "{t}");
     assert!(t.contains("b0b0b0b0… key 0xb1"), "{t}");
+}
+
+/// Events scrolled to the oldest (`g`): the oldest entry on the top row
+/// and the pane full, not one line over blank rows; `G` back to the
+/// newest at the bottom.
+#[test]
+fn events_from_the_oldest_fill_the_pane() {
+    let _g = settings().bind_to_scope();
+    let mut a = app(Theme::dark());
+    let mut only_ours = (*a.snap).clone();
+    only_ours.events.clear();
+    a.snap = Arc::new(only_ours);
+    a.log.clear();
+    for i in 0..30 {
+        a.log.push(mpath_console::ui::snapshot::LogEntry {
+            at: 1.0 + f64::from(i),
+            kind: mpath_console::ui::snapshot::LogKind::Info,
+            text: format!("entry {i}"),
+        });
+    }
+    let s = a.snap.clone();
+    let draw = |a: &App| {
+        let mut b = Buffer::empty(Rect::new(0, 0, 90, 8));
+        panes::events::render(&s, a, b.area, true, &mut b);
+        text(&b)
+    };
+    a.events_top = Some(0);
+    let top = draw(&a);
+    let rows: Vec<&str> = top.lines().skip(1).take(6).collect();
+    assert!(rows[0].contains("entry 0"), "{top}");
+    assert!(rows.iter().all(|r| r.contains("entry")), "{top}");
+    insta::assert_snapshot!("events_oldest_at_top", top);
+    a.events_top = None;
+    let newest = draw(&a);
+    assert!(
+        newest.lines().nth(6).unwrap().contains("entry 29"),
+        "{newest}"
+    );
+}
+
+/// The load form and a tall result at every size from 1×1 up: drawn
+/// clipped, never a panic.
+#[test]
+fn load_form_and_result_at_any_size() {
+    let mut a = app(Theme::dark());
+    a.open_load_form();
+    let form = a.overlay.clone();
+    let result = Overlay::Result {
+        title: "bdev_get_bdevs (1 ms)".into(),
+        lines: (0..300)
+            .map(|i| format!("line {i} {}", "x".repeat(i % 150)))
+            .collect(),
+        error: false,
+        scroll: 250,
+    };
+    for o in [form, result] {
+        a.overlay = o;
+        for w in (1..=200).step_by(7) {
+            for h in (1..=60).step_by(3) {
+                a.update(UiEvent::Resize(w, h));
+                render_to_buffer(&a.snap, &a, w, h);
+            }
+        }
+    }
 }

@@ -62,10 +62,10 @@ fn with_snapshot(a: &mut App, f: impl FnOnce(&mut mpath_console::ui::Snapshot)) 
 /// What a key may change, to check that an unknown one changes nothing.
 fn digest(a: &App) -> String {
     format!(
-        "{:?} {:?} {} {:?} {} {:?} {}",
+        "{:?} {:?} {:?} {:?} {} {:?} {}",
         a.focus,
         a.sel,
-        a.events_back,
+        a.events_top,
         a.overlay,
         a.log.len(),
         a.status,
@@ -308,23 +308,149 @@ fn shift_p_prefers_the_selected_path() {
     );
 }
 
+/// The attached `serve` with no bdevperf options: the initiator knows no
+/// workload, depth or size yet.
+fn unconfigured(s: &mut mpath_console::ui::Snapshot) {
+    s.load.running = Some(false);
+    s.load.workload = None;
+    s.load.queue_depth = None;
+    s.load.io_size = None;
+}
+
+fn typed(a: &mut App, s: &str) {
+    for c in s.chars() {
+        a.update(key(c));
+    }
+}
+
 #[test]
-fn space_pauses_and_resumes_in_the_background() {
+fn space_pauses_and_when_idle_opens_the_load_form() {
     let mut a = app();
     let c = one_call(a.update(key(' ')));
     assert_eq!(
         (c.app, c.method.as_str(), c.params.clone()),
         (Target::Initiator, "mpath_perf_stop", None)
     );
-    with_snapshot(&mut a, |s| s.load.running = Some(false));
-    let c = one_call(a.update(key(' ')));
+    with_snapshot(&mut a, unconfigured);
+    assert!(a.update(key(' ')).is_empty(), "the form opens first");
+    let Overlay::Load(f) = &a.overlay else {
+        panic!("{:?}", a.overlay)
+    };
+    assert!(!f.restarts);
+    // Enter starts with every parameter bdevperf -z needs.
+    let c = one_call(a.update(code(KeyCode::Enter)));
     assert_eq!(c.method, "perform_tests");
-    assert_eq!(c.params, Some(json!({"time_in_sec": FOREVER_SECS})));
+    assert_eq!(
+        c.params,
+        Some(
+            json!({"workload_type": "verify", "queue_depth": 128, "io_size": "4096",
+                    "time_in_sec": FOREVER_SECS})
+        )
+    );
     assert_eq!(FOREVER_SECS, 315_360_000);
     assert!(
         c.background,
         "perform_tests answers when the run ends: never awaited in line"
     );
+    assert_eq!(
+        c.line,
+        "bdevperf.py -s /tmp/bdevperf.sock perform_tests -q 128 -o 4096 -t 315360000 -w verify"
+    );
+    assert_eq!(a.overlay, Overlay::None);
+}
+
+#[test]
+fn the_load_form_edits_cancels_and_remembers_the_last_values() {
+    let mut a = app();
+    with_snapshot(&mut a, unconfigured);
+    a.update(key(' '));
+    // Esc: nothing sent, nothing kept.
+    assert!(a.update(code(KeyCode::Esc)).is_empty());
+    assert_eq!(a.overlay, Overlay::None);
+    assert!(a.last_load.is_none());
+    // randrw, -q 32, -o 8k, -t 30, -M 40.
+    a.update(key(' '));
+    a.update(key('7'));
+    a.update(code(KeyCode::Down));
+    a.update(code(KeyCode::Backspace));
+    a.update(code(KeyCode::Backspace));
+    a.update(code(KeyCode::Backspace));
+    typed(&mut a, "32");
+    a.update(code(KeyCode::Down));
+    for _ in 0..4 {
+        a.update(code(KeyCode::Backspace));
+    }
+    typed(&mut a, "8k");
+    a.update(code(KeyCode::Down));
+    typed(&mut a, "30");
+    a.update(code(KeyCode::Down));
+    a.update(code(KeyCode::Backspace));
+    a.update(code(KeyCode::Backspace));
+    typed(&mut a, "40");
+    let c = one_call(a.update(code(KeyCode::Enter)));
+    let want = json!({"workload_type": "randrw", "queue_depth": 32, "io_size": "8k",
+                      "time_in_sec": 30, "rw_percentage": 40});
+    assert_eq!(c.params, Some(want.clone()));
+    // A finite run says nothing about being unstoppable.
+    assert!(a.status.is_none(), "{:?}", a.status);
+    // The next form starts from these values.
+    a.update(key('w'));
+    let c = one_call(a.update(code(KeyCode::Enter)));
+    assert_eq!(c.params, Some(want));
+    // A bad value keeps the form open and says why.
+    a.update(key('w'));
+    a.update(code(KeyCode::Down));
+    a.update(code(KeyCode::Backspace));
+    a.update(code(KeyCode::Backspace));
+    assert!(a.update(code(KeyCode::Enter)).is_empty());
+    let Overlay::Load(f) = &a.overlay else {
+        panic!("{:?}", a.overlay)
+    };
+    assert!(f.error.as_deref().unwrap_or("").starts_with("-q"), "{f:?}");
+}
+
+#[test]
+fn the_load_form_prefills_what_the_initiator_reports() {
+    let mut a = app();
+    with_snapshot(&mut a, |s| {
+        s.load.running = Some(false);
+        s.load.workload = Some("randread".into());
+        s.load.queue_depth = Some(16);
+        s.load.io_size = Some(512);
+    });
+    a.update(key(' '));
+    let c = one_call(a.update(code(KeyCode::Enter)));
+    assert_eq!(
+        c.params,
+        Some(
+            json!({"workload_type": "randread", "queue_depth": 16, "io_size": "512",
+                    "time_in_sec": FOREVER_SECS})
+        )
+    );
+}
+
+#[test]
+fn a_finished_run_is_logged_with_its_figures() {
+    let mut a = app();
+    with_snapshot(&mut a, unconfigured);
+    a.update(key(' '));
+    let c = one_call(a.update(code(KeyCode::Enter)));
+    let result = json!({"results": [{"job": "Nvme0n1", "status": "terminated",
+        "runtime": 12.5, "iops": 41000.0, "mibps": 160.16, "io_failed": 0,
+        "io_timeout": 0}], "core_count": 1});
+    a.update(UiEvent::CallDone {
+        id: c.id,
+        result: Ok(result),
+        ms: 12500.0,
+    });
+    let texts: Vec<&str> = a.log.iter().map(|e| e.text.as_str()).collect();
+    assert!(
+        texts.contains(
+            &"perform_tests: run ended after 12.5 s: 41.0k IOPS, 160.16 MiB/s, 0 failed, 0 timed out (terminated)"
+        ),
+        "{texts:#?}"
+    );
+    assert!(a.status.as_ref().unwrap().text.contains("run ended"));
 }
 
 #[test]
@@ -343,12 +469,16 @@ fn pause_without_mpath_perf_stop_says_unavailable() {
 }
 
 #[test]
-fn w_picks_a_workload_then_stops_and_restarts() {
+fn w_opens_the_form_and_restarts_a_running_load() {
     let mut a = app();
     assert!(a.update(key('w')).is_empty());
-    assert_eq!(a.overlay, Overlay::Workload { sel: 0 });
-    a.update(key('j'));
-    a.update(key('j'));
+    let Overlay::Load(f) = &a.overlay else {
+        panic!("{:?}", a.overlay)
+    };
+    assert!(f.restarts, "a run is going");
+    assert_eq!(f.workload(), "verify");
+    a.update(code(KeyCode::Right));
+    a.update(code(KeyCode::Right));
     let fx = a.update(code(KeyCode::Enter));
     let [Effect::Sequence(calls)] = fx.as_slice() else {
         panic!("{fx:?}")
@@ -357,13 +487,17 @@ fn w_picks_a_workload_then_stops_and_restarts() {
     assert_eq!(names, ["mpath_perf_stop", "perform_tests"]);
     assert_eq!(
         calls[1].params,
-        Some(json!({"time_in_sec": FOREVER_SECS, "workload_type": "write"}))
+        Some(
+            json!({"workload_type": "write", "queue_depth": 128, "io_size": "4096",
+                    "time_in_sec": FOREVER_SECS})
+        )
     );
     assert!(calls[1].background && !calls[0].background);
     assert_eq!(a.overlay, Overlay::None);
-    // rw needs a read share.
+    // rw takes a read share (70 unless changed).
     a.update(key('w'));
-    let fx = a.update(key('6'));
+    a.update(key('6'));
+    let fx = a.update(code(KeyCode::Enter));
     let [Effect::Sequence(calls)] = fx.as_slice() else {
         panic!("{fx:?}")
     };
@@ -1071,10 +1205,11 @@ fn without_mpath_perf_stop_runs_are_finite_and_say_so() {
         );
         s.load.running = Some(false);
     });
-    // Space, idle: a finite run.
-    let c = one_call(a.update(key(' ')));
+    // Space, idle, Enter: a finite run.
+    a.update(key(' '));
+    let c = one_call(a.update(code(KeyCode::Enter)));
     assert_eq!(c.method, "perform_tests");
-    assert_eq!(c.params, Some(json!({"time_in_sec": FINITE_RUN_SECS})));
+    assert_eq!(c.params.as_ref().unwrap()["time_in_sec"], FINITE_RUN_SECS);
     assert_eq!(FINITE_RUN_SECS, 60);
     assert!(c.background);
     let st = a.status.clone().expect("a status line");
@@ -1086,15 +1221,217 @@ fn without_mpath_perf_stop_runs_are_finite_and_say_so() {
     // `w`, idle: the chosen workload, finite too.
     a.status = None;
     a.update(key('w'));
-    let c = one_call(a.update(key('3')));
+    a.update(key('3'));
+    let c = one_call(a.update(code(KeyCode::Enter)));
     assert_eq!(
         c.params,
-        Some(json!({"time_in_sec": FINITE_RUN_SECS, "workload_type": "write"}))
+        Some(
+            json!({"time_in_sec": FINITE_RUN_SECS, "workload_type": "write",
+                    "queue_depth": 128, "io_size": "4096"})
+        )
     );
     assert!(a.status.as_ref().unwrap().text.contains("60 s run"));
     // With mpath_perf_stop (ours), still open-ended.
     let mut a = app();
     with_snapshot(&mut a, |s| s.load.running = Some(false));
-    let c = one_call(a.update(key(' ')));
-    assert_eq!(c.params, Some(json!({"time_in_sec": FOREVER_SECS})));
+    a.update(key(' '));
+    let c = one_call(a.update(code(KeyCode::Enter)));
+    assert_eq!(c.params.unwrap()["time_in_sec"], FOREVER_SECS);
+}
+
+// ---- popups, Events scrolling, the command line's edges ------------------
+
+/// A `:` result of `n` lines, open.
+fn with_result(a: &mut App, n: usize) {
+    let (mut b, fx) = run_line("nvmf_get_subsystems");
+    let c = one_call(fx);
+    let v: Vec<Value> = (0..n).map(|i| json!(i)).collect();
+    b.update(UiEvent::CallDone {
+        id: c.id,
+        result: Ok(json!(v)),
+        ms: 1.0,
+    });
+    assert!(matches!(b.overlay, Overlay::Result { .. }));
+    a.overlay = b.overlay.clone();
+}
+
+#[test]
+fn a_short_result_closes_on_any_key_which_then_acts() {
+    let mut a = app();
+    a.update(UiEvent::Resize(160, 45));
+    // j: the popup closes and the selection moves.
+    with_result(&mut a, 2);
+    assert!(a.update(key('j')).is_empty());
+    assert_eq!(a.overlay, Overlay::None);
+    assert_eq!(a.sel[Pane::Listeners.index()], 1);
+    // G, g: the same.
+    with_result(&mut a, 2);
+    a.update(key('g'));
+    assert_eq!(
+        (a.sel[Pane::Listeners.index()], &a.overlay),
+        (0, &Overlay::None)
+    );
+    // p: closes and toggles the policy.
+    with_result(&mut a, 2);
+    let c = one_call(a.update(key('p')));
+    assert_eq!(c.method, "bdev_nvme_set_multipath_policy");
+    assert_eq!(a.overlay, Overlay::None);
+    // Space pauses; `:` opens a fresh line.
+    with_result(&mut a, 2);
+    assert_eq!(one_call(a.update(key(' '))).method, "mpath_perf_stop");
+    with_result(&mut a, 2);
+    a.update(key(':'));
+    assert_eq!(a.overlay, Overlay::None);
+    assert_eq!(a.cmd.as_ref().unwrap().input.value(), "");
+}
+
+#[test]
+fn a_tall_result_scrolls_with_j_k_g_g_and_closes_on_other_keys() {
+    let mut a = app();
+    a.update(UiEvent::Resize(160, 45));
+    with_result(&mut a, 200);
+    let scroll = |a: &App| match &a.overlay {
+        Overlay::Result { scroll, .. } => Some(*scroll),
+        _ => None,
+    };
+    a.update(key('j'));
+    a.update(key('j'));
+    assert_eq!(scroll(&a), Some(2));
+    a.update(key('k'));
+    assert_eq!(scroll(&a), Some(1));
+    a.update(key('G'));
+    let bottom = scroll(&a).unwrap();
+    assert!(bottom > 100, "{bottom}");
+    // At the bottom, j stays and k moves up at once.
+    a.update(key('j'));
+    assert_eq!(scroll(&a), Some(bottom));
+    a.update(key('k'));
+    assert_eq!(scroll(&a), Some(bottom - 1));
+    a.update(key('g'));
+    assert_eq!(scroll(&a), Some(0));
+    assert_eq!(a.sel[Pane::Listeners.index()], 0, "the table did not move");
+    let c = one_call(a.update(key('n')));
+    assert_eq!(c.method, "nvmf_subsystem_listener_set_ana_state");
+    assert_eq!(scroll(&a), None);
+}
+
+#[test]
+fn events_g_puts_the_oldest_at_the_top_and_capital_g_follows() {
+    let mut a = app();
+    a.update(UiEvent::Resize(120, 40));
+    for i in 0..60 {
+        a.log.push(mpath_console::ui::snapshot::LogEntry {
+            at: 1.0 + f64::from(i),
+            kind: mpath_console::ui::snapshot::LogKind::Info,
+            text: format!("entry {i}"),
+        });
+    }
+    while a.focus != Pane::Events {
+        a.update(code(KeyCode::Tab));
+    }
+    assert_eq!(a.events_top, None, "following the newest");
+    a.update(key('g'));
+    assert_eq!(a.events_top, Some(0));
+    a.update(key('j'));
+    assert_eq!(a.events_top, Some(1));
+    a.update(key('k'));
+    a.update(key('k'));
+    assert_eq!(a.events_top, Some(0), "clamped at the oldest");
+    // Down past the last page follows again.
+    for _ in 0..100 {
+        a.update(key('j'));
+    }
+    assert_eq!(a.events_top, None);
+    a.update(key('k'));
+    assert!(a.events_top.is_some());
+    a.update(key('G'));
+    assert_eq!(a.events_top, None);
+}
+
+#[test]
+fn command_errors_reach_the_status_line() {
+    let (mut a, fx) = run_line("nvmf_get_subsystems");
+    let c = one_call(fx);
+    a.update(UiEvent::CallDone {
+        id: c.id,
+        result: Err("Method not found (code -32601)".into()),
+        ms: 1.0,
+    });
+    assert!(matches!(a.overlay, Overlay::Result { error: true, .. }));
+    a.update(code(KeyCode::Esc));
+    let st = a.status.as_ref().expect("a status line");
+    assert!(
+        st.text.contains("nvmf_get_subsystems") && st.text.contains("Method not found"),
+        "{}",
+        st.text
+    );
+}
+
+#[test]
+fn esc_with_the_completion_menu_open_leaves_the_line() {
+    let mut a = app();
+    type_line(&mut a, "bdev_nvme_set_multipath_policy -b Nvme0n1 -p ");
+    a.update(code(KeyCode::Tab));
+    assert!(!a.cmd.as_ref().unwrap().completions.is_empty());
+    a.update(code(KeyCode::Esc));
+    assert!(a.cmd.is_none(), "one Esc leaves the line");
+    // The next `:` starts an empty line.
+    a.update(key(':'));
+    assert_eq!(a.cmd.as_ref().unwrap().input.value(), "");
+}
+
+/// Esc then `:` typed fast reach the console as one Alt+`:`: it is
+/// still an Esc and a `:`, so a second dry run works like the first.
+#[test]
+fn dry_run_works_every_time_even_with_esc_and_colon_together() {
+    let alt_colon = UiEvent::Key(KeyEvent::new_with_kind(
+        KeyCode::Char(':'),
+        KeyModifiers::ALT,
+        KeyEventKind::Press,
+    ));
+    let mut a = app();
+    for name in ["x", "y", "z"] {
+        a.update(alt_colon.clone());
+        for c in format!("--dry-run bdev_get_bdevs -b {name}").chars() {
+            a.update(key(c));
+        }
+        assert!(a.update(code(KeyCode::Enter)).is_empty());
+        let Overlay::Result { lines, .. } = &a.overlay else {
+            panic!("{name}: {:?}", a.overlay)
+        };
+        assert!(
+            lines.join("\n").contains(&format!("\"name\": \"{name}\"")),
+            "{lines:?}"
+        );
+    }
+}
+
+#[test]
+fn the_footer_offers_the_fault_keys_and_the_theme() {
+    let k = mpath_console::ui::keymap::Keymap::default();
+    let hints: Vec<String> = k.hints().into_iter().map(|(k, _)| k).collect();
+    for want in ["b/d/r", "T", ":", "?", "q"] {
+        assert!(hints.iter().any(|h| h == want), "{want}: {hints:?}");
+    }
+    // The command line is never the hint a narrow footer drops.
+    assert!(
+        hints.iter().position(|h| h == ":").unwrap() < 3,
+        "{hints:?}"
+    );
+}
+
+/// In the `:` line an Alt key (Alt+b, a word motion in line editors)
+/// neither closes the line nor reaches the `b` (blackhole) key.
+#[test]
+fn alt_keys_in_the_command_line_stay_in_the_line() {
+    let mut a = app();
+    type_line(&mut a, "nvmf_get_subsystems");
+    let alt_b = UiEvent::Key(KeyEvent::new_with_kind(
+        KeyCode::Char('b'),
+        KeyModifiers::ALT,
+        KeyEventKind::Press,
+    ));
+    assert!(a.update(alt_b).is_empty());
+    let cmd = a.cmd.as_ref().expect("the line stays open");
+    assert_eq!(cmd.input.value(), "nvmf_get_subsystems");
 }

@@ -15,6 +15,7 @@ use tui_input::backend::crossterm::EventHandler;
 use tui_input::Input;
 
 use super::cmdline::{self, History};
+use super::form::{LoadForm, LoadParams, Outcome};
 use super::keymap::{Action, Keymap};
 use super::layout;
 use super::resv;
@@ -100,9 +101,8 @@ pub enum Overlay {
     Help {
         scroll: usize,
     },
-    Workload {
-        sel: usize,
-    },
+    /// The load form (`perform_tests`' parameters).
+    Load(LoadForm),
     Result {
         title: String,
         lines: Vec<String>,
@@ -110,17 +110,6 @@ pub enum Overlay {
         scroll: usize,
     },
 }
-
-/// The workloads `w` offers (bdevperf's `-w`).
-pub const WORKLOADS: [&str; 7] = [
-    "verify",
-    "read",
-    "write",
-    "randread",
-    "randwrite",
-    "rw",
-    "randrw",
-];
 
 /// Run time sent with `perform_tests` for an open-ended run: ten years.
 pub const FOREVER_SECS: u64 = 315_360_000;
@@ -176,8 +165,9 @@ pub struct App {
     pub focus: Pane,
     /// Selected row per pane (index by `Pane::index`).
     pub sel: [usize; 6],
-    /// Events pane: lines scrolled back from the newest (0 = follow).
-    pub events_back: usize,
+    /// Events pane: the entry shown at the top, oldest = 0; `None`
+    /// follows the newest (the last page, newest at the bottom).
+    pub events_top: Option<usize>,
     pub overlay: Overlay,
     pub cmd: Option<CmdState>,
     pub history: History,
@@ -196,6 +186,8 @@ pub struct App {
     pub walk_step: usize,
     /// Clock for log timestamps (epoch seconds); fixed in tests.
     pub clock: fn() -> f64,
+    /// The load form's last start, to prefill the next.
+    pub last_load: Option<LoadParams>,
     next_id: u64,
     pending: HashMap<u64, Pending>,
 }
@@ -209,7 +201,7 @@ impl App {
             keymap,
             focus: Pane::Listeners,
             sel: [0; 6],
-            events_back: 0,
+            events_top: None,
             overlay: Overlay::None,
             cmd: None,
             history: History::default(),
@@ -224,6 +216,7 @@ impl App {
             walkthrough: false,
             walk_step: 0,
             clock: super::fmt::now_epoch,
+            last_load: None,
             next_id: 1,
             pending: HashMap::new(),
         }
@@ -449,6 +442,12 @@ impl App {
                 Err(e) => self.note(Level::Error, format!("bdev_nvme_send_cmd: {e}")),
             }
         }
+        if let (Ok(v), "perform_tests") = (&result, p.method.as_str()) {
+            if let Some(line) = perf_summary(v) {
+                self.log_push(LogKind::Info, format!("perform_tests: {line}"));
+                self.note(Level::Info, format!("load: {line}"));
+            }
+        }
         match &result {
             Ok(v) => {
                 let mut short = v.to_string();
@@ -466,9 +465,8 @@ impl App {
             }
             Err(e) => {
                 self.log_push(LogKind::Error, format!("{} ✗ {e} ({ms:.0} ms)", p.method));
-                if !p.from_cmdline {
-                    self.note(Level::Error, format!("{}: {e}", p.method));
-                }
+                // Also after `:`: the popup closes, the status line stays.
+                self.note(Level::Error, format!("{}: {e}", p.method));
             }
         }
         if p.from_cmdline {
@@ -529,11 +527,32 @@ impl App {
         }
     }
 
+    /// The first entry of the Events pane's last page at the current
+    /// size (0 when the pane is not on screen).
+    fn events_last_top(&self) -> usize {
+        layout::compute(self.size.0, self.size.1, self)
+            .get(Pane::Events)
+            .map_or(0, |r| {
+                super::panes::events::last_page_top(
+                    self,
+                    r.width.saturating_sub(2),
+                    r.height.saturating_sub(2),
+                )
+            })
+    }
+
+    /// Events: `d` entries down from the top shown; reaching the last
+    /// page follows the newest again.
+    fn scroll_events(&mut self, d: i64) {
+        let last = self.events_last_top();
+        let cur = self.events_top.unwrap_or(last).min(last) as i64;
+        let new = (cur + d).clamp(0, last as i64) as usize;
+        self.events_top = (new < last).then_some(new);
+    }
+
     fn move_sel(&mut self, pane: Pane, d: i64) {
         if pane == Pane::Events {
-            let n = self.rows(pane);
-            self.events_back =
-                (self.events_back as i64 - d).clamp(0, n.saturating_sub(1) as i64) as usize;
+            self.scroll_events(d);
             return;
         }
         let n = self.rows(pane) as i64;
@@ -547,36 +566,59 @@ impl App {
             self.quit = true;
             return vec![Effect::Quit];
         }
+        if let Some((esc, key)) = split_alt(&k, &self.keymap, self.cmd.is_some()) {
+            // A terminal sends Alt+x as Esc x: an Esc typed just before a
+            // key arrives the same way. Unbound, it is that Esc, then x.
+            let mut fx = self.on_key(esc);
+            fx.extend(self.on_key(key));
+            return fx;
+        }
         if self.cmd.is_some() {
             return self.cmd_key(k);
         }
         match &mut self.overlay {
             Overlay::None => {}
-            Overlay::Workload { sel } => {
-                match k.code {
-                    KeyCode::Char('j') | KeyCode::Down => {
-                        *sel = (*sel + 1).min(WORKLOADS.len() - 1)
-                    }
-                    KeyCode::Char('k') | KeyCode::Up => *sel = sel.saturating_sub(1),
-                    KeyCode::Char(c @ '1'..='7') => {
-                        *sel = (c as usize - '1' as usize).min(WORKLOADS.len() - 1);
-                        let w = WORKLOADS[*sel];
+            Overlay::Load(form) => {
+                match form.key(k) {
+                    Outcome::Stay => {}
+                    Outcome::Cancel => self.overlay = Overlay::None,
+                    Outcome::Start(p) => {
                         self.overlay = Overlay::None;
-                        return self.start_load(Some(w));
+                        self.last_load = Some(p.clone());
+                        return self.start_load(Some(&p));
                     }
-                    KeyCode::Enter => {
-                        let w = WORKLOADS[*sel];
-                        self.overlay = Overlay::None;
-                        return self.start_load(Some(w));
-                    }
-                    KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('w') => {
-                        self.overlay = Overlay::None
-                    }
-                    _ => {}
                 }
                 return vec![];
             }
-            Overlay::Help { scroll } | Overlay::Result { scroll, .. } => {
+            Overlay::Result { scroll, lines, .. } => {
+                // Scroll keys scroll a result taller than its popup; any
+                // other key closes it and does what it does.
+                let max = super::panes::overlay::result_max_scroll(lines.len(), self.size);
+                let tall = max > 0;
+                let a = self.keymap.lookup(&k);
+                match (k.code, a) {
+                    (KeyCode::Down | KeyCode::PageDown, _) | (_, Some(Action::Down)) if tall => {
+                        let step = if k.code == KeyCode::PageDown { 10 } else { 1 };
+                        *scroll = (*scroll + step).min(max)
+                    }
+                    (KeyCode::Up | KeyCode::PageUp, _) | (_, Some(Action::Up)) if tall => {
+                        *scroll =
+                            scroll.saturating_sub(if k.code == KeyCode::PageUp { 10 } else { 1 })
+                    }
+                    (_, Some(Action::Top)) if tall => *scroll = 0,
+                    (_, Some(Action::Bottom)) if tall => *scroll = max,
+                    (KeyCode::Enter, _) | (_, Some(Action::Close | Action::Quit)) => {
+                        self.overlay = Overlay::None
+                    }
+                    (_, Some(a)) => {
+                        self.overlay = Overlay::None;
+                        return self.act(a);
+                    }
+                    (_, None) => {}
+                }
+                return vec![];
+            }
+            Overlay::Help { scroll } => {
                 match k.code {
                     KeyCode::Char('j') | KeyCode::Down => *scroll += 1,
                     KeyCode::Char('k') | KeyCode::Up => *scroll = scroll.saturating_sub(1),
@@ -626,7 +668,8 @@ impl App {
             }
             Top => {
                 if self.focus == Pane::Events {
-                    self.events_back = self.rows(Pane::Events).saturating_sub(1);
+                    // The oldest at the top (following, if all fit).
+                    self.events_top = (self.events_last_top() > 0).then_some(0);
                 } else {
                     self.sel[self.focus.index()] = 0;
                 }
@@ -634,7 +677,7 @@ impl App {
             }
             Bottom => {
                 if self.focus == Pane::Events {
-                    self.events_back = 0;
+                    self.events_top = None;
                 } else {
                     self.sel[self.focus.index()] = self.rows(self.focus).saturating_sub(1);
                 }
@@ -697,13 +740,12 @@ impl App {
                 if self.load_running() {
                     self.stop_load()
                 } else {
-                    self.start_load(None)
+                    self.open_load_form();
+                    vec![]
                 }
             }
             Workload => {
-                let cur = self.snap.load.workload.as_deref().unwrap_or("verify");
-                let sel = WORKLOADS.iter().position(|w| *w == cur).unwrap_or(0);
-                self.overlay = Overlay::Workload { sel };
+                self.open_load_form();
                 vec![]
             }
             ResvRegister | ResvAcquire | ResvRelease => self.reservation(a),
@@ -843,27 +885,71 @@ impl App {
         self.snap.initiator.has_method("mpath_perf_stop") != Some(false)
     }
 
-    fn perf_start_call(&mut self, workload: Option<&str>) -> CallSpec {
-        let secs = if self.can_stop_runs() {
+    /// The run time sent for a run until paused.
+    fn open_ended_secs(&self) -> u64 {
+        if self.can_stop_runs() {
             FOREVER_SECS
         } else {
             FINITE_RUN_SECS
-        };
-        let mut p = json!({"time_in_sec": secs});
-        if let Some(w) = workload {
-            p["workload_type"] = json!(w);
-            if w == "rw" || w == "randrw" {
-                p["rw_percentage"] = json!(70);
-            }
         }
-        self.spec_call(Target::Initiator, "perform_tests", Some(p), true)
     }
 
-    /// Resume (or restart with `workload`): `perform_tests` in the
-    /// background, after a stop when a run is going.
-    pub fn start_load(&mut self, workload: Option<&str>) -> Vec<Effect> {
-        let start = self.perf_start_call(workload);
-        if workload.is_some() && self.load_running() {
+    /// The load form's starting values: the workload, depth and size the
+    /// initiator reports (what it runs, or ran last), else the form's last
+    /// start, else the HOWTO's load.
+    pub fn load_prefill(&self) -> LoadParams {
+        let mut p = self.last_load.clone().unwrap_or_default();
+        let l = &self.snap.load;
+        if let Some(w) = l
+            .workload
+            .as_ref()
+            .filter(|w| super::form::WORKLOADS.contains(&w.as_str()))
+        {
+            p.workload = w.clone();
+        }
+        if let Some(q) = l.queue_depth.and_then(|q| u32::try_from(q).ok()) {
+            p.queue_depth = q;
+        }
+        if let Some(o) = l
+            .io_size
+            .filter(|o| p.io_size.parse::<u64>().ok() != Some(*o))
+        {
+            p.io_size = o.to_string();
+        }
+        p
+    }
+
+    pub fn open_load_form(&mut self) {
+        let open_ended = if self.can_stop_runs() {
+            "until paused".to_string()
+        } else {
+            format!("{FINITE_RUN_SECS} s: no mpath_perf_stop to pause")
+        };
+        let form = LoadForm::new(&self.load_prefill(), self.load_running(), &open_ended);
+        self.overlay = Overlay::Load(form);
+    }
+
+    /// The `perform_tests` call: the form's complete parameters, or with
+    /// none only the run time (resuming with the initiator's own).
+    pub fn perf_start_params(&self, p: Option<&LoadParams>) -> Value {
+        let secs = self.open_ended_secs();
+        match p {
+            Some(p) => p.to_params(secs),
+            None => json!({"time_in_sec": secs}),
+        }
+    }
+
+    fn perf_start_call(&mut self, p: Option<&LoadParams>) -> CallSpec {
+        let params = self.perf_start_params(p);
+        self.spec_call(Target::Initiator, "perform_tests", Some(params), true)
+    }
+
+    /// Start (or resume with the initiator's parameters when `p` is
+    /// `None`): `perform_tests` in the background, after a stop when a
+    /// run is going.
+    pub fn start_load(&mut self, p: Option<&LoadParams>) -> Vec<Effect> {
+        let start = self.perf_start_call(p);
+        if p.is_some() && self.load_running() {
             if self.snap.initiator.has_method("mpath_perf_stop") == Some(false) {
                 self.note(
                     Level::Warn,
@@ -877,7 +963,7 @@ impl App {
             self.log_push(LogKind::Action, start.line.clone());
             return vec![Effect::Sequence(vec![stop, start])];
         }
-        if !self.can_stop_runs() {
+        if !self.can_stop_runs() && p.is_none_or(|p| p.time_in_sec.is_none()) {
             self.note(
                 Level::Info,
                 format!(
@@ -942,10 +1028,9 @@ impl App {
             return vec![];
         };
         match k.code {
-            KeyCode::Esc if !cmd.completions.is_empty() => {
-                cmd.completions.clear();
-                cmd.comp_sel = None;
-            }
+            // Esc leaves the line, completion menu or not (as in vim): a
+            // line left open behind a closed menu would take the next `:`
+            // as text.
             KeyCode::Esc => {
                 self.cmd = None;
                 self.history.pos = None;
@@ -1141,6 +1226,45 @@ fn follow(old: &[RowKey], new: &[RowKey], sel: usize) -> usize {
     let after = old[sel..].iter().filter_map(at).next();
     let before = || old[..sel].iter().rev().filter_map(at).next();
     after.or_else(before).unwrap_or(sel)
+}
+
+/// Alt+`c` (an Esc and a key that came together) that no binding claims:
+/// the Esc and the plain key, to be handled one after the other. In the
+/// `:` line Alt+b/f/d edit by words, so there only Alt+`:` is split.
+fn split_alt(k: &KeyEvent, km: &Keymap, in_line: bool) -> Option<(KeyEvent, KeyEvent)> {
+    let KeyCode::Char(c) = k.code else {
+        return None;
+    };
+    if !k.modifiers.contains(KeyModifiers::ALT) || km.lookup(k).is_some() || (in_line && c != ':') {
+        return None;
+    }
+    let mut plain = *k;
+    plain.modifiers.remove(KeyModifiers::ALT);
+    let esc = KeyEvent::new_with_kind(KeyCode::Esc, KeyModifiers::NONE, k.kind);
+    Some((esc, plain))
+}
+
+/// One line on a finished `perform_tests` run from its result
+/// (`{"results": [{"iops", "mibps", "io_failed", "runtime", ...}]}`).
+pub fn perf_summary(v: &Value) -> Option<String> {
+    let jobs = v["results"].as_array()?;
+    let sum = |k: &str| jobs.iter().filter_map(|j| j[k].as_f64()).sum::<f64>();
+    let secs = jobs
+        .iter()
+        .filter_map(|j| j["runtime"].as_f64())
+        .fold(0.0, f64::max);
+    let status: Vec<&str> = jobs.iter().filter_map(|j| j["status"].as_str()).collect();
+    let mut s = format!(
+        "run ended after {secs:.1} s: {} IOPS, {:.2} MiB/s, {} failed, {} timed out",
+        super::fmt::count(sum("iops")),
+        sum("mibps"),
+        sum("io_failed"),
+        sum("io_timeout"),
+    );
+    if !status.is_empty() && status.iter().all(|x| *x == status[0]) {
+        s.push_str(&format!(" ({})", status[0]));
+    }
+    Some(s)
 }
 
 /// The trtype as spdk-rpc users type it (`-t tcp`).

@@ -67,10 +67,13 @@ async fn run_one(
     events: &mpsc::UnboundedSender<UiEvent>,
 ) -> bool {
     let t0 = Instant::now();
-    let fut = control.call(c.app, &c.method, c.params.clone());
     let result = if c.background {
-        fut.await.map_err(|e| e.to_string())
+        control
+            .call_long(c.app, &c.method, c.params.clone())
+            .await
+            .map_err(|e| e.to_string())
     } else {
+        let fut = control.call(c.app, &c.method, c.params.clone());
         match tokio::time::timeout(ACTION_TIMEOUT, fut).await {
             Ok(r) => r.map_err(|e| e.to_string()),
             Err(_) => Err(format!("no answer within {} s", ACTION_TIMEOUT.as_secs())),

@@ -329,7 +329,7 @@ impl Default for Keymap {
                     &[Key::ch('b')],
                     "blackhole the selected path's listener (reads, never answers)",
                     lis,
-                    None,
+                    Some("fault"),
                 ),
                 b(
                     Delay,
@@ -337,7 +337,7 @@ impl Default for Keymap {
                     &[Key::ch('d')],
                     "delay the selected path's listener's answers by 100 ms",
                     lis,
-                    None,
+                    Some("fault"),
                 ),
                 b(
                     Restore,
@@ -345,7 +345,7 @@ impl Default for Keymap {
                     &[Key::ch('r')],
                     "lift a blackhole or delay from the selected path's listener",
                     lis,
-                    None,
+                    Some("fault"),
                 ),
                 b(
                     TogglePolicy,
@@ -399,7 +399,7 @@ impl Default for Keymap {
                     PauseResume,
                     "load.toggle",
                     &[Key::ch(' ')],
-                    "pause / resume the load",
+                    "pause the load; paused, open the load form to start one",
                     load,
                     Some("pause"),
                 ),
@@ -407,7 +407,7 @@ impl Default for Keymap {
                     Workload,
                     "load.workload",
                     &[Key::ch('w')],
-                    "pick the workload (restarts the load)",
+                    "the load form: -w -q -o -t -M (Enter starts, restarts a running load)",
                     load,
                     Some("workload"),
                 ),
@@ -433,7 +433,7 @@ impl Default for Keymap {
                     &[Key::ch('T')],
                     "next theme",
                     gen,
-                    None,
+                    Some("theme"),
                 ),
                 b(
                     Close,
@@ -483,19 +483,33 @@ impl Keymap {
             .unwrap_or_default()
     }
 
-    /// (keys, label) for the footer: help and quit first (they must never
-    /// be the ones dropped on a narrow screen), then table order.
+    /// (keys, label) for the footer: help, quit and the command line first
+    /// (they must never be the ones dropped on a narrow screen), then
+    /// table order; neighbours with the same label share one hint
+    /// (`b/d/r fault`).
     pub fn hints(&self) -> Vec<(String, &'static str)> {
-        let first = |b: &&Binding| !matches!(b.action, Action::Help | Action::Quit);
+        let rank = |b: &&Binding| match b.action {
+            Action::Help => 0,
+            Action::Quit => 1,
+            Action::CommandLine => 2,
+            _ => 3,
+        };
         let mut v: Vec<&Binding> = self.bindings.iter().collect();
-        v.sort_by_key(|b| first(b));
-        v.into_iter()
-            .filter_map(|b| {
-                let h = b.hint?;
-                let k = b.keys.first()?;
-                Some((k.label(), h))
-            })
-            .collect()
+        v.sort_by_key(rank);
+        let mut out: Vec<(String, &'static str)> = Vec::new();
+        for b in v {
+            let (Some(h), Some(k)) = (b.hint, b.keys.first()) else {
+                continue;
+            };
+            match out.last_mut() {
+                Some((keys, last)) if *last == h => {
+                    keys.push('/');
+                    keys.push_str(&k.label());
+                }
+                _ => out.push((k.label(), h)),
+            }
+        }
+        out
     }
 
     /// Applies a user keymap file's overrides.

@@ -14,7 +14,8 @@
 //! * [`snapshot`]: the plain data the panes render; [`sampler`] builds it.
 //! * [`app`]: state and the pure `update`; [`exec`] performs effects.
 //! * [`keymap`]: the one key table (dispatch, help, footer hints).
-//! * [`cmdline`]: spdk-rpc syntax, completion, history.
+//! * [`cmdline`]: spdk-rpc syntax, completion, history; [`form`]: the load
+//!   form (`perform_tests`' parameters).
 //! * [`panes`]: one renderer per pane; [`layout`]: where they go.
 //! * [`theme`]: dark / light / mono and theme files; [`term`]: terminal
 //!   setup and restore.
@@ -25,6 +26,7 @@ pub mod cmdline;
 pub mod exec;
 pub mod fixture;
 pub mod fmt;
+pub mod form;
 pub mod keymap;
 pub mod layout;
 pub mod panes;

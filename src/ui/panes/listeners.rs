@@ -92,14 +92,8 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
                 v
             }
             3 => vec![Span::styled(l.nqn.clone(), t.muted)],
-            4 => {
-                let c: Vec<String> = l.controllers.iter().map(|c| c.to_string()).collect();
-                vec![Span::raw(if c.is_empty() {
-                    "–".into()
-                } else {
-                    c.join(",")
-                })]
-            }
+            // How many controllers (their cntlids are in Subsystems).
+            4 => vec![Span::raw(l.controllers.len().to_string())],
             _ => vec![Span::raw(l.qpairs.to_string())],
         }
     });

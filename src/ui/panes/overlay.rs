@@ -1,15 +1,17 @@
-//! Overlays: the help (generated from the keymap), the workload picker,
-//! and the result of a `:` command.
+//! Overlays: the help (generated from the keymap), the load form
+//! (`super::super::form`), and the result of a `:` command.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::text::{Line, Span};
+use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget};
 
-use crate::ui::app::{App, Overlay, WORKLOADS};
+use crate::control::App as Target;
+use crate::ui::app::{App, Overlay};
 use crate::ui::keymap::GROUPS;
 use crate::ui::snapshot::Snapshot;
 use crate::ui::theme::Theme;
+use crate::ui::{cmdline, form};
 use mpath_widgets::HelpOverlay;
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
@@ -40,36 +42,17 @@ pub fn render(s: &Snapshot, app: &App, area: Rect, buf: &mut Buffer) {
             let b = help_bindings(app);
             HelpOverlay::new(&b, &t.w).offset(*scroll).render(area, buf);
         }
-        Overlay::Workload { sel } => {
-            let r = centered(area, 40, WORKLOADS.len() as u16 + 4);
-            Clear.render(r, buf);
-            let b = boxed(t, "Workload — Enter starts".into(), false);
-            let inner = b.inner(r);
-            b.render(r, buf);
-            let cur = s.load.workload.as_deref();
-            let mut lines: Vec<Line> = WORKLOADS
-                .iter()
-                .enumerate()
-                .map(|(i, w)| {
-                    let mark = if Some(*w) == cur { "● " } else { "  " };
-                    // Not `muted`: on a popup's background (dark grey in
-                    // the dark theme) it would not show.
-                    Line::from(vec![
-                        Span::styled(format!(" {} ", i + 1), t.hint),
-                        Span::styled(mark, t.ok),
-                        Span::raw(w.to_string()),
-                    ])
-                })
-                .collect();
-            lines.push(Line::styled(
-                " restarts the run (stop + perform_tests)",
-                t.hint.add_modifier(ratatui::style::Modifier::ITALIC),
-            ));
-            Paragraph::new(lines).render(inner, buf);
-            if *sel < WORKLOADS.len() && inner.height as usize > *sel {
-                let row = Rect::new(inner.x, inner.y + *sel as u16, inner.width, 1);
-                mpath_widgets::highlight_row(buf, row, t.selected, &t.w);
-            }
+        Overlay::Load(f) => {
+            let line = match f.params() {
+                Ok(p) => cmdline::to_line(
+                    Target::Initiator,
+                    "perform_tests",
+                    Some(&app.perf_start_params(Some(&p))),
+                    Some(&s.initiator.location),
+                ),
+                Err(_) => "bdevperf.py perform_tests …".into(),
+            };
+            form::render(f, &line, t, area, buf);
         }
         Overlay::Result {
             title,
@@ -84,10 +67,15 @@ pub fn render(s: &Snapshot, app: &App, area: Rect, buf: &mut Buffer) {
                 .unwrap_or(10)
                 .clamp(30, 110) as u16
                 + 4;
-            let h = (lines.len() as u16 + 2).clamp(3, area.height.saturating_sub(4));
+            let h = result_height(lines.len(), area.height);
             let r = centered(area, w, h);
             Clear.render(r, buf);
-            let b = boxed(t, format!("{title} — Esc closes"), *error);
+            let hint = if result_overflows(lines.len(), (area.width, area.height)) {
+                "j/k scroll, Esc closes"
+            } else {
+                "Esc closes"
+            };
+            let b = boxed(t, format!("{title} — {hint}"), *error);
             let inner = b.inner(r);
             b.render(r, buf);
             let max = lines.len().saturating_sub(usize::from(inner.height));
@@ -109,6 +97,26 @@ pub fn render(s: &Snapshot, app: &App, area: Rect, buf: &mut Buffer) {
             }
         }
     }
+}
+
+/// Height of a result popup of `n` lines on a screen `screen_h` rows high.
+fn result_height(n: usize, screen_h: u16) -> u16 {
+    (n.min(usize::from(u16::MAX)) as u16 + 2).clamp(3, screen_h.saturating_sub(4))
+}
+
+/// How far a result of `n` lines scrolls on a screen of `size`: the
+/// lines that do not fit its popup (0: it fits).
+pub fn result_max_scroll(n: usize, size: (u16, u16)) -> usize {
+    // The popup is centred within the screen less a row or column of
+    // margin on each side, and its border takes two rows.
+    let h = result_height(n, size.1).min(size.1.saturating_sub(2));
+    n.saturating_sub(usize::from(h.saturating_sub(2)))
+}
+
+/// Whether a result of `n` lines is taller than its popup: only then do
+/// the scroll keys scroll it.
+pub fn result_overflows(n: usize, size: (u16, u16)) -> bool {
+    result_max_scroll(n, size) > 0
 }
 
 /// The help entries `(keys, description, section)`, from the keymap
