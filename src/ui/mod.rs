@@ -25,6 +25,7 @@ pub mod cmdline;
 pub mod exec;
 pub mod fixture;
 pub mod fmt;
+pub mod health;
 pub mod keymap;
 pub mod layout;
 pub mod panes;
