@@ -187,7 +187,7 @@ impl<'a> PathTable<'a> {
         // `addr:port` (21) before the others are even shown.
         let trid_min = widest(&|r| trid_width(r), 9, 21);
         let ana = widest(&|r| text::width(ana_label(r)), HEADS[ANA].long.len(), 32);
-        let health = widest(&|r| text::width(&r.health), HEADS[HEALTH].long.len(), 40);
+        let health = widest(&|r| text::width(&r.health), HEADS[HEALTH].long.len(), 48);
         // Room for `reconnect in 10 s` before the counters get theirs: a
         // cut countdown says nothing.
         let health_min = widest(&|r| text::width(&r.health), 6, 17);

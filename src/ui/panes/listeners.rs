@@ -22,7 +22,7 @@ const COLS: [Col; 7] = [
     col("NQN", 26),
     rcol("Ctrlrs", 8),
     rcol("Qpairs", 6),
-    col("Health", 34),
+    col("Health", 44),
 ];
 
 pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer) {
