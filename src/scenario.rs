@@ -107,7 +107,9 @@ pub fn howto(o: &HowtoOpts) -> Vec<Step> {
     v.push(Step::new(
         Initiator,
         "bdev_nvme_set_options",
-        json!({"bdev_retry_count": -1}),
+        // Per-path statistics on, for the I/O paths pane's latency and
+        // errors (`bdev_nvme_get_path_iostat`).
+        json!({"bdev_retry_count": -1, "io_path_stat": true}),
     ));
     for (i, a) in o.listeners.iter().take(o.paths).enumerate() {
         let mut p = json!({

@@ -72,7 +72,7 @@ impl Rig {
         // A short keep-alive, so a blackholed path is noticed quickly.
         r.i(
             "bdev_nvme_set_options",
-            json!({"bdev_retry_count": -1, "keep_alive_timeout_ms": 2000}),
+            json!({"bdev_retry_count": -1, "keep_alive_timeout_ms": 2000, "io_path_stat": true}),
         )
         .await;
         for (i, p) in [r.p1, r.p2].into_iter().enumerate() {
@@ -437,4 +437,198 @@ async fn digests_on_both_paths() {
     let (done, failed) = l.finish().await;
     assert!(done > 100);
     assert_eq!(failed, 0);
+}
+
+/// The keys of `spdk_bdev_dump_io_stat_json` in SPDK v24.09
+/// (lib/bdev/bdev.c), in its order: the `stat` object of each
+/// `bdev_nvme_get_path_iostat` entry.
+const SPDK_IO_STAT_KEYS: [&str; 20] = [
+    "bytes_read",
+    "num_read_ops",
+    "bytes_written",
+    "num_write_ops",
+    "bytes_unmapped",
+    "num_unmap_ops",
+    "bytes_copied",
+    "num_copy_ops",
+    "read_latency_ticks",
+    "max_read_latency_ticks",
+    "min_read_latency_ticks",
+    "write_latency_ticks",
+    "max_write_latency_ticks",
+    "min_write_latency_ticks",
+    "unmap_latency_ticks",
+    "max_unmap_latency_ticks",
+    "min_unmap_latency_ticks",
+    "copy_latency_ticks",
+    "max_copy_latency_ticks",
+    "min_copy_latency_ticks",
+];
+
+/// `bdev_nvme_get_path_iostat` as SPDK v24.09 answers it: refused with
+/// -EPERM until `bdev_nvme_set_options --io-path-stat`, then one entry per
+/// path (trid with subnqn, stat with SPDK's keys in SPDK's order) counting
+/// the I/O that went through that path only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn path_iostat_has_spdk_shape_and_counts_each_path() {
+    // Off by default, as in SPDK, whatever the parameters.
+    let host = Initiator::new();
+    let mut ini = Router::new("bdevperf");
+    rpc::bdev_nvme::register(&mut ini, &host, true);
+    let e = ini
+        .call(
+            "bdev_nvme_get_path_iostat",
+            Some(json!({"name": "Nvme0n1"})),
+        )
+        .await
+        .expect_err("off");
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        (-1, "RPC not enabled if enable_io_path_stat is false")
+    );
+
+    let r = Rig::start(false).await;
+    for (p, code) in [
+        (json!({}), -32603),
+        (json!({"name": "Nvme0n1", "x": 1}), -32603),
+        (json!({"name": "Nvme9n1"}), -19),
+    ] {
+        let e = r
+            .ini
+            .call("bdev_nvme_get_path_iostat", Some(p.clone()))
+            .await
+            .expect_err("bad params");
+        assert_eq!(e.code, code, "{p}: {e:?}");
+    }
+    let bdev = r.host.bdev("Nvme0n1").expect("bdev");
+    for i in 0..10u64 {
+        bdev.write(i * 8, Bytes::from(vec![i as u8; 4096]))
+            .await
+            .expect("write");
+        bdev.read(i * 8, 8).await.expect("read");
+    }
+    let v = r
+        .i("bdev_nvme_get_path_iostat", json!({"name": "Nvme0n1"}))
+        .await;
+    assert_eq!(v["name"], "Nvme0n1");
+    let stats = v["stats"].as_array().expect("stats");
+    assert_eq!(stats.len(), 2, "{v}");
+    for e in stats {
+        let keys: Vec<&str> = e.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        assert_eq!(keys, ["trid", "stat"], "{e}");
+        let t = &e["trid"];
+        assert_eq!(
+            (t["trtype"].as_str(), t["subnqn"].as_str()),
+            (Some("TCP"), Some(NQN))
+        );
+        let stat = e["stat"].as_object().unwrap();
+        let keys: Vec<&str> = stat.keys().map(|k| k.as_str()).collect();
+        // SPDK's keys in SPDK's order; `io_error` (optional there) last.
+        assert_eq!(keys[..20], SPDK_IO_STAT_KEYS, "{e}");
+        assert_eq!(keys[20..], ["io_error"], "{e}");
+    }
+    // Active/passive on the first path: all ten writes and reads there.
+    let by_port = |p: SocketAddr| {
+        stats
+            .iter()
+            .find(|e| e["trid"]["trsvcid"] == port(p))
+            .map(|e| e["stat"].clone())
+            .expect("path listed")
+    };
+    let (s1, s2) = (by_port(r.p1), by_port(r.p2));
+    assert_eq!(
+        (s1["num_write_ops"].as_u64(), s1["num_read_ops"].as_u64()),
+        (Some(10), Some(10)),
+        "{s1}"
+    );
+    assert_eq!(
+        (s1["bytes_written"].as_u64(), s1["bytes_read"].as_u64()),
+        (Some(40960), Some(40960))
+    );
+    let (lat, max, min) = (
+        s1["read_latency_ticks"].as_u64().unwrap(),
+        s1["max_read_latency_ticks"].as_u64().unwrap(),
+        s1["min_read_latency_ticks"].as_u64().unwrap(),
+    );
+    assert!(min > 0 && min <= max && max <= lat, "{s1}");
+    assert_eq!(
+        (
+            s2["num_read_ops"].as_u64(),
+            s2["min_read_latency_ticks"].as_u64()
+        ),
+        (Some(0), Some(0)),
+        "{s2}"
+    );
+    assert_eq!(s2["io_error"], json!({}));
+}
+
+/// Our extra keys in `bdev_nvme_get_controllers`: the reconnect timers
+/// given at attach, the keep-alive clock (a Keep Alive left unanswered by
+/// a blackhole shows as pending, growing) and, once the path is lost, how
+/// long ago; under `--spdk-strict` none of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controllers_show_keep_alive_and_loss_clocks() {
+    let r = Rig::start(false).await;
+    let ctrlr = async |p: SocketAddr| -> Value {
+        let v = r.i("bdev_nvme_get_controllers", json!({})).await;
+        v[0]["ctrlrs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["trid"]["trsvcid"] == port(p))
+            .cloned()
+            .expect("controller listed")
+    };
+    let c = ctrlr(r.p1).await;
+    assert_eq!(c["state"], "enabled");
+    assert_eq!(
+        (
+            c["ctrlr_loss_timeout_sec"].as_i64(),
+            c["reconnect_delay_sec"].as_u64(),
+            c["fast_io_fail_timeout_sec"].as_u64(),
+            c["keep_alive_timeout_ms"].as_u64()
+        ),
+        (Some(-1), Some(1), Some(0), Some(2000)),
+        "{c}"
+    );
+    assert!(c["keep_alive"]["since_answer_ms"].is_u64(), "{c}");
+    assert!(c["lost_ms"].is_null(), "{c}");
+
+    r.t(
+        "mpath_listener_blackhole",
+        json!({"listen_address": listen(r.p1)}),
+    )
+    .await;
+    // A Keep Alive goes out every second (KATO 2 s / 2) and is never
+    // answered: it shows as pending before the path is given up.
+    wait_for_async("a pending Keep Alive", Duration::from_secs(5), async || {
+        ctrlr(r.p1).await["keep_alive"]["pending_ms"]
+            .as_u64()
+            .is_some_and(|p| p > 0)
+    })
+    .await;
+    wait_for_async("the path lost", Duration::from_secs(8), async || {
+        let c = ctrlr(r.p1).await;
+        c["state"] != "enabled" && c["lost_ms"].is_u64()
+    })
+    .await;
+    r.t(
+        "mpath_listener_restore",
+        json!({"listen_address": listen(r.p1)}),
+    )
+    .await;
+
+    let mut strict = Router::new("bdevperf");
+    rpc::bdev_nvme::register(&mut strict, &r.host, false);
+    let v = strict
+        .call("bdev_nvme_get_controllers", Some(json!({})))
+        .await
+        .expect("strict");
+    let keys: Vec<&str> = v[0]["ctrlrs"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    assert_eq!(keys, ["state", "trid", "cntlid", "host"], "{v}");
 }

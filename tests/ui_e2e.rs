@@ -482,6 +482,103 @@ fn run_quick(args: &[&str]) -> Output {
 
 // ---- the tests ----------------------------------------------------------------
 
+/// Focuses the Listeners pane with the keys: Tab moves away, Shift-Tab
+/// comes back, one key at a time, each waited for (the screen lags the
+/// keys).
+fn focus_listeners(t: &Tmux) {
+    let start = t.wait("a focused pane", 3.0, |_| focused_pane(t));
+    t.keys(&["Tab"]);
+    let moved = t.wait("Tab moves the focus", 3.0, |_| {
+        focused_pane(t).filter(|p| *p != start)
+    });
+    eprintln!("focus: {start} → Tab → {moved}");
+    let mut cur = moved;
+    for _ in 0..6 {
+        if cur == "Listeners" {
+            break;
+        }
+        t.keys(&["BTab"]);
+        cur = t.wait("Shift-Tab moves the focus", 3.0, |_| {
+            focused_pane(t).filter(|p| *p != cur)
+        });
+    }
+    assert_eq!(cur, "Listeners", "Shift-Tab never reached the Listeners");
+}
+
+/// `b` on the selected listener: a blackhole badge on that listener (and
+/// on no other) within a few seconds, then the keep-alive countdown on
+/// its path (the demo's KATO is 10 s: a Keep Alive goes out every 5 s and
+/// is never answered), then the reconnect countdown once it is lost;
+/// `r` lifts the fault and the path comes back.
+#[test]
+fn blackhole_badge_and_keep_alive_countdown_in_tmux() {
+    common::require_tool("tmux", "-V", "tmux");
+    let dir = tempfile::tempdir().unwrap();
+    let tsock = dir.path().join("tgt.sock");
+    let isock = dir.path().join("ini.sock");
+    let t = Tmux::start(&[
+        "env",
+        "-u",
+        "NO_COLOR",
+        BIN,
+        "run",
+        "--theme",
+        "dark",
+        "--refresh-ms",
+        "100",
+        "--target-sock",
+        tsock.to_str().unwrap(),
+        "--initiator-sock",
+        isock.to_str().unwrap(),
+    ]);
+    let ls = t.wait("both listeners listed", 15.0, |s| {
+        let v = listener_rows(s);
+        (v.len() == 2).then_some(v)
+    });
+    let first = ls.iter().position(|(_, ip, _)| ip == "127.0.0.1").unwrap();
+    let a1 = format!("127.0.0.1:{}", ls[first].2);
+    let a2 = format!("{}:{}", ls[1 - first].1, ls[1 - first].2);
+    t.wait("the path answering keep-alives", 15.0, |s| {
+        path_row(s, &a1).filter(|r| r.contains("KA ") && r.contains(" s ago"))
+    });
+    focus_listeners(&t);
+    t.keys(&["g"]);
+    for _ in 0..first {
+        t.keys(&["j"]);
+    }
+    t.wait("127.0.0.1's row selected", 3.0, |_| {
+        (selected_listener_row(&t) == Some(ls[first].0)).then_some(())
+    });
+
+    t.keys(&["b"]);
+    let listener_row = |s: &str, addr: &str| -> Option<String> {
+        let b = pane(s, "Listeners")?;
+        pane_rows(s, b).into_iter().find(|r| r.contains(addr))
+    };
+    let t_badge = Instant::now();
+    t.wait("a blackhole badge on the selected listener", 5.0, |s| {
+        listener_row(s, &a1).filter(|r| r.contains("blackhole"))
+    });
+    eprintln!("badge after {:?}", t_badge.elapsed());
+    let other = listener_row(&t.text(), &a2).expect("the other listener");
+    assert!(!other.contains("blackhole"), "{other}");
+    t.wait("the keep-alive countdown on its path", 20.0, |s| {
+        path_row(s, &a1).filter(|r| r.contains("blackhole") && r.contains("KA timeout in"))
+    });
+    // Once lost, the listener says what comes next instead of `–`.
+    t.wait("the reconnect countdown on the listener", 20.0, |s| {
+        listener_row(s, &a1).filter(|r| r.contains("reconnect in"))
+    });
+
+    t.keys(&["r"]);
+    t.wait("the path back after r", 30.0, |s| {
+        let l = listener_row(s, &a1)?;
+        let p = path_row(s, &a1)?;
+        (!l.contains("blackhole") && p.contains(" s ago")).then_some(())
+    });
+    t.keys(&["q"]);
+}
+
 #[test]
 fn console_end_to_end_in_tmux() {
     common::require_tool("tmux", "-V", "tmux");
@@ -554,24 +651,7 @@ fn console_end_to_end_in_tmux() {
 
     // 3. Focus the Listeners pane with the keys: Tab moves away, Shift-Tab
     // comes back; then select 127.0.0.1's row.
-    let start = t.wait("a focused pane", 3.0, |_| focused_pane(&t));
-    t.keys(&["Tab"]);
-    let moved = t.wait("Tab moves the focus", 3.0, |_| {
-        focused_pane(&t).filter(|p| *p != start)
-    });
-    eprintln!("focus: {start} → Tab → {moved}");
-    // One Shift-Tab at a time, each waited for (the screen lags the keys).
-    let mut cur = moved;
-    for _ in 0..6 {
-        if cur == "Listeners" {
-            break;
-        }
-        t.keys(&["BTab"]);
-        cur = t.wait("Shift-Tab moves the focus", 3.0, |_| {
-            focused_pane(&t).filter(|p| *p != cur)
-        });
-    }
-    assert_eq!(cur, "Listeners", "Shift-Tab never reached the Listeners");
+    focus_listeners(&t);
     t.keys(&["g"]);
     for _ in 0..first {
         t.keys(&["j"]);

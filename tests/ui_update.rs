@@ -533,8 +533,9 @@ fn x_drops_connections_or_says_unavailable() {
         .contains("unavailable on this backend"));
 }
 
-/// `b`, `d`, `r`: blackhole, delay (100 ms) and restore the selected
-/// path's listener through our target methods; unavailable on real SPDK.
+/// `b`, `d`, `r`: blackhole, delay (10 ms, then the next choice) and
+/// restore the selected path's listener through our target methods;
+/// unavailable on real SPDK.
 #[test]
 fn fault_keys_call_the_listener_fault_methods() {
     let mut a = app();
@@ -548,7 +549,7 @@ fn fault_keys_call_the_listener_fault_methods() {
         (
             'd',
             "mpath_listener_delay",
-            json!({"listen_address": la, "delay_ms": 100}),
+            json!({"listen_address": la, "delay_ms": 10}),
         ),
         ('r', "mpath_listener_restore", json!({"listen_address": la})),
     ] {
@@ -556,6 +557,17 @@ fn fault_keys_call_the_listener_fault_methods() {
         assert_eq!((c.app, c.method.as_str()), (Target::Target, method), "{k}");
         assert_eq!(c.params, Some(params), "{k}");
     }
+    // `d` again, with the 10 ms delay in force: the next choice.
+    with_snapshot(&mut a, |s| {
+        let f = Some(mpath_console::ui::health::Fault::Delay { ms: 10 });
+        s.paths[0].fault = f;
+        s.listeners[0].fault = f;
+    });
+    let c = one_call(a.update(key('d')));
+    assert_eq!(
+        c.params,
+        Some(json!({"listen_address": la, "delay_ms": 50}))
+    );
     with_snapshot(&mut a, |s| {
         s.target.methods = Some(vec!["nvmf_get_subsystems".into()])
     });

@@ -96,6 +96,7 @@ pub const METHODS: &[(App, &str)] = &[
     (App::Initiator, "bdev_nvme_send_cmd"),
     (App::Target, "mpath_sock_get_connections"),
     (App::Initiator, "mpath_sock_get_connections"),
+    (App::Initiator, "bdev_nvme_get_path_iostat"),
 ];
 
 pub const MAX_CALLS: usize = 32;

@@ -144,6 +144,26 @@ pub enum CtrlrError {
     Bringup(String),
 }
 
+/// When the controller last answered a Keep Alive (or the connect, for a
+/// session that has sent none yet) and since when one is waiting for its
+/// answer: what an operator needs to see a silent path coming.
+#[derive(Clone, Copy, Debug, Default)]
+struct KeepAliveClock {
+    last_answer: Option<Instant>,
+    pending_since: Option<Instant>,
+}
+
+/// [`NvmeCtrlr::keep_alive`]: the keep-alive clock, as ages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeepAliveAge {
+    /// KATO; 0 when keep-alive is off.
+    pub timeout: Duration,
+    /// Since the last answer (`None` before the first session).
+    pub since_answer: Option<Duration>,
+    /// How long the Keep Alive in flight has waited (`None`: none is).
+    pub pending: Option<Duration>,
+}
+
 pub struct NvmeCtrlr {
     pub opts: CtrlrOpts,
     state: AtomicU8,
@@ -159,6 +179,7 @@ pub struct NvmeCtrlr {
     /// Paths (one per namespace) that this controller feeds.
     paths: Mutex<Vec<Weak<NvmePath>>>,
     lost_since: Mutex<Option<Instant>>,
+    keep_alive: Mutex<KeepAliveClock>,
     ana_refresh: Notify,
     reset_req: Notify,
     /// Reconnect attempts made so far, whether the last one worked, and a
@@ -188,6 +209,7 @@ impl NvmeCtrlr {
             namespaces: RwLock::new(BTreeMap::new()),
             paths: Mutex::new(Vec::new()),
             lost_since: Mutex::new(None),
+            keep_alive: Mutex::new(KeepAliveClock::default()),
             ana_refresh: Notify::new(),
             reset_req: Notify::new(),
             attempts: AtomicU64::new(0),
@@ -373,6 +395,10 @@ impl NvmeCtrlr {
     }
 
     fn install(&self, s: Session) {
+        *self.ka_clock() = KeepAliveClock {
+            last_answer: Some(Instant::now()),
+            pending_since: None,
+        };
         self.cntlid.store(s.admin.cntlid, Ordering::Relaxed);
         self.max_xfer.store(s.max_xfer, Ordering::Relaxed);
         self.oncs.store(s.id.oncs, Ordering::Relaxed);
@@ -386,6 +412,29 @@ impl NvmeCtrlr {
                 p.set_noiob(ns.noiob);
             }
         }
+    }
+
+    fn ka_clock(&self) -> std::sync::MutexGuard<'_, KeepAliveClock> {
+        self.keep_alive.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The keep-alive clock now.
+    pub fn keep_alive(&self) -> KeepAliveAge {
+        let c = *self.ka_clock();
+        let now = Instant::now();
+        KeepAliveAge {
+            timeout: Duration::from_millis(self.opts.kato_ms.into()),
+            since_answer: c.last_answer.map(|t| now.saturating_duration_since(t)),
+            pending: c.pending_since.map(|t| now.saturating_duration_since(t)),
+        }
+    }
+
+    /// How long the controller has been disconnected (`None`: it is not).
+    pub fn lost_for(&self) -> Option<Duration> {
+        self.lost_since
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|t| t.elapsed())
     }
 
     /// Tells every bdev fed by this controller that its paths changed: their
@@ -527,12 +576,16 @@ impl NvmeCtrlr {
                     // The controller has KATO to answer, as a Linux host
                     // allows: past that the path is dead to us (a blackhole
                     // is only ever noticed here).
+                    self.ka_clock().pending_since = Some(Instant::now());
                     let r = tokio::time::timeout(
                         Duration::from_millis(kato.into()),
                         admin.submit(Sqe::new(op::admin::KEEP_ALIVE, 0), None, 0),
                     ).await;
+                    self.ka_clock().pending_since = None;
                     match r {
-                        Ok(Ok(c)) if c.cqe.status.is_success() => {}
+                        Ok(Ok(c)) if c.cqe.status.is_success() => {
+                            self.ka_clock().last_answer = Some(Instant::now());
+                        }
                         _ => return "keep alive failed".into(),
                     }
                 }

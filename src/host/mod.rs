@@ -27,6 +27,9 @@ pub struct NvmeOptions {
     pub reconnect_delay_sec: u32,
     pub fast_io_fail_timeout_sec: u32,
     pub io_queue_requests: u32,
+    /// Per-path I/O statistics for `bdev_nvme_get_path_iostat` (SPDK's
+    /// `io_path_stat`, off by default there too).
+    pub io_path_stat: bool,
 }
 
 impl Default for NvmeOptions {
@@ -38,6 +41,7 @@ impl Default for NvmeOptions {
             reconnect_delay_sec: 0,
             fast_io_fail_timeout_sec: 0,
             io_queue_requests: 0,
+            io_path_stat: false,
         }
     }
 }

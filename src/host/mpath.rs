@@ -69,6 +69,10 @@ pub struct NvmePath {
     pub outstanding: AtomicU32,
     pub completed: AtomicU64,
     pub bytes: AtomicU64,
+    /// What `bdev_nvme_get_path_iostat` reports: every NVMe command that
+    /// completed on this path, with its latency, and the ones that
+    /// completed with an error status.
+    pub stats: IoStats,
     /// NOIOB of the namespace through this controller, in blocks (0: none).
     noiob: AtomicU32,
     bdev: std::sync::Weak<NvmeBdev>,
@@ -176,6 +180,14 @@ impl Req {
     }
 
     /// Data moved, either way.
+    /// Whether the command carries data to the controller.
+    fn is_write(&self) -> bool {
+        match self {
+            Req::Cmd { write, .. } => write.is_some(),
+            Req::Rw { opc, .. } => *opc == op::nvm::WRITE,
+        }
+    }
+
     fn bytes(&self, block_size: u32) -> u64 {
         match self {
             Req::Cmd {
@@ -461,7 +473,7 @@ impl Default for IoStats {
 }
 
 impl IoStats {
-    fn record(&self, write: bool, bytes: u64, started: Instant) {
+    pub fn record(&self, write: bool, bytes: u64, started: Instant) {
         let ns = started.elapsed().as_nanos() as u64;
         let (ops, b, sum, max, min) = if write {
             (
@@ -531,6 +543,7 @@ impl NvmeBdev {
             outstanding: AtomicU32::new(0),
             completed: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
+            stats: IoStats::default(),
             noiob: AtomicU32::new(0),
             bdev: Arc::downgrade(self),
         });
@@ -760,6 +773,7 @@ impl NvmeBdev {
                 continue;
             };
             path.outstanding.fetch_add(1, Ordering::Relaxed);
+            let started = Instant::now();
             let r = match &req {
                 Req::Cmd {
                     sqe,
@@ -786,12 +800,14 @@ impl NvmeBdev {
             path.outstanding.fetch_sub(1, Ordering::Relaxed);
             match r {
                 Ok(c) if c.cqe.status.is_success() => {
+                    let bytes = req.bytes(self.block_size);
                     path.completed.fetch_add(1, Ordering::Relaxed);
-                    path.bytes
-                        .fetch_add(req.bytes(self.block_size), Ordering::Relaxed);
+                    path.bytes.fetch_add(bytes, Ordering::Relaxed);
+                    path.stats.record(req.is_write(), bytes, started);
                     return Ok(c.data);
                 }
                 Ok(c) => {
+                    path.stats.num_failed.fetch_add(1, Ordering::Relaxed);
                     let st = c.cqe.status;
                     if st.dnr || (limit != -1 && retries >= limit) {
                         return Err(IoError::Status {

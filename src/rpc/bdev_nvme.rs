@@ -38,13 +38,18 @@ pub fn register(r: &mut Router, h: &Arc<Initiator>, extras: bool) {
     method!("bdev_nvme_set_options", set_options);
     method!("bdev_nvme_attach_controller", attach_controller);
     method!("bdev_nvme_detach_controller", detach_controller);
-    method!("bdev_nvme_get_controllers", get_controllers);
     if extras {
+        method!("bdev_nvme_get_controllers", get_controllers);
         method!("bdev_nvme_get_io_paths", get_io_paths);
         method!("mpath_host_events", host_events);
     } else {
+        method!("bdev_nvme_get_controllers", get_controllers_strict);
         method!("bdev_nvme_get_io_paths", get_io_paths_strict);
     }
+    method!(
+        "bdev_nvme_get_path_iostat",
+        super::path_iostat::get_path_iostat
+    );
     method!("bdev_nvme_set_multipath_policy", set_multipath_policy);
     method!("bdev_nvme_set_preferred_path", set_preferred_path);
     method!("bdev_nvme_reset_controller", reset_controller);
@@ -170,7 +175,8 @@ async fn set_options(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
         ctrlr_loss_timeout_sec,
         reconnect_delay_sec,
         fast_io_fail_timeout_sec,
-        io_queue_requests
+        io_queue_requests,
+        io_path_stat
     );
     if o.bdev_retry_count < -1 {
         return Err(RpcError::errno(EINVAL));
@@ -348,7 +354,7 @@ struct NameOpt {
     name: Option<String>,
 }
 
-fn trid_json(c: &NvmeCtrlr) -> Value {
+pub(super) fn trid_json(c: &NvmeCtrlr) -> Value {
     let mut t = c.trid().to_json();
     if let Value::Object(o) = &mut t {
         o.insert("subnqn".into(), json!(c.opts.subnqn));
@@ -356,7 +362,44 @@ fn trid_json(c: &NvmeCtrlr) -> Value {
     t
 }
 
+/// SPDK's keys, then ours (unless `--spdk-strict`): the controller's
+/// reconnect timers, its keep-alive clock and how long it has been lost,
+/// so a console can count down to the next keep-alive deadline and the
+/// next reconnect.
 async fn get_controllers(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
+    controllers(h, p, true)
+}
+
+async fn get_controllers_strict(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
+    controllers(h, p, false)
+}
+
+fn ctrlr_health_json(c: &NvmeCtrlr) -> Map<String, Value> {
+    let ms = |d: Option<std::time::Duration>| d.map(|d| d.as_millis() as u64);
+    let ka = c.keep_alive();
+    let mut m = Map::new();
+    m.insert(
+        "ctrlr_loss_timeout_sec".into(),
+        json!(c.opts.ctrlr_loss_timeout_sec),
+    );
+    m.insert(
+        "reconnect_delay_sec".into(),
+        json!(c.opts.reconnect_delay_sec),
+    );
+    m.insert(
+        "fast_io_fail_timeout_sec".into(),
+        json!(c.opts.fast_io_fail_timeout_sec),
+    );
+    m.insert("keep_alive_timeout_ms".into(), json!(c.opts.kato_ms));
+    m.insert(
+        "keep_alive".into(),
+        json!({"since_answer_ms": ms(ka.since_answer), "pending_ms": ms(ka.pending)}),
+    );
+    m.insert("lost_ms".into(), json!(ms(c.lost_for())));
+    m
+}
+
+fn controllers(h: &Arc<Initiator>, p: Option<Value>, extras: bool) -> RpcResult {
     let r: NameOpt = decode(p, RpcError::decode_failed)?;
     let out = h.with_ctrlrs(|m| {
         m.values()
@@ -366,12 +409,16 @@ async fn get_controllers(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
                     .ctrlrs
                     .iter()
                     .map(|c| {
-                        json!({
+                        let mut v = json!({
                             "state": c.state().as_str(),
                             "trid": trid_json(c),
                             "cntlid": c.cntlid(),
                             "host": {"nqn": c.opts.hostnqn, "addr": "", "svcid": ""},
-                        })
+                        });
+                        if let (true, Value::Object(o)) = (extras, &mut v) {
+                            o.extend(ctrlr_health_json(c));
+                        }
+                        v
                     })
                     .collect();
                 json!({"name": g.name, "ctrlrs": ctrlrs})
@@ -647,7 +694,7 @@ struct Iostat {
 }
 
 /// Nanoseconds as ticks: a 1 GHz tick rate.
-const TICK_RATE: u64 = 1_000_000_000;
+pub(super) const TICK_RATE: u64 = 1_000_000_000;
 
 async fn get_iostat(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
     let r: Iostat = decode(p, RpcError::decode_failed)?;

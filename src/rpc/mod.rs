@@ -26,6 +26,7 @@ pub mod json;
 pub mod nvme_cmd;
 pub mod nvmf;
 pub mod params;
+pub mod path_iostat;
 pub mod request;
 pub mod router;
 pub mod server;

@@ -118,9 +118,6 @@ pub const FOREVER_SECS: u64 = 315_360_000;
 /// `mpath_perf_stop`): a ten-year run there could never be stopped.
 pub const FINITE_RUN_SECS: u64 = 60;
 
-/// What `d` delays a listener's answers by (`:` sets any other value).
-pub const FAULT_DELAY_MS: u32 = 100;
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Level {
     Info,
@@ -751,7 +748,10 @@ impl App {
             ResvRegister | ResvAcquire | ResvRelease => self.reservation(a),
             DropConns => self.listener_fault('x', "mpath_listener_drop_connections", None),
             Blackhole => self.listener_fault('b', "mpath_listener_blackhole", None),
-            Delay => self.listener_fault('d', "mpath_listener_delay", Some(FAULT_DELAY_MS)),
+            Delay => {
+                let ms = super::health::next_delay(self.selected_fault());
+                self.listener_fault('d', "mpath_listener_delay", Some(ms))
+            }
             Restore => self.listener_fault('r', "mpath_listener_restore", None),
             CommandLine => {
                 self.cmd = Some(CmdState::default());
@@ -824,6 +824,14 @@ impl App {
             },
         };
         self.call(Target::Initiator, "bdev_nvme_send_cmd", Some(params))
+    }
+
+    /// The fault on the listener `listener_fault` would act on.
+    fn selected_fault(&self) -> Option<super::health::Fault> {
+        match self.selected_path() {
+            Some(p) => p.fault,
+            None => self.selected_listener().and_then(|l| l.fault),
+        }
     }
 
     /// One of our `mpath_listener_*` fault methods on the listener of the

@@ -570,6 +570,13 @@ pub static SPECS: &[Spec] = &[
         false
     ),
     spec!(
+        "bdev_nvme_get_path_iostat",
+        Initiator,
+        [flag("-b", "--name", "name").req()],
+        Post::None,
+        false
+    ),
+    spec!(
         "bdev_nvme_set_multipath_policy",
         Initiator,
         [

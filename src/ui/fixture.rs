@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::app::{App, UiEvent};
+use super::health::PathHealth;
 use super::keymap::Keymap;
 use super::snapshot::*;
 use super::theme::Theme;
@@ -29,6 +30,7 @@ pub fn snapshot() -> Snapshot {
         ana_states: vec![(1, "optimized".into())],
         controllers: vec![ctrl],
         qpairs: 2,
+        fault: None,
     };
     let mut p1 = IoPath {
         bdev: "Nvme0n1".into(),
@@ -50,6 +52,8 @@ pub fn snapshot() -> Snapshot {
         mibps: Metric::Value(192.18),
         local_address: Some("127.0.0.1:40112".into()),
         history: wave(60, 48_000.0, 1_800.0, 0.0),
+        fault: None,
+        health: PathHealth::default(),
     };
     let mut p2 = IoPath {
         cntlid: 2,

@@ -335,7 +335,7 @@ impl Default for Keymap {
                     Delay,
                     "fault.delay",
                     &[Key::ch('d')],
-                    "delay the selected path's listener's answers by 100 ms",
+                    "delay the selected path's listener's answers: 10 ms, again for 50, 100, 500, 1000",
                     lis,
                     Some("fault"),
                 ),

@@ -27,6 +27,7 @@ pub mod exec;
 pub mod fixture;
 pub mod fmt;
 pub mod form;
+pub mod health;
 pub mod keymap;
 pub mod layout;
 pub mod panes;

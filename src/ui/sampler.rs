@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use super::resv;
 use super::snapshot::*;
-use super::{fmt, socks};
+use super::{fmt, health, socks};
 use crate::control::{App, Control, ControlError, SockSource};
 use crate::sockstat::TcpConn;
 
@@ -131,6 +131,14 @@ pub struct RawPoll {
     /// (about once a second).
     pub resv_report: Option<Answer>,
     pub host_id: Option<Answer>,
+    /// `mpath_listener_get_faults` (targets that have it).
+    pub faults: Option<Answer>,
+    /// `bdev_nvme_get_path_iostat` of the bdev (initiators that have it
+    /// and have not refused it).
+    pub path_iostat: Option<Answer>,
+    /// `framework_get_config` of the `bdev` subsystem: the reconnect
+    /// timers of initiators whose controllers do not list theirs.
+    pub ini_config: Option<Answer>,
     pub sock: Option<Result<Vec<TcpConn>, String>>,
     /// When `sock`'s counters were read (`None`: at `at`).
     pub sock_at: Option<Instant>,
@@ -159,6 +167,9 @@ impl RawPoll {
             host_events: None,
             resv_report: None,
             host_id: None,
+            faults: None,
+            path_iostat: None,
+            ini_config: None,
             sock: None,
             sock_at: None,
             sock_unknown: vec![],
@@ -185,12 +196,15 @@ async fn call(c: &dyn Control, app: App, method: &str, params: Option<Value>) ->
 pub async fn poll(c: &dyn Control, st: &State) -> RawPoll {
     let mut raw = RawPoll::new(Instant::now(), fmt::now_epoch());
     let tgt = async {
-        let mut r = (None, None, vec![], vec![], vec![], None);
+        let mut r = (None, None, vec![], vec![], vec![], None, None);
         if !c.has(App::Target) {
             return r;
         }
         if st.target.methods.is_none() || st.target.error.is_some() {
             r.0 = Some(call(c, App::Target, "rpc_get_methods", None).await);
+        }
+        if st.target_has("mpath_listener_get_faults", &r.0) {
+            r.6 = Some(call(c, App::Target, "mpath_listener_get_faults", None).await);
         }
         let subs = call(c, App::Target, "nvmf_get_subsystems", None).await;
         let nqns: Vec<String> = match &subs {
@@ -217,7 +231,7 @@ pub async fn poll(c: &dyn Control, st: &State) -> RawPoll {
         r
     };
     let ini = async {
-        let mut r: [Option<Answer>; 9] = Default::default();
+        let mut r: [Option<Answer>; 11] = Default::default();
         if !c.has(App::Initiator) {
             return r;
         }
@@ -245,6 +259,22 @@ pub async fn poll(c: &dyn Control, st: &State) -> RawPoll {
         } else {
             r[5] = Some(call(c, App::Initiator, "bdev_get_iostat", bdev).await);
         }
+        let ask_stats = st.initiator_has("bdev_nvme_get_path_iostat", &r[0])
+            && (r[0].is_some() || st.health.path_iostat_off.is_none());
+        if ask_stats {
+            let p = json!({ "name": st.bdev });
+            r[9] = Some(call(c, App::Initiator, "bdev_nvme_get_path_iostat", Some(p)).await);
+            if st.health.tick_rate.is_none() && r[5].is_none() {
+                let p = json!({ "name": st.bdev });
+                r[5] = Some(call(c, App::Initiator, "bdev_get_iostat", Some(p)).await);
+            }
+        }
+        let timers = matches!(&r[3], Some(Ok(v)) if health::ctrlrs_have_timers(v));
+        let cfg = st.initiator_has("framework_get_config", &r[0]);
+        if st.health.config_due(raw.at, cfg, timers) {
+            let p = json!({ "name": "bdev" });
+            r[10] = Some(call(c, App::Initiator, "framework_get_config", Some(p)).await);
+        }
         if evs {
             let p = json!({ "since": st.next_event });
             r[6] = Some(call(c, App::Initiator, "mpath_host_events", Some(p)).await);
@@ -266,7 +296,10 @@ pub async fn poll(c: &dyn Control, st: &State) -> RawPoll {
     raw.qpairs = t.3;
     raw.tgt_ctrlrs = t.4;
     raw.tgt_bdevs = t.5;
-    let [m, p, b, k, ps, io, ev, rr, hid] = i;
+    raw.faults = t.6;
+    let [m, p, b, k, ps, io, ev, rr, hid, pst, cfg] = i;
+    raw.path_iostat = pst;
+    raw.ini_config = cfg;
     raw.resv_report = rr;
     raw.host_id = hid;
     raw.ini_methods = m;
@@ -468,6 +501,8 @@ pub struct State {
     /// When the reservation was last read, and this host's ID once known.
     resv_at: Option<Instant>,
     host_id: Option<[u8; 16]>,
+    /// Faults, keep-alive, reconnect countdowns, per-path statistics.
+    health: health::HealthState,
 }
 
 impl State {
@@ -495,6 +530,7 @@ impl State {
             period: o.refresh,
             resv_at: None,
             host_id: None,
+            health: health::HealthState::default(),
         }
     }
 
@@ -536,6 +572,13 @@ impl State {
             this_host: self.host_id,
             report,
         });
+    }
+
+    fn target_has(&self, m: &str, fresh: &Option<Answer>) -> bool {
+        if let Some(Ok(v)) = fresh {
+            return methods_of(v).iter().any(|x| x == m);
+        }
+        self.target.has_method(m).unwrap_or(false)
     }
 
     fn initiator_has(&self, m: &str, fresh: &Option<Answer>) -> bool {
@@ -726,6 +769,13 @@ impl State {
         if let Some(Ok(v)) = &raw.host_events {
             self.take_host_events(v);
         }
+
+        // ---- health ------------------------------------------------------
+        if raw.ini_methods.as_ref().is_some_and(|m| m.is_ok()) {
+            // Reached anew: it may have been told to keep statistics.
+            self.health.path_iostat_off = None;
+        }
+        self.health.apply(&raw, &mut s);
 
         // ---- kernel ------------------------------------------------------
         if let Some(sock) = raw.sock {
@@ -1648,6 +1698,7 @@ fn parse_listeners(subs: &Value, raw: &RawPoll) -> Vec<Listener> {
                 ana_states,
                 controllers,
                 qpairs: mine.len(),
+                fault: None,
             });
         }
     }

@@ -74,6 +74,8 @@ pub struct Listener {
     /// cntlids with a qpair on this listener.
     pub controllers: Vec<u16>,
     pub qpairs: usize,
+    /// A fault injected on this address (`mpath_listener_get_faults`).
+    pub fault: Option<super::health::Fault>,
 }
 
 impl Listener {
@@ -181,6 +183,10 @@ pub struct IoPath {
     /// IOPS (or bytes/s when IOPS are unavailable) over the last minute,
     /// one point per second, oldest first.
     pub history: Vec<f64>,
+    /// A fault injected on the listener this path reaches.
+    pub fault: Option<super::health::Fault>,
+    /// Keep-alive clock, reconnect countdown, latency and errors.
+    pub health: super::health::PathHealth,
 }
 
 impl IoPath {

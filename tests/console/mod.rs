@@ -404,6 +404,34 @@ pub fn path_row(screen: &str, trid: &str) -> Option<PathCells> {
         .collect();
     let i = t.iter().position(|x| *x == trid)?;
     let cell = |k: usize| t.get(k).map(|s| s.to_string()).unwrap_or_default();
+    // The numbers are right-aligned under their headings; the health cell
+    // before them has several words, so they are found by the heading's
+    // end, not by counting words.
+    let header: Vec<char> = rows
+        .iter()
+        .find(|r| r.contains("ANA") && r.contains("outst"))
+        .map(|h| h.chars().collect())
+        .unwrap_or_default();
+    let rc: Vec<char> = row.chars().collect();
+    let under = |names: &[&str], fallback: usize| -> String {
+        let end = names.iter().find_map(|n| {
+            let n: Vec<char> = n.chars().collect();
+            header
+                .windows(n.len())
+                .position(|w| w == n.as_slice())
+                .map(|x| x + n.len())
+        });
+        match end {
+            Some(e) => rc[..e.min(rc.len())]
+                .iter()
+                .collect::<String>()
+                .split_whitespace()
+                .last()
+                .unwrap_or_default()
+                .to_string(),
+            None => cell(fallback),
+        }
+    };
     Some(PathCells {
         current,
         ctrlr: cell(0),
@@ -412,9 +440,9 @@ pub fn path_row(screen: &str, trid: &str) -> Option<PathCells> {
         conn: cell(i + 1),
         acc: cell(i + 2),
         ana: cell(i + 3),
-        outst: cell(i + 4),
-        iops: cell(i + 5),
-        mibps: cell(i + 6),
+        outst: under(&["outst"], i + 4),
+        iops: under(&["IOPS", "cmd/s"], i + 5),
+        mibps: under(&["MiB/s"], i + 6),
     })
 }
 

@@ -55,7 +55,17 @@ impl Col {
 /// (x offset, width). Columns are dropped by rank until the minimums fit; if
 /// even the undroppable ones do not fit, they are cut at the right edge.
 pub(crate) fn place<const N: usize>(cols: &[Col; N], width: u16) -> [Option<(u16, u16)>; N] {
-    let mut on = [true; N];
+    place_shown(cols, width, [true; N])
+}
+
+/// [`place`] with the columns whose `shown` is false left out from the
+/// start (a column no row has anything for takes no room).
+pub(crate) fn place_shown<const N: usize>(
+    cols: &[Col; N],
+    width: u16,
+    shown: [bool; N],
+) -> [Option<(u16, u16)>; N] {
+    let mut on = shown;
     let need = |on: &[bool; N]| -> u32 {
         let (sum, n) = cols
             .iter()

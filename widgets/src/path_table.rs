@@ -2,14 +2,14 @@
 //! `bdev_nvme_get_io_paths` describes them, plus the engine's counters.
 //!
 //! ```text
-//!   controller cntlid transport ID   conn acc ANA           outst   IOPS  MiB/s IOPS history
-//! ★ Nvme0           1 127.0.0.1:4420 yes  yes optimized        12 45.68K  178.4 ▁▂▄█
-//!   Nvme0           2 127.0.0.2:5520 yes  yes non_optimized   n/a    n/a    n/a
+//!   controller cntlid transport ID   conn acc ANA           health   outst   IOPS  MiB/s lat µs err IOPS history
+//! ★ Nvme0           1 127.0.0.1:4420 yes  yes optimized     KA 2 s ago  12 45.68K  178.4    412   0 ▁▂▄█
+//!   Nvme0           2 127.0.0.2:5520 yes  yes non_optimized –          n/a    n/a    n/a    n/a n/a
 //! ```
 //!
 //! As the pane narrows, columns shrink to their minimum and then leave in
-//! this order: IOPS history, MiB/s, cntlid, acc, outst, conn, IOPS,
-//! transport ID. The star, controller and ANA state always stay; ANA
+//! this order: err, IOPS history, MiB/s, lat µs, cntlid, acc, outst, conn,
+//! health, IOPS, transport ID. The star, controller and ANA state always stay; ANA
 //! switches to short labels (`OPT`, `NON`, ...) when the full ones do not
 //! all fit. Under multipath the controller name is the same on every
 //! path, so the transport ID is what tells paths apart: it is cut in the
@@ -50,6 +50,17 @@ pub struct PathRow {
     /// IOPS samples, oldest first; the last 60 (or as many as fit) are
     /// drawn, on one scale shared by all rows.
     pub history: Vec<u64>,
+    /// One short health note (a fault, the keep-alive clock, a reconnect
+    /// countdown); empty shows as a dim dash, and the column is left out
+    /// when every row's is empty (as are latency and errors when no row
+    /// has them).
+    pub health: String,
+    /// Whether the note is an alarm (drawn in the error style).
+    pub health_alarm: bool,
+    /// Average latency over the last interval, in µs.
+    pub latency_us: Option<f64>,
+    /// Commands that completed with an error status.
+    pub errors: Option<u64>,
 }
 
 /// The paths table. Renders in a bordered pane (unless `bordered` is
@@ -79,11 +90,14 @@ const TRID: usize = 3;
 const CONN: usize = 4;
 const ACC: usize = 5;
 const ANA: usize = 6;
-const OUTST: usize = 7;
-const IOPS: usize = 8;
-const MIBPS: usize = 9;
-const HIST: usize = 10;
-const NCOLS: usize = 11;
+const HEALTH: usize = 7;
+const OUTST: usize = 8;
+const IOPS: usize = 9;
+const MIBPS: usize = 10;
+const LAT: usize = 11;
+const ERR: usize = 12;
+const HIST: usize = 13;
+const NCOLS: usize = 14;
 
 const HEADS: [Head; NCOLS] = [
     Head::left("", ""),
@@ -93,9 +107,12 @@ const HEADS: [Head; NCOLS] = [
     Head::left("conn", "conn"),
     Head::left("acc", "acc"),
     Head::left("ANA", "ANA"),
+    Head::left("health", "health"),
     Head::right("outst", "outst"),
     Head::right("IOPS", "IOPS"),
     Head::right("MiB/s", "MiB/s"),
+    Head::right("lat µs", "lat"),
+    Head::right("err", "err"),
     Head::left("IOPS history", "history"),
 ];
 
@@ -170,6 +187,10 @@ impl<'a> PathTable<'a> {
         // `addr:port` (21) before the others are even shown.
         let trid_min = widest(&|r| trid_width(r), 9, 21);
         let ana = widest(&|r| text::width(ana_label(r)), HEADS[ANA].long.len(), 32);
+        let health = widest(&|r| text::width(&r.health), HEADS[HEALTH].long.len(), 48);
+        // Room for `reconnect in 10 s` before the counters get theirs: a
+        // cut countdown says nothing.
+        let health_min = widest(&|r| text::width(&r.health), 6, 17);
         let outst = widest(
             &|r| r.outstanding.map_or(0, |n| digits(u64::from(n))),
             HEADS[OUTST].long.len(),
@@ -185,10 +206,14 @@ impl<'a> PathTable<'a> {
             Col::fixed(4, 5),
             Col::fixed(3, 7),
             Col::new(4, ana, 0),
+            // A dead path must show, so it stays long after the counters.
+            Col::new(health_min, health, 4),
             // Numbers are never cut: a cut number reads as a smaller one.
             Col::fixed(outst, 6),
             Col::fixed(6, 3),
             Col::fixed(6, 9),
+            Col::fixed(6, 8),
+            Col::fixed(3, 11),
             // Always as wide as a full history when there is room, so the
             // layout does not shift while samples accumulate.
             Col::new(8, HISTORY, 10),
@@ -209,7 +234,13 @@ impl<'a> PathTable<'a> {
         ) else {
             return;
         };
-        let place = columns::place(&self.columns(), frame.header.width);
+        // Health, latency and errors only where some row has them: a
+        // backend without them keeps the table as it was.
+        let mut shown = [true; NCOLS];
+        shown[HEALTH] = self.rows.iter().any(|r| !r.health.is_empty());
+        shown[LAT] = self.rows.iter().any(|r| r.latency_us.is_some());
+        shown[ERR] = self.rows.iter().any(|r| r.errors.is_some());
+        let place = columns::place_shown(&self.columns(), frame.header.width, shown);
 
         let mut heads = HEADS;
         let (rate, history) = self.rate_heading;
@@ -283,6 +314,32 @@ impl<'a> PathTable<'a> {
                     .palette(theme.ana)
                     .mode(ana_mode)
                     .render(Rect::new(x, y, w, 1), buf);
+            }
+            if let Some((x, w)) = cell(HEALTH) {
+                if row.health.is_empty() {
+                    text::put(buf, x, y, "–", w, theme.dim, Cut::End);
+                } else {
+                    let s = if row.health_alarm {
+                        theme.error
+                    } else {
+                        Style::new()
+                    };
+                    text::put(buf, x, y, &row.health, w, s, Cut::End);
+                }
+            }
+            if let Some((x, w)) = cell(LAT) {
+                scratch.clear();
+                if let Some(v) = row.latency_us.filter(|v| v.is_finite()) {
+                    let _ = write!(scratch, "{v:.0}");
+                }
+                number(buf, x, y, w, &scratch, theme);
+            }
+            if let Some((x, w)) = cell(ERR) {
+                scratch.clear();
+                if let Some(n) = row.errors {
+                    let _ = write!(scratch, "{n}");
+                }
+                number(buf, x, y, w, &scratch, theme);
             }
             if let Some((x, w)) = cell(OUTST) {
                 scratch.clear();

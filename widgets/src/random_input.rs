@@ -101,6 +101,10 @@ fn widgets_survive_random_input() {
                 iops: rng.float(),
                 mibps: rng.float(),
                 history: (0..rng.below(80)).map(|_| rng.u64()).collect(),
+                health: rng.string(),
+                health_alarm: rng.below(2) == 0,
+                latency_us: rng.float(),
+                errors: (rng.below(2) == 0).then(|| rng.u64()),
             })
             .collect();
         PathTable::new(&paths, theme)

@@ -42,6 +42,10 @@ fn paths() -> Vec<PathRow> {
             iops: Some(48_213.0),
             mibps: Some(188.3),
             history: vec![0, 9_000, 21_000, 40_000, 47_000, 48_500, 48_213],
+            health: "KA 2 s ago".into(),
+            health_alarm: false,
+            latency_us: Some(412.0),
+            errors: Some(0),
         },
         PathRow {
             name: "Nvme0".into(),
@@ -56,6 +60,10 @@ fn paths() -> Vec<PathRow> {
             iops: Some(0.0),
             mibps: Some(0.0),
             history: vec![30_000, 12_000, 0, 0, 0, 0, 0],
+            health: "delay 100ms · KA 1 s ago".into(),
+            health_alarm: false,
+            latency_us: None,
+            errors: Some(2),
         },
         PathRow {
             name: "Nvme0".into(),
@@ -65,6 +73,8 @@ fn paths() -> Vec<PathRow> {
             connected: false,
             accessible: false,
             ana_state: "inaccessible".into(),
+            health: "reconnect in 7 s".into(),
+            health_alarm: true,
             ..PathRow::default()
         },
     ]

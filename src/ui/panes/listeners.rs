@@ -1,23 +1,28 @@
-//! Listeners: transport ID, the ANA state of each group as a badge, and
-//! the controllers and qpairs connected through it.
+//! Listeners: transport ID, the ANA state of each group as a badge, the
+//! controllers and qpairs connected through it, and its health: a fault
+//! badge (`blackhole`, `delay 100ms`) and, while a path through it is
+//! lost, the reconnect countdown.
 
 use mpath_widgets::AnaBadge;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use super::{col, fit, frame, grey, header_row, rcol, rows, Col};
 use crate::ui::app::{App, Pane};
+use crate::ui::health;
 use crate::ui::snapshot::Snapshot;
 
-const COLS: [Col; 6] = [
+const COLS: [Col; 7] = [
     col("", 1),
     col("Transport ID", 24),
     col("ANA", 15),
     col("NQN", 26),
     rcol("Ctrlrs", 8),
     rcol("Qpairs", 6),
+    col("Health", 44),
 ];
 
 pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer) {
@@ -42,7 +47,17 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
     if inner.height == 0 {
         return;
     }
-    let keep = fit(&COLS, &[0, 1, 2, 4, 5, 3], inner.width);
+    // The Health column only when some listener has something to say.
+    let any_health = s.listeners.iter().any(|l| {
+        let (f, c) = health::listener_cell(l, &s.paths);
+        f.is_some() || c.is_some()
+    });
+    let prio: &[usize] = if any_health {
+        &[0, 1, 2, 6, 4, 5, 3]
+    } else {
+        &[0, 1, 2, 4, 5, 3]
+    };
+    let keep = fit(&COLS, prio, inner.width);
     header_row(buf, inner, &COLS, &keep, t);
     let body = Rect::new(inner.x, inner.y + 1, inner.width, inner.height - 1);
     let current: Vec<String> = s
@@ -94,7 +109,25 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
             3 => vec![Span::styled(l.nqn.clone(), t.muted)],
             // How many controllers (their cntlids are in Subsystems).
             4 => vec![Span::raw(l.controllers.len().to_string())],
-            _ => vec![Span::raw(l.qpairs.to_string())],
+            5 => vec![Span::raw(l.qpairs.to_string())],
+            _ => {
+                let (fault, countdown) = health::listener_cell(l, &s.paths);
+                let mut v = Vec::new();
+                if let Some(f) = fault {
+                    v.push(Span::styled(
+                        format!(" {f} "),
+                        t.err.add_modifier(Modifier::REVERSED),
+                    ));
+                    v.push(Span::raw(" "));
+                }
+                if let Some(c) = countdown {
+                    v.push(Span::styled(c, t.warn));
+                }
+                if v.is_empty() {
+                    v.push(Span::styled("–", t.muted));
+                }
+                v
+            }
         }
     });
     if s.target.stale() {

@@ -1,5 +1,6 @@
-//! Overlays: the help (generated from the keymap), the load form
-//! (`super::super::form`), and the result of a `:` command.
+//! Overlays: the help (generated from the keymap, with a legend of every
+//! symbol and column), the load form (`super::super::form`), and the
+//! result of a `:` command.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -166,5 +167,144 @@ pub fn help_bindings(app: &App) -> Vec<(String, String, String)> {
     ] {
         out.push((k.into(), d.into(), c.clone()));
     }
+    for (section, entries) in LEGEND {
+        for (k, d) in *entries {
+            out.push((k.to_string(), d.to_string(), format!("Legend: {section}")));
+        }
+    }
     out
 }
+
+/// What every symbol and column of the panes means, pane by pane.
+pub const LEGEND: &[(&str, &[(&str, &str)])] = &[
+    (
+        "everywhere",
+        &[
+            ("★", "the bdev's current path: the one I/O goes to now"),
+            (
+                "n/a",
+                "this backend does not report the number (the pane title says why)",
+            ),
+            ("–", "nothing to show: none, or not known"),
+            (
+                "grey",
+                "the application did not answer; its last answer is shown",
+            ),
+        ],
+    ),
+    (
+        "Listeners",
+        &[
+            (
+                "Transport ID",
+                "trtype and traddr:trsvcid the target listens on",
+            ),
+            (
+                "ANA",
+                "the ANA state per ANA group (g: when there are several)",
+            ),
+            ("NQN", "the subsystem the listener belongs to"),
+            ("Ctrlrs", "CNTLIDs of the controllers with a qpair on it"),
+            ("Qpairs", "qpairs (admin and I/O) that arrived on it"),
+            (
+                "blackhole",
+                "fault badge: reads and never answers (b; r lifts it)",
+            ),
+            (
+                "delay N ms",
+                "fault badge: answers held back N ms (d; d again: longer)",
+            ),
+            (
+                "reconnect in",
+                "a path through it is lost: when the host tries again",
+            ),
+        ],
+    ),
+    (
+        "I/O paths",
+        &[
+            (
+                "controller",
+                "the bdev_nvme controller name the path goes through",
+            ),
+            ("cntlid", "the target's controller ID of that connection"),
+            ("conn", "the path's qpair is connected"),
+            (
+                "acc",
+                "accessible: its ANA state allows I/O (optimized, non_optimized)",
+            ),
+            ("ANA", "the ANA state the host last read"),
+            (
+                "health",
+                "fault badge, then keep-alive or reconnect countdown",
+            ),
+            (
+                "KA N s ago",
+                "the controller last answered a Keep Alive N s ago",
+            ),
+            (
+                "KA timeout in",
+                "a Keep Alive is unanswered; the path is lost when it runs out",
+            ),
+            (
+                "reconnect in",
+                "reconnect_delay_sec: the next reconnect attempt",
+            ),
+            (
+                "I/O fails in",
+                "fast_io_fail_timeout_sec: queued I/O fails after it",
+            ),
+            (
+                "lost in",
+                "ctrlr_loss_timeout_sec: the controller is deleted after it",
+            ),
+            ("outst", "I/O submitted on the path and not yet completed"),
+            ("cmd/s", "NVMe commands per second (a verify I/O is two)"),
+            ("MiB/s", "bytes moved on the path per second"),
+            (
+                "lat µs",
+                "average latency over the last interval (bdev_nvme_get_path_iostat)",
+            ),
+            ("err", "commands completed with an error status on the path"),
+            (
+                "history",
+                "the rate over the last minute, one scale for all rows",
+            ),
+        ],
+    ),
+    (
+        "Connections",
+        &[
+            (
+                "Role",
+                "★, end (tgt/host/remote), listener port, cntlid (cN), queue",
+            ),
+            (
+                "State",
+                "TCP state as ss shows it (ESTAB, LISTEN, CLOSE-WAIT...)",
+            ),
+            (
+                "Recv-Q",
+                "bytes received and not yet read by the application",
+            ),
+            ("Send-Q", "bytes sent and not yet acknowledged by the peer"),
+            ("Local/Peer", "the socket's addresses"),
+            ("Tx/Rx", "bytes per second acknowledged / received"),
+            ("RTT ms", "the kernel's smoothed round-trip time"),
+        ],
+    ),
+    (
+        "header and Load",
+        &[
+            ("IOPS, MiB/s", "the load generator's completions per second"),
+            (
+                "avg, p99",
+                "latency: average of the last interval, p99 of the last second",
+            ),
+            (
+                "chart",
+                "per-path rate over the last minute, one colour per path",
+            ),
+        ],
+    ),
+];

@@ -2,7 +2,9 @@
 //! cntlid, transport ID, connected, accessible, ANA state, ★ on the
 //! current path, outstanding I/O, NVMe commands per second (`cmd/s`: a
 //! verify I/O is a write and a read, so twice the header's IOPS) and
-//! MiB/s, with a sparkline of the last minute.
+//! MiB/s, health (the listener's fault, the keep-alive clock or the
+//! reconnect countdown), average latency and errors where the backend
+//! keeps per-path statistics, with a sparkline of the last minute.
 
 use mpath_widgets::{PathRow, PathTable};
 use ratatui::buffer::Buffer;
@@ -12,6 +14,7 @@ use ratatui::widgets::Widget;
 
 use super::{frame, grey};
 use crate::ui::app::{App, Pane};
+use crate::ui::health;
 use crate::ui::snapshot::{Metric, Snapshot};
 
 pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer) {
@@ -49,27 +52,34 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
     let rows: Vec<PathRow> = s
         .paths
         .iter()
-        .map(|p| PathRow {
-            name: if p.ctrlr.is_empty() {
-                "?".into()
-            } else {
-                p.ctrlr.clone()
-            },
-            cntlid: p.cntlid,
-            traddr: p.traddr.clone(),
-            trsvcid: p.trsvcid.clone(),
-            connected: p.connected,
-            accessible: p.accessible,
-            ana_state: p.ana_state.clone(),
-            current: p.current,
-            outstanding: p.outstanding.map(|o| o.min(u64::from(u32::MAX)) as u32),
-            iops: p.iops.value(),
-            mibps: p.mibps.value(),
-            history: p
-                .history
-                .iter()
-                .map(|v| v.max(0.0).round() as u64)
-                .collect(),
+        .map(|p| {
+            let (health, health_alarm) = health::path_cell(p);
+            PathRow {
+                name: if p.ctrlr.is_empty() {
+                    "?".into()
+                } else {
+                    p.ctrlr.clone()
+                },
+                cntlid: p.cntlid,
+                traddr: p.traddr.clone(),
+                trsvcid: p.trsvcid.clone(),
+                connected: p.connected,
+                accessible: p.accessible,
+                ana_state: p.ana_state.clone(),
+                current: p.current,
+                outstanding: p.outstanding.map(|o| o.min(u64::from(u32::MAX)) as u32),
+                iops: p.iops.value(),
+                mibps: p.mibps.value(),
+                history: p
+                    .history
+                    .iter()
+                    .map(|v| v.max(0.0).round() as u64)
+                    .collect(),
+                health,
+                health_alarm,
+                latency_us: p.health.avg_lat_us,
+                errors: p.health.errors,
+            }
         })
         .collect();
     if rows.is_empty() {
