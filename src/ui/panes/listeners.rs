@@ -30,7 +30,8 @@ fn columns(ls: &[&Listener]) -> [Col; 6] {
         col("ANA", 15),
         col("NQN", (nqn_w as u16).max(NQN_MIN)),
         rcol("Ctrlrs", 8),
-        rcol("Qpairs", 6),
+        // Room for the sort arrow after the heading.
+        rcol("Qpairs", 7),
     ]
 }
 
