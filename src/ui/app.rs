@@ -552,6 +552,9 @@ impl App {
         let Some((pane, r)) = hit else { return };
         match m.kind {
             MouseEventKind::Down(MouseButton::Left) => {
+                // A click ends typing a filter: it belongs to the pane
+                // that had the focus.
+                self.views.editing = None;
                 self.focus = pane;
                 if pane == Pane::Events || pane == Pane::Load {
                     return;

@@ -144,14 +144,14 @@ pub fn compute(w: u16, h: u16, app: &App) -> Areas {
         // Tables as tall as their rows where the body has room (a quarter
         // of it each at most), else as before.
         let cap = if compact { 0 } else { body.height / 4 };
-        let top_h = if compact {
+        let mut top_h = if compact {
             n_listeners + 3
         } else {
             top_need.clamp(5, 9)
         }
         .min(8)
         .max(top_need.min(cap));
-        let paths_h = paths_need
+        let mut paths_h = paths_need
             .clamp(4, if compact { 6 } else { 9 })
             .max(paths_need.min(cap));
         // Load and Events need at least this much to be of use...
@@ -162,6 +162,13 @@ pub fn compute(w: u16, h: u16, app: &App) -> Areas {
         } else {
             (body.height / 4).clamp(8, 14)
         };
+        // ...and Connections four rows: on a short screen full tables
+        // give rows back (they scroll, with a marker), the top first.
+        let mut over = (top_h + paths_h + 4 + bottom_min).saturating_sub(body.height);
+        let cut = over.min(top_h.saturating_sub(4));
+        top_h -= cut;
+        over -= cut;
+        paths_h -= over.min(paths_h.saturating_sub(4));
         // ...Connections gets what its rows need (scrolling when they do
         // not fit), and Load and Events the rest: charts and the event log
         // use any height, a table's empty rows do not.
@@ -204,7 +211,30 @@ mod tests {
 
     #[test]
     fn panes_tile_the_body_without_overlap() {
-        let app = App::new("Nvme0n1", "nqn", Theme::dark(), Keymap::default());
+        let mut app = App::new("Nvme0n1", "nqn", Theme::dark(), Keymap::default());
+        tile(&app);
+        // Many rows: tables grow with them, and still leave the others room.
+        let big = crate::ui::fixture::fabric(30, 16);
+        app.update(crate::ui::app::UiEvent::Snapshot(std::sync::Arc::new(big)));
+        tile(&app);
+        assert!(compute(71, 24, &app).too_small);
+        assert!(compute(80, 19, &app).too_small);
+    }
+
+    #[test]
+    fn zoom_gives_the_focused_pane_the_body() {
+        let mut app = App::new("Nvme0n1", "nqn", Theme::dark(), Keymap::default());
+        app.zoom = true;
+        app.focus = Pane::Conns;
+        let a = compute(120, 40, &app);
+        assert_eq!(
+            a.panes,
+            vec![(Pane::Conns, rect(0, 3, 120, 36))],
+            "header 3 rows, footer 1"
+        );
+    }
+
+    fn tile(app: &App) {
         for (w, h) in [
             (72, 20),
             (80, 24),
@@ -213,7 +243,7 @@ mod tests {
             (200, 60),
             (250, 70),
         ] {
-            let a = compute(w, h, &app);
+            let a = compute(w, h, app);
             assert!(!a.too_small);
             let mut cells = 0u32;
             for (i, (_, r)) in a.panes.iter().enumerate() {
@@ -227,8 +257,6 @@ mod tests {
             let body = u32::from(w) * u32::from(h - a.header.height - a.footer.height);
             assert_eq!(cells, body, "{w}x{h}");
         }
-        assert!(compute(71, 24, &app).too_small);
-        assert!(compute(80, 19, &app).too_small);
     }
 
     #[test]

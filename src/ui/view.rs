@@ -5,6 +5,7 @@
 //! follow their object through it (`App`'s `RowKey`).
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 
 use tui_input::Input;
 
@@ -162,21 +163,19 @@ pub fn subsystem(s: &Snapshot, i: usize) -> Option<&super::snapshot::Subsystem> 
 
 /// Addresses of the scoped subsystem's listeners and of the scoped bdev's
 /// paths: the sockets on them are the scope's.
-fn scoped_addrs(s: &Snapshot, scope: ScopeNqn) -> Vec<String> {
-    let Some(nqn) = scope else { return vec![] };
-    let mut v: Vec<String> = s
-        .listeners
+fn scoped_addrs(s: &Snapshot, scope: ScopeNqn) -> HashSet<String> {
+    let Some(nqn) = scope else {
+        return HashSet::new();
+    };
+    s.listeners
         .iter()
         .filter(|l| l.nqn == nqn)
         .map(|l| l.addr())
         .chain(s.paths.iter().map(|p| p.addr()))
-        .collect();
-    v.sort();
-    v.dedup();
-    v
+        .collect()
 }
 
-fn in_scope(s: &Snapshot, scope: ScopeNqn, addrs: &[String], p: Pane, i: usize) -> bool {
+fn in_scope(s: &Snapshot, scope: ScopeNqn, addrs: &HashSet<String>, p: Pane, i: usize) -> bool {
     let Some(nqn) = scope else { return true };
     match p {
         Pane::Listeners => s.listeners[i].nqn == nqn,
