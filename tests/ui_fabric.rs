@@ -592,3 +592,43 @@ fn the_sampler_follows_a_new_scope() {
         &s.events[events..]
     );
 }
+
+/// The picker, a zoomed pane, a filter being typed and a sort: drawn at
+/// every size from 1×1 up, none panics.
+#[test]
+fn no_size_panics_with_picker_zoom_filter_and_sort() {
+    let mut a = app_on(fixture::fabric(8, 8), 120, 40);
+    a.update(key('S'));
+    a.update(key('z'));
+    a.update(key('/'));
+    typed(&mut a, "4420");
+    let mut b = app_on(fixture::fabric(8, 8), 120, 40);
+    b.update(key('v'));
+    for w in (1..=130).step_by(7) {
+        for h in (1..=50).step_by(3) {
+            for x in [&a, &b] {
+                let _ = render_to_buffer(&x.snap, x, w, h);
+            }
+        }
+    }
+    // The picker's cursor never leaves its list.
+    for _ in 0..10 {
+        b.update(key('j'));
+    }
+    assert_eq!(b.picker.as_ref().map(|p| p.sel), Some(2));
+}
+
+/// The Subsystems pane counts subsystems, not lines, in its marker.
+#[test]
+fn subsystems_overflow_counts_subsystems() {
+    let mut a = app_on(fixture::fabric(0, 2), 80, 24);
+    let p = pane_text(&a, Pane::Subsystems);
+    let bottom = p.lines().last().unwrap().to_string();
+    assert!(bottom.contains("↓ 1 more"), "{p}");
+    a.focus = Pane::Subsystems;
+    a.update(key('j'));
+    let p = pane_text(&a, Pane::Subsystems);
+    assert!(p.contains(NQN2), "{p}");
+    let bottom = p.lines().last().unwrap().to_string();
+    assert!(bottom.contains("↑ 1") && !bottom.contains('↓'), "{p}");
+}

@@ -118,11 +118,21 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
     } else {
         0
     };
-    let total = lines.len();
     Paragraph::new(lines)
         .scroll((scroll as u16, 0))
         .render(inner, buf);
-    overflow(buf, r, t, total, scroll, usize::from(inner.height));
+    // Subsystems scrolled past, and those starting below the view.
+    let mut at = 0;
+    let (mut above, mut below) = (0, 0);
+    for x in &subs {
+        if at < scroll {
+            above += 1;
+        } else if at >= scroll + usize::from(inner.height) {
+            below += 1;
+        }
+        at += block_lines(s, x, t);
+    }
+    overflow(buf, r, t, above + 1 + below, above, 1);
     if s.target.stale() {
         grey(inner, t, buf);
     }
