@@ -805,3 +805,160 @@ fn screen_parsers() {
         ]
     );
 }
+
+/// One `:` command: typed, sent, its result overlay waited for and
+/// closed. Fails on an error reply.
+fn rpc_line(t: &Tmux, line: &str) {
+    let method = line.split_whitespace().next().unwrap();
+    t.keys(&[":"]);
+    t.literal(line);
+    t.keys(&["Enter"]);
+    let s = t.wait(&format!("the result of {line}"), 20.0, |s| {
+        s.contains(&format!("╭ {method} (")).then(|| s.to_string())
+    });
+    assert!(!s.contains(&format!("{method} ✗")), "{line} failed:\n{s}");
+    t.keys(&["Escape"]);
+    t.wait("the result closed", 10.0, |s| {
+        (!s.contains(&format!("╭ {method} ("))).then_some(())
+    });
+}
+
+/// The I/O paths pane's rows naming a controller.
+fn path_ctrlrs(screen: &str) -> Vec<String> {
+    let Some(b) = pane(screen, "I/O paths") else {
+        return vec![];
+    };
+    pane_rows(screen, b)
+        .into_iter()
+        .filter(|r| r.contains("127.0.0."))
+        .collect()
+}
+
+/// Many listeners and a second subsystem, added through `:` on the
+/// embedded HOWTO: the selection stays on its listener, each bdev's paths
+/// are its own controller's, the scope picker narrows the panes to the
+/// second subsystem, and `/` finds one listener among ten.
+#[test]
+fn many_listeners_and_a_second_subsystem_in_tmux() {
+    common::require_tool("tmux", "-V", "tmux");
+    const NQN1: &str = "nqn.2022-02.io.spdk:cnode0";
+    const NQN2: &str = "nqn.2022-02.io.spdk:cnode1";
+    let dir = tempfile::tempdir().unwrap();
+    let tsock = dir.path().join("tgt.sock");
+    let isock = dir.path().join("ini.sock");
+    let t = Tmux::start(&[
+        "env",
+        "-u",
+        "NO_COLOR",
+        BIN,
+        "run",
+        "--theme",
+        "dark",
+        "--target-sock",
+        tsock.to_str().unwrap(),
+        "--initiator-sock",
+        isock.to_str().unwrap(),
+    ]);
+    t.resize(200, 60);
+    let ls = t.wait("both listeners listed", 30.0, |s| {
+        let v = listener_rows(s);
+        (v.len() == 2 && header_iops(s).is_some_and(|v| v > 0.0)).then_some(v)
+    });
+    // Select 127.0.0.2's listener (focus starts on Listeners).
+    let second = ls.iter().find(|(_, ip, _)| ip == "127.0.0.2").unwrap();
+    t.keys(&["g", "j"]);
+    t.wait("127.0.0.2's row selected", 5.0, |_| {
+        (selected_listener_row(&t) == Some(second.0)).then_some(())
+    });
+
+    // Eight more listeners of the HOWTO's subsystem.
+    for i in 3..=10 {
+        let ip = format!("127.0.0.{i}");
+        let port = common::free_port(&ip);
+        rpc_line(
+            &t,
+            &format!("nvmf_subsystem_add_listener {NQN1} -t tcp -a {ip} -s {port} -f ipv4"),
+        );
+    }
+    // A second subsystem with its own listener, attached as Nvme1.
+    let port2 = common::free_port("127.0.0.20");
+    for line in [
+        "bdev_malloc_create 32 512 -b Malloc1".to_string(),
+        format!("nvmf_create_subsystem {NQN2} -a -s SPDK00000000000002 -r"),
+        format!("nvmf_subsystem_add_ns {NQN2} Malloc1"),
+        format!("nvmf_subsystem_add_listener {NQN2} -t tcp -a 127.0.0.20 -s {port2} -f ipv4"),
+        format!("bdev_nvme_attach_controller -b Nvme1 -t tcp -a 127.0.0.20 -s {port2} -f ipv4 -n {NQN2}"),
+    ] {
+        rpc_line(&t, &line);
+    }
+
+    // The selection stayed on 127.0.0.2's listener among eleven.
+    let rows = t.wait("eleven listeners listed", 10.0, |s| {
+        let v = listener_rows(s);
+        (v.len() == 11).then_some(v)
+    });
+    let row = rows.iter().find(|(_, ip, _)| ip == "127.0.0.2").unwrap().0;
+    t.wait("the selection still on 127.0.0.2", 5.0, |_| {
+        (selected_listener_row(&t) == Some(row)).then_some(())
+    });
+    // Nvme0n1's paths are Nvme0's only, though both subsystems number
+    // their controllers from 1.
+    let s = t.text();
+    let paths = path_ctrlrs(&s);
+    assert_eq!(paths.len(), 2, "{s}");
+    assert!(
+        paths
+            .iter()
+            .all(|r| r.contains("Nvme0") && !r.contains("Nvme1")),
+        "{s}"
+    );
+
+    // The picker: the second subsystem (its line names Nvme1n1, the
+    // last one) scopes Listeners and I/O paths to it.
+    t.keys(&["v"]);
+    t.wait("the scope picker", 5.0, |s| {
+        (s.contains("Scope — Enter") && s.contains("Nvme1n1")).then_some(())
+    });
+    t.keys(&["G", "Enter"]);
+    let s = t.wait("Listeners and I/O paths scoped to cnode1", 15.0, |s| {
+        let l = listener_rows(s);
+        let p = path_ctrlrs(s);
+        (l.len() == 1
+            && l[0].1 == "127.0.0.20"
+            && !p.is_empty()
+            && p.iter()
+                .all(|r| r.contains("Nvme1") && r.contains("127.0.0.20")))
+        .then(|| s.to_string())
+    });
+    let header: String = s.lines().take(3).collect();
+    assert!(header.contains("bdev Nvme1n1 · cnode1"), "{header}");
+
+    // Back to the HOWTO's subsystem: ten listeners; `/` finds one.
+    t.keys(&["v"]);
+    t.wait("the scope picker", 5.0, |s| {
+        s.contains("Scope — Enter").then_some(())
+    });
+    t.keys(&["g", "j", "Enter"]);
+    t.wait("ten listeners of cnode0", 15.0, |s| {
+        (listener_rows(s).len() == 10 && !s.contains("Scope — Enter")).then_some(())
+    });
+    t.keys(&["/"]);
+    t.literal("127.0.0.7:");
+    t.keys(&["Enter"]);
+    let s = t.wait("one listener found", 10.0, |s| {
+        let l = listener_rows(s);
+        (l.len() == 1 && l[0].1 == "127.0.0.7").then(|| s.to_string())
+    });
+    assert!(s.contains("(1 of 10)"), "{s}");
+    // Esc: all ten again, the selection on the one found.
+    t.keys(&["Escape"]);
+    let rows = t.wait("ten listeners again", 10.0, |s| {
+        let v = listener_rows(s);
+        (v.len() == 10).then_some(v)
+    });
+    let row7 = rows.iter().find(|(_, ip, _)| ip == "127.0.0.7").unwrap().0;
+    t.wait("the selection on 127.0.0.7", 5.0, |_| {
+        (selected_listener_row(&t) == Some(row7)).then_some(())
+    });
+    t.keys(&["q"]);
+}

@@ -19,8 +19,10 @@ use super::form::{LoadForm, LoadParams, Outcome};
 use super::keymap::{Action, Keymap};
 use super::layout;
 use super::resv;
+use super::scope::{Picker, Scope};
 use super::snapshot::{IoPath, Listener, LogEntry, LogKind, Snapshot};
 use super::theme::Theme;
+use super::view::{self, Views};
 use crate::control::App as Target;
 
 /// A focusable pane, in Tab order.
@@ -92,6 +94,9 @@ pub enum Effect {
     Call(CallSpec),
     /// Calls made one after the other (stop, then start a new workload).
     Sequence(Vec<CallSpec>),
+    /// The panes now follow this bdev and subsystem: the sampler polls
+    /// for them from its next round.
+    Scope(Scope),
     Quit,
 }
 
@@ -176,6 +181,15 @@ pub struct App {
     pub quit: bool,
     pub bdev: String,
     pub nqn: String,
+    /// Listeners and Connections list every subsystem's (not only
+    /// `nqn`'s): the scope until one is picked.
+    pub all_subsystems: bool,
+    /// The scope picker, while open.
+    pub picker: Option<Picker>,
+    /// The focused pane fills the body (`z`).
+    pub zoom: bool,
+    /// Each table's filter and sort.
+    pub views: Views,
     /// Start the load on the first snapshot that shows it idle.
     pub autostart: bool,
     pub walkthrough: bool,
@@ -209,6 +223,10 @@ impl App {
             quit: false,
             bdev: bdev.to_string(),
             nqn: nqn.to_string(),
+            all_subsystems: true,
+            picker: None,
+            zoom: false,
+            views: Views::default(),
             autostart: false,
             walkthrough: false,
             walk_step: 0,
@@ -302,20 +320,47 @@ impl App {
     }
 
     pub fn rows(&self, p: Pane) -> usize {
-        let s = &self.snap;
         match p {
-            Pane::Subsystems => s
-                .subsystems
-                .iter()
-                .filter(|x| x.subtype != "Discovery")
-                .count()
-                .max(s.subsystems.len().min(1)),
-            Pane::Listeners => s.listeners.len(),
-            Pane::Paths => s.paths.len(),
-            Pane::Conns => s.conns.rows.len(),
             Pane::Load => 0,
             Pane::Events => self.merged_events().len(),
+            _ => self.view_rows(p).len(),
         }
+    }
+
+    /// The subsystem Listeners and Connections are narrowed to.
+    pub fn scope_nqn(&self) -> Option<&str> {
+        (!self.all_subsystems).then_some(self.nqn.as_str())
+    }
+
+    /// The rows pane `p` shows, as indices into the snapshot's list, in
+    /// screen order ([`view::rows`]).
+    pub fn view_rows(&self, p: Pane) -> Vec<usize> {
+        self.view_rows_of(&self.snap, p)
+    }
+
+    fn view_rows_of(&self, s: &Snapshot, p: Pane) -> Vec<usize> {
+        view::rows(s, self.scope_nqn(), self.views.get(p), p)
+    }
+
+    /// The snapshot index of pane `p`'s selected row.
+    pub fn selected_row(&self, p: Pane) -> Option<usize> {
+        self.view_rows(p).get(self.sel[p.index()]).copied()
+    }
+
+    /// Runs `change` on the view (scope, filter, sort), keeping each
+    /// table's selection on the object it was on.
+    fn keep_selection(&mut self, change: impl FnOnce(&mut App)) {
+        let keys: Vec<Vec<RowKey>> = TABLES
+            .iter()
+            .map(|&p| row_keys(&self.snap, p, &self.view_rows(p)))
+            .collect();
+        change(self);
+        for (p, old) in TABLES.iter().zip(keys) {
+            let new = row_keys(&self.snap, *p, &self.view_rows(*p));
+            let i = p.index();
+            self.sel[i] = follow(&old, &new, self.sel[i]);
+        }
+        self.clamp();
     }
 
     /// Our log and the snapshot's events, in time order.
@@ -340,40 +385,38 @@ impl App {
     pub fn selected_listener(&self) -> Option<&Listener> {
         let s = &self.snap;
         let by_addr = |a: &str, p: &str| s.listener_by_addr(a, p);
+        let row = |p: Pane| self.selected_row(p);
+        let listener = || row(Pane::Listeners).and_then(|i| s.listeners.get(i));
         let from_focus = match self.focus {
-            Pane::Listeners => s.listeners.get(self.sel[Pane::Listeners.index()]),
-            Pane::Paths => s
-                .paths
-                .get(self.sel[Pane::Paths.index()])
+            Pane::Listeners => listener(),
+            Pane::Paths => row(Pane::Paths)
+                .and_then(|i| s.paths.get(i))
                 .and_then(|p| by_addr(&p.traddr, &p.trsvcid)),
-            Pane::Conns => s
-                .conns
-                .rows
-                .get(self.sel[Pane::Conns.index()])
+            Pane::Conns => row(Pane::Conns)
+                .and_then(|i| s.conns.rows.get(i))
                 .and_then(|r| r.listener.as_ref())
                 .and_then(|l| s.listeners.iter().find(|x| &x.addr() == l)),
             _ => None,
         };
-        from_focus.or_else(|| s.listeners.get(self.sel[Pane::Listeners.index()]))
+        from_focus.or_else(listener)
     }
 
     /// The I/O path `P` and `x` act on.
     pub fn selected_path(&self) -> Option<&IoPath> {
         let s = &self.snap;
+        let row = |p: Pane| self.selected_row(p);
+        let path = || row(Pane::Paths).and_then(|i| s.paths.get(i));
         let from_focus = match self.focus {
-            Pane::Paths => s.paths.get(self.sel[Pane::Paths.index()]),
-            Pane::Listeners => s
-                .listeners
-                .get(self.sel[Pane::Listeners.index()])
+            Pane::Paths => path(),
+            Pane::Listeners => row(Pane::Listeners)
+                .and_then(|i| s.listeners.get(i))
                 .and_then(|l| {
                     s.paths
                         .iter()
                         .find(|p| p.traddr == l.traddr && p.trsvcid == l.trsvcid)
                 }),
-            Pane::Conns => s
-                .conns
-                .rows
-                .get(self.sel[Pane::Conns.index()])
+            Pane::Conns => row(Pane::Conns)
+                .and_then(|i| s.conns.rows.get(i))
                 .and_then(|r| {
                     s.paths
                         .iter()
@@ -381,7 +424,7 @@ impl App {
                 }),
             _ => None,
         };
-        from_focus.or_else(|| s.paths.get(self.sel[Pane::Paths.index()]))
+        from_focus.or_else(path)
     }
 
     /// Whether the load runs, as far as we can tell.
@@ -395,9 +438,11 @@ impl App {
 
     fn on_snapshot(&mut self, s: Arc<Snapshot>) -> Vec<Effect> {
         let old = std::mem::replace(&mut self.snap, s);
-        for p in [Pane::Subsystems, Pane::Listeners, Pane::Paths, Pane::Conns] {
+        for p in TABLES {
             let i = p.index();
-            self.sel[i] = follow(&row_keys(&old, p), &row_keys(&self.snap, p), self.sel[i]);
+            let before = row_keys(&old, p, &self.view_rows_of(&old, p));
+            let after = row_keys(&self.snap, p, &self.view_rows(p));
+            self.sel[i] = follow(&before, &after, self.sel[i]);
         }
         self.clamp();
         if self
@@ -502,6 +547,9 @@ impl App {
         let Some((pane, r)) = hit else { return };
         match m.kind {
             MouseEventKind::Down(MouseButton::Left) => {
+                // A click ends typing a filter: it belongs to the pane
+                // that had the focus.
+                self.views.editing = None;
                 self.focus = pane;
                 if pane == Pane::Events || pane == Pane::Load {
                     return;
@@ -572,6 +620,13 @@ impl App {
         }
         if self.cmd.is_some() {
             return self.cmd_key(k);
+        }
+        if self.views.editing.is_some() {
+            self.filter_key(k);
+            return vec![];
+        }
+        if self.picker.is_some() {
+            return self.picker_key(k);
         }
         match &mut self.overlay {
             Overlay::None => {}
@@ -767,10 +822,145 @@ impl App {
                 vec![]
             }
             Close => {
-                self.status = None;
+                if !self.views.get(self.focus).filter.is_empty() {
+                    let p = self.focus;
+                    self.keep_selection(|a| a.views.get_mut(p).filter.clear());
+                } else if self.zoom {
+                    self.zoom = false;
+                } else {
+                    self.status = None;
+                }
+                vec![]
+            }
+            PickScope => {
+                self.picker = Some(Picker::open(
+                    &self.snap,
+                    self.all_subsystems,
+                    &self.nqn,
+                    &self.bdev,
+                ));
+                vec![]
+            }
+            ScopeHere => {
+                if self.focus != Pane::Subsystems {
+                    return vec![];
+                }
+                let Some(nqn) = self
+                    .selected_row(Pane::Subsystems)
+                    .and_then(|i| view::subsystem(&self.snap, i))
+                    .map(|x| x.nqn.clone())
+                else {
+                    return vec![];
+                };
+                let bdev = super::scope::bdevs_of(&self.snap, &nqn).into_iter().next();
+                self.set_scope(Some(nqn), bdev)
+            }
+            Zoom => {
+                self.zoom = !self.zoom;
+                vec![]
+            }
+            Filter => {
+                if !TABLES.contains(&self.focus) {
+                    self.note(Level::Warn, "/ filters a table: focus one first (Tab)");
+                    return vec![];
+                }
+                let cur = self.views.get(self.focus).filter.clone();
+                self.views.editing = Some(Input::new(cur));
+                vec![]
+            }
+            Sort => {
+                let p = self.focus;
+                if view::sort_keys(p).is_empty() {
+                    self.note(Level::Warn, "S sorts a table: focus one first (Tab)");
+                    return vec![];
+                }
+                self.keep_selection(|a| a.views.get_mut(p).cycle_sort(p));
+                let by = self.views.get(p).sort_key(p);
+                self.note(
+                    Level::Info,
+                    match by {
+                        Some(k) => format!("{}: sorted by {}", p.title(), k.name),
+                        None => format!("{}: in the usual order", p.title()),
+                    },
+                );
                 vec![]
             }
         }
+    }
+
+    /// Narrows the panes to subsystem `nqn` and initiator bdev `bdev`
+    /// (`None`: every subsystem, the bdev as it is) and tells the
+    /// sampler.
+    pub fn set_scope(&mut self, nqn: Option<String>, bdev: Option<String>) -> Vec<Effect> {
+        self.keep_selection(|a| match nqn {
+            None => a.all_subsystems = true,
+            Some(n) => {
+                a.all_subsystems = false;
+                a.nqn = n;
+                a.bdev = bdev.unwrap_or_default();
+            }
+        });
+        let text = match (self.all_subsystems, self.bdev.as_str()) {
+            (true, b) => format!("scope: all subsystems, bdev {b}"),
+            (false, "") => format!("scope: {} (no bdev of this initiator reaches it)", self.nqn),
+            (false, b) => format!("scope: {}, bdev {b}", self.nqn),
+        };
+        self.note(Level::Info, text);
+        vec![Effect::Scope(Scope {
+            bdev: self.bdev.clone(),
+            nqn: self.nqn.clone(),
+        })]
+    }
+
+    /// Keys while the scope picker is open.
+    fn picker_key(&mut self, k: KeyEvent) -> Vec<Effect> {
+        let Some(p) = self.picker.as_mut() else {
+            return vec![];
+        };
+        match k.code {
+            KeyCode::Char('j') | KeyCode::Down => p.step(1),
+            KeyCode::Char('k') | KeyCode::Up => p.step(-1),
+            KeyCode::Char('g') | KeyCode::Home => p.step(i64::MIN / 2),
+            KeyCode::Char('G') | KeyCode::End => p.step(i64::MAX / 2),
+            KeyCode::Enter => {
+                let c = p.chosen().cloned();
+                self.picker = None;
+                if let Some(c) = c {
+                    return self.set_scope(c.nqn, c.bdev);
+                }
+            }
+            _ => {
+                let a = self.keymap.lookup(&k);
+                if matches!(a, Some(Action::Close | Action::PickScope | Action::Quit)) {
+                    self.picker = None;
+                }
+            }
+        }
+        vec![]
+    }
+
+    /// Keys while the `/` line is open: the filter follows each key;
+    /// Enter keeps it, Esc drops it.
+    fn filter_key(&mut self, k: KeyEvent) {
+        let p = self.focus;
+        let Some(input) = self.views.editing.as_mut() else {
+            return;
+        };
+        let text = match k.code {
+            KeyCode::Enter => {
+                self.views.editing = None;
+                return;
+            }
+            KeyCode::Esc => {
+                self.views.editing = None;
+                String::new()
+            }
+            _ => {
+                input.handle_event(&Event::Key(k));
+                input.value().to_string()
+            }
+        };
+        self.keep_selection(|a| a.views.get_mut(p).filter = text);
     }
 
     /// Register / Acquire (or Preempt) / Release as this host, through
@@ -1180,18 +1370,20 @@ enum RowKey {
     Conn(String, String),
 }
 
-/// Each row's identity, in the pane's row order.
-fn row_keys(s: &Snapshot, p: Pane) -> Vec<RowKey> {
+/// The panes whose selection is a row of a table.
+const TABLES: [Pane; 4] = [Pane::Subsystems, Pane::Listeners, Pane::Paths, Pane::Conns];
+
+/// The identity of each row in `rows` (the pane's [`view::rows`]).
+fn row_keys(s: &Snapshot, p: Pane, rows: &[usize]) -> Vec<RowKey> {
     match p {
-        Pane::Subsystems => s
-            .subsystems
+        Pane::Subsystems => rows
             .iter()
-            .filter(|x| x.subtype != "Discovery")
+            .filter_map(|&i| view::subsystem(s, i))
             .map(|x| RowKey::Subsystem(x.nqn.clone()))
             .collect(),
-        Pane::Listeners => s
-            .listeners
+        Pane::Listeners => rows
             .iter()
+            .filter_map(|&i| s.listeners.get(i))
             .map(|l| {
                 RowKey::Listener(
                     l.nqn.clone(),
@@ -1201,9 +1393,9 @@ fn row_keys(s: &Snapshot, p: Pane) -> Vec<RowKey> {
                 )
             })
             .collect(),
-        Pane::Paths => s
-            .paths
+        Pane::Paths => rows
             .iter()
+            .filter_map(|&i| s.paths.get(i))
             .map(|x| {
                 RowKey::Path(
                     x.ctrlr.clone(),
@@ -1213,10 +1405,9 @@ fn row_keys(s: &Snapshot, p: Pane) -> Vec<RowKey> {
                 )
             })
             .collect(),
-        Pane::Conns => s
-            .conns
-            .rows
+        Pane::Conns => rows
             .iter()
+            .filter_map(|&i| s.conns.rows.get(i))
             .map(|c| RowKey::Conn(c.local.clone(), c.peer.clone()))
             .collect(),
         Pane::Load | Pane::Events => vec![],

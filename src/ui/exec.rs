@@ -53,7 +53,7 @@ pub fn spawn(
                         }
                     });
                 }
-                Effect::Quit => {}
+                Effect::Quit | Effect::Scope(_) => {}
             }
         }
     });

@@ -317,7 +317,63 @@ pub fn snapshot() -> Snapshot {
         events,
         raw_subsystems: None,
         reservation: None,
+        ini_ctrlrs: vec![IniCtrlr {
+            name: "Nvme0".into(),
+            subnqn: NQN.into(),
+        }],
     }
+}
+
+/// The second subsystem of [`fabric`].
+pub const NQN2: &str = "nqn.2022-02.io.spdk:cnode1";
+
+/// [`snapshot`] on a bigger fabric: `extra` more listeners of its
+/// subsystem (127.0.0.3, .4, … port 4420), a second subsystem ([`NQN2`],
+/// namespace Malloc1) with its own listener 127.0.0.20:4420 that `Nvme1`
+/// is attached to, and `paths` I/O paths of Nvme0n1 in all (the first
+/// two as in [`snapshot`], then one per extra listener, each with its own
+/// rate).
+pub fn fabric(extra: usize, paths: usize) -> Snapshot {
+    let mut s = snapshot();
+    let base = s.listeners[0].clone();
+    for i in 0..extra {
+        s.listeners.push(Listener {
+            traddr: format!("127.0.0.{}", i + 3),
+            trsvcid: "4420".into(),
+            controllers: vec![],
+            qpairs: 0,
+            ..base.clone()
+        });
+    }
+    s.listeners.push(Listener {
+        nqn: NQN2.into(),
+        traddr: "127.0.0.20".into(),
+        controllers: vec![1],
+        ..base
+    });
+    let mut sub = s.subsystems[0].clone();
+    sub.nqn = NQN2.into();
+    sub.serial = "SPDK00000000000002".into();
+    sub.namespaces[0].bdev = "Malloc1".into();
+    sub.controllers.truncate(1);
+    s.subsystems.push(sub);
+    s.ini_ctrlrs.push(IniCtrlr {
+        name: "Nvme1".into(),
+        subnqn: NQN2.into(),
+    });
+    let model = s.paths[1].clone();
+    for i in 2..paths {
+        let mut p = model.clone();
+        p.cntlid = i as u16 + 1;
+        p.traddr = format!("127.0.0.{}", i + 1);
+        p.trsvcid = "4420".into();
+        p.iops = Metric::Value(1000.0 * i as f64);
+        p.history = wave(60, 1000.0 * i as f64, 100.0, i as f64);
+        s.history.per_path.push((p.label(), p.history.clone()));
+        s.paths.push(p);
+    }
+    s.sort_rows();
+    s
 }
 
 fn fixed_clock() -> f64 {

@@ -86,13 +86,24 @@ pub fn compute(w: u16, h: u16, app: &App) -> Areas {
         }
     }
     let w = body.width;
+    if app.zoom {
+        // `z`: the focused pane alone.
+        return Areas {
+            too_small: false,
+            header,
+            panes: vec![(app.focus, body)],
+            footer,
+            walk,
+        };
+    }
 
     // What each table needs to show all its rows, borders included: the
     // Subsystems pane draws, per subsystem, its NQN, one line per
     // namespace, then flags and SN/MN; the tables a header row; the
     // Connections table one more line (why rates are n/a, when they are).
-    let n_listeners = app.snap.listeners.len().max(1) as u16;
-    let n_paths = app.snap.paths.len().max(1) as u16;
+    let rows = |p: Pane| u16::try_from(app.rows(p).max(1)).unwrap_or(u16::MAX);
+    let n_listeners = rows(Pane::Listeners);
+    let n_paths = rows(Pane::Paths);
     let sub_lines = u16::try_from(super::panes::subsystems::content_lines(
         &app.snap, &app.theme,
     ))
@@ -100,16 +111,22 @@ pub fn compute(w: u16, h: u16, app: &App) -> Areas {
     .max(2);
     let top_need = (n_listeners + 1).max(sub_lines) + 2;
     let paths_need = n_paths + 3;
-    let conns_need = app.snap.conns.rows.len().max(2) as u16 + 4;
+    let conns_need = rows(Pane::Conns).max(2).saturating_add(4);
+    let listeners_w = super::panes::listeners::content_width(&app.snap, app);
     let wide = w >= 170 && h >= 40;
     let mut panes = Vec::new();
     if wide {
         // Left: the tables, then the events; right: the load charts.
         let right_w = (w * 34 / 100).clamp(56, 96);
         let left_w = w - right_w;
-        let top_h = top_need.clamp(5, 14);
-        let paths_h = paths_need.clamp(5, 10);
-        let sub_w = (left_w * 36 / 100).max(36);
+        // Tables as tall as their rows, up to a third of the body each,
+        // leaving Connections and Events room.
+        let top_h = top_need.clamp(5, (body.height / 3).max(14));
+        let paths_h = paths_need.clamp(5, (body.height / 3).max(10));
+        // Listeners as wide as their columns and NQNs, Subsystems the rest.
+        let sub_w = left_w
+            .saturating_sub(listeners_w)
+            .clamp(36, (left_w * 36 / 100).max(36));
         panes.push((Pane::Subsystems, rect(0, body.y, sub_w, top_h)));
         panes.push((Pane::Listeners, rect(sub_w, body.y, left_w - sub_w, top_h)));
         panes.push((Pane::Paths, rect(0, body.y + top_h, left_w, paths_h)));
@@ -124,13 +141,19 @@ pub fn compute(w: u16, h: u16, app: &App) -> Areas {
         panes.push((Pane::Load, rect(left_w, body.y, right_w, body.height)));
     } else {
         let compact = h < 30;
-        let top_h = if compact {
+        // Tables as tall as their rows where the body has room (a quarter
+        // of it each at most), else as before.
+        let cap = if compact { 0 } else { body.height / 4 };
+        let mut top_h = if compact {
             n_listeners + 3
         } else {
             top_need.clamp(5, 9)
         }
-        .min(8);
-        let paths_h = paths_need.clamp(4, if compact { 6 } else { 9 });
+        .min(8)
+        .max(top_need.min(cap));
+        let mut paths_h = paths_need
+            .clamp(4, if compact { 6 } else { 9 })
+            .max(paths_need.min(cap));
         // Load and Events need at least this much to be of use...
         let bottom_min = if h < 26 {
             4
@@ -139,6 +162,13 @@ pub fn compute(w: u16, h: u16, app: &App) -> Areas {
         } else {
             (body.height / 4).clamp(8, 14)
         };
+        // ...and Connections four rows: on a short screen full tables
+        // give rows back (they scroll, with a marker), the top first.
+        let mut over = (top_h + paths_h + 4 + bottom_min).saturating_sub(body.height);
+        let cut = over.min(top_h.saturating_sub(4));
+        top_h -= cut;
+        over -= cut;
+        paths_h -= over.min(paths_h.saturating_sub(4));
         // ...Connections gets what its rows need (scrolling when they do
         // not fit), and Load and Events the rest: charts and the event log
         // use any height, a table's empty rows do not.
@@ -181,7 +211,30 @@ mod tests {
 
     #[test]
     fn panes_tile_the_body_without_overlap() {
-        let app = App::new("Nvme0n1", "nqn", Theme::dark(), Keymap::default());
+        let mut app = App::new("Nvme0n1", "nqn", Theme::dark(), Keymap::default());
+        tile(&app);
+        // Many rows: tables grow with them, and still leave the others room.
+        let big = crate::ui::fixture::fabric(30, 16);
+        app.update(crate::ui::app::UiEvent::Snapshot(std::sync::Arc::new(big)));
+        tile(&app);
+        assert!(compute(71, 24, &app).too_small);
+        assert!(compute(80, 19, &app).too_small);
+    }
+
+    #[test]
+    fn zoom_gives_the_focused_pane_the_body() {
+        let mut app = App::new("Nvme0n1", "nqn", Theme::dark(), Keymap::default());
+        app.zoom = true;
+        app.focus = Pane::Conns;
+        let a = compute(120, 40, &app);
+        assert_eq!(
+            a.panes,
+            vec![(Pane::Conns, rect(0, 3, 120, 36))],
+            "header 3 rows, footer 1"
+        );
+    }
+
+    fn tile(app: &App) {
         for (w, h) in [
             (72, 20),
             (80, 24),
@@ -190,7 +243,7 @@ mod tests {
             (200, 60),
             (250, 70),
         ] {
-            let a = compute(w, h, &app);
+            let a = compute(w, h, app);
             assert!(!a.too_small);
             let mut cells = 0u32;
             for (i, (_, r)) in a.panes.iter().enumerate() {
@@ -204,8 +257,6 @@ mod tests {
             let body = u32::from(w) * u32::from(h - a.header.height - a.footer.height);
             assert_eq!(cells, body, "{w}x{h}");
         }
-        assert!(compute(71, 24, &app).too_small);
-        assert!(compute(80, 19, &app).too_small);
     }
 
     #[test]

@@ -33,11 +33,13 @@ pub mod layout;
 pub mod panes;
 pub mod resv;
 pub mod sampler;
+pub mod scope;
 pub mod shot;
 pub mod snapshot;
 pub mod socks;
 pub mod term;
 pub mod theme;
+pub mod view;
 pub mod walkthrough;
 
 use std::sync::Arc;
@@ -122,13 +124,18 @@ pub fn render_to_buffer(snapshot: &Snapshot, app: &App, width: u16, height: u16)
 pub async fn run(control: Arc<dyn Control>, opts: UiOpts) -> anyhow::Result<()> {
     let mut app = make_app(&opts)?;
     let refresh = Duration::from_millis(opts.refresh_ms.max(10));
-    let mut snaps = sampler::spawn(
+    let (scope_tx, scope_rx) = tokio::sync::watch::channel(scope::Scope {
+        bdev: opts.bdev.clone(),
+        nqn: opts.nqn.clone(),
+    });
+    let mut snaps = sampler::spawn_scoped(
         control.clone(),
         sampler::SamplerOpts {
             refresh,
             bdev: opts.bdev.clone(),
             nqn: opts.nqn.clone(),
         },
+        scope_rx,
     );
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
     let effects = exec::spawn(control.clone(), ev_tx);
@@ -187,10 +194,15 @@ pub async fn run(control: Arc<dyn Control>, opts: UiOpts) -> anyhow::Result<()> 
             }
         }
         for e in fx {
-            if e == Effect::Quit {
-                return Ok(());
+            match e {
+                Effect::Quit => return Ok(()),
+                Effect::Scope(sc) => {
+                    let _ = scope_tx.send(sc);
+                }
+                e => {
+                    let _ = effects.send(e);
+                }
             }
-            let _ = effects.send(e);
         }
         if app.quit {
             break;

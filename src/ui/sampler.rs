@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use super::resv;
+use super::scope::Scope;
 use super::snapshot::*;
 use super::{fmt, health, socks};
 use crate::control::{App, Control, ControlError, SockSource};
@@ -42,6 +43,20 @@ pub struct SamplerOpts {
 
 /// Starts the sampler task; the receiver always holds the newest snapshot.
 pub fn spawn(control: Arc<dyn Control>, opts: SamplerOpts) -> watch::Receiver<Arc<Snapshot>> {
+    let (_, scope) = watch::channel(Scope {
+        bdev: opts.bdev.clone(),
+        nqn: opts.nqn.clone(),
+    });
+    spawn_scoped(control, opts, scope)
+}
+
+/// [`spawn`], following the bdev and subsystem in `scope` from one poll
+/// to the next (the console's scope picker changes it at run time).
+pub fn spawn_scoped(
+    control: Arc<dyn Control>,
+    opts: SamplerOpts,
+    mut scope: watch::Receiver<Scope>,
+) -> watch::Receiver<Arc<Snapshot>> {
     let mut state = State::new(&opts, control.mode());
     let first = Arc::new(state.empty_snapshot(&*control));
     let (tx, rx) = watch::channel(first);
@@ -52,6 +67,10 @@ pub fn spawn(control: Arc<dyn Control>, opts: SamplerOpts) -> watch::Receiver<Ar
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            if scope.has_changed().unwrap_or(false) {
+                let sc = scope.borrow_and_update().clone();
+                state.set_scope(&sc);
+            }
             let ports = state.listener_ports();
             let want_sys = sys.due();
             let probe = tokio::task::spawn_blocking(move || {
@@ -246,17 +265,30 @@ pub async fn poll(c: &dyn Control, st: &State) -> RawPoll {
         let bdev = Some(json!({ "name": st.bdev }));
         let perf = st.initiator_has("mpath_perf_status", &r[0]);
         let evs = st.initiator_has("mpath_host_events", &r[0]);
+        // Scoped to a subsystem no bdev of this initiator reaches: no
+        // paths to ask for (an empty name would list every bdev).
+        let has_bdev = !st.bdev.is_empty();
+        let by_bdev = |m: &'static str| {
+            let p = bdev.clone();
+            async move {
+                if has_bdev {
+                    Some(call(c, App::Initiator, m, p).await)
+                } else {
+                    None
+                }
+            }
+        };
         let (paths, bdevs, ctrlrs) = tokio::join!(
-            call(c, App::Initiator, "bdev_nvme_get_io_paths", bdev.clone()),
-            call(c, App::Initiator, "bdev_get_bdevs", bdev.clone()),
+            by_bdev("bdev_nvme_get_io_paths"),
+            by_bdev("bdev_get_bdevs"),
             call(c, App::Initiator, "bdev_nvme_get_controllers", None),
         );
-        r[1] = Some(paths);
-        r[2] = Some(bdevs);
+        r[1] = paths;
+        r[2] = bdevs;
         r[3] = Some(ctrlrs);
         if perf {
             r[4] = Some(call(c, App::Initiator, "mpath_perf_status", None).await);
-        } else {
+        } else if has_bdev {
             r[5] = Some(call(c, App::Initiator, "bdev_get_iostat", bdev).await);
         }
         let ask_stats = st.initiator_has("bdev_nvme_get_path_iostat", &r[0])
@@ -534,6 +566,27 @@ impl State {
         }
     }
 
+    /// Follows a new scope: the next polls ask for `scope.bdev`'s paths.
+    /// What belonged to the old bdev (its paths, their rates and
+    /// histories, its reservation) is dropped rather than shown under
+    /// the new one, and a change of paths is not a path switch.
+    pub fn set_scope(&mut self, scope: &Scope) {
+        self.nqn = scope.nqn.clone();
+        if scope.bdev == self.bdev {
+            return;
+        }
+        self.bdev = scope.bdev.clone();
+        self.prev.paths.clear();
+        self.prev.policy = None;
+        self.prev.selector = None;
+        self.prev.reservation = None;
+        self.per_path.clear();
+        self.hist_path.clear();
+        self.prev.history.per_path.clear();
+        self.resv_at = None;
+        self.stall = Stall::default();
+    }
+
     /// The controller and namespace to read the reservation of, when a
     /// read is due (once a second, if the initiator has
     /// `bdev_nvme_send_cmd` and the bdev is an NVMe one).
@@ -722,6 +775,18 @@ impl State {
             .and_then(|r| r.as_ref().ok())
             .map(ctrlr_names)
             .unwrap_or_default();
+        if let Some(Ok(_)) = &raw.ini_ctrlrs {
+            let mut v: Vec<IniCtrlr> = names
+                .iter()
+                .map(|c| IniCtrlr {
+                    name: c.name.clone(),
+                    subnqn: c.subnqn.clone(),
+                })
+                .collect();
+            v.sort();
+            v.dedup();
+            s.ini_ctrlrs = v;
+        }
         let mut old_current = current_set(&s.paths);
         if let Some(Ok(p)) = &raw.io_paths {
             s.paths = self.parse_paths(p, &names, raw.at);

@@ -382,6 +382,17 @@ pub struct Snapshot {
     pub raw_subsystems: Option<Value>,
     /// The reservation on the bdev's namespace, read by the initiator.
     pub reservation: Option<super::resv::NsReservation>,
+    /// The initiator's controllers by name and subsystem
+    /// (`bdev_nvme_get_controllers`), for the scope picker.
+    pub ini_ctrlrs: Vec<IniCtrlr>,
+}
+
+/// One initiator controller: its name (`Nvme1`) and the subsystem it is
+/// connected to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IniCtrlr {
+    pub name: String,
+    pub subnqn: String,
 }
 
 impl Snapshot {

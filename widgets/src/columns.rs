@@ -144,27 +144,45 @@ impl Head {
     }
 }
 
-/// Paints the header row and writes each placed column's heading.
+/// The column a table is sorted by, and the way: the heading gets an
+/// arrow (▲ ascending, ▼ descending).
+pub type SortMark = Option<(usize, bool)>;
+
+/// Paints the header row and writes each placed column's heading, the
+/// sorted one with its arrow.
 pub(crate) fn draw_header<const N: usize>(
     buf: &mut Buffer,
     row: Rect,
     place: &[Option<(u16, u16)>; N],
     heads: &[Head; N],
     style: Style,
+    sort: SortMark,
 ) {
     crate::text::paint(buf, row, style);
-    for (p, head) in place.iter().zip(heads) {
+    for (i, (p, head)) in place.iter().zip(heads).enumerate() {
         let Some((x, w)) = *p else { continue };
         let x = row.x + x;
-        let text = if crate::text::width(head.long) <= usize::from(w) {
+        let arrow = match sort {
+            Some((c, desc)) if c == i => {
+                if desc {
+                    "▼"
+                } else {
+                    "▲"
+                }
+            }
+            _ => "",
+        };
+        let fits = |t: &str| crate::text::width(t) + crate::text::width(arrow) <= usize::from(w);
+        let base = if fits(head.long) {
             head.long
         } else {
             head.short
         };
+        let text = format!("{base}{arrow}");
         if head.right {
-            crate::text::put_right(buf, x, row.y, text, w, Style::new());
+            crate::text::put_right(buf, x, row.y, &text, w, Style::new());
         } else {
-            crate::text::put(buf, x, row.y, text, w, Style::new(), crate::text::Cut::End);
+            crate::text::put(buf, x, row.y, &text, w, Style::new(), crate::text::Cut::End);
         }
     }
 }

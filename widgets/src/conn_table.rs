@@ -71,6 +71,9 @@ pub struct ConnTable<'a> {
     /// Queue bytes drawn as a full bar. `None`: the largest Recv-Q or
     /// Send-Q among the (non-listening) rows.
     pub queue_max: Option<u64>,
+    /// The column sorted by (its index, left to right) and whether
+    /// descending: its heading gets ▲ or ▼.
+    pub sort: columns::SortMark,
 }
 
 const ROLE: usize = 0;
@@ -120,7 +123,15 @@ impl<'a> ConnTable<'a> {
             title: None,
             bordered: true,
             queue_max: None,
+            sort: None,
         }
+    }
+
+    /// Marks column `col` (left to right, from 0) as the one the rows
+    /// are sorted by, descending or not.
+    #[must_use]
+    pub fn sorted(self, sort: Option<(usize, bool)>) -> ConnTable<'a> {
+        ConnTable { sort, ..self }
     }
 
     #[must_use]
@@ -226,7 +237,7 @@ impl<'a> ConnTable<'a> {
         };
         let place = columns::place(&self.columns(), frame.header.width);
 
-        columns::draw_header(buf, frame.header, &place, &HEADS, theme.header);
+        columns::draw_header(buf, frame.header, &place, &HEADS, theme.header, self.sort);
 
         let body = frame.body;
         if body.is_empty() {

@@ -80,6 +80,9 @@ pub struct PathTable<'a> {
     /// (e.g. `cmd/s` when the counts are NVMe commands, which a verify
     /// workload issues two of per I/O).
     pub rate_heading: (&'static str, &'static str),
+    /// The column sorted by (its index, left to right) and whether
+    /// descending: its heading gets ▲ or ▼.
+    pub sort: columns::SortMark,
 }
 
 /// Columns, left to right.
@@ -131,7 +134,15 @@ impl<'a> PathTable<'a> {
             title: None,
             bordered: true,
             rate_heading: (HEADS[IOPS].long, HEADS[HIST].long),
+            sort: None,
         }
+    }
+
+    /// Marks column `col` (left to right, from 0) as the one the rows
+    /// are sorted by, descending or not.
+    #[must_use]
+    pub fn sorted(self, sort: Option<(usize, bool)>) -> PathTable<'a> {
+        PathTable { sort, ..self }
     }
 
     /// Headings for the rate column and its history (`"cmd/s"`,
@@ -246,7 +257,7 @@ impl<'a> PathTable<'a> {
         let (rate, history) = self.rate_heading;
         heads[IOPS] = Head::right(rate, rate);
         heads[HIST] = Head::left(history, HEADS[HIST].short);
-        columns::draw_header(buf, frame.header, &place, &heads, theme.header);
+        columns::draw_header(buf, frame.header, &place, &heads, theme.header, self.sort);
 
         let body = frame.body;
         if body.is_empty() {

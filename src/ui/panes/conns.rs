@@ -9,8 +9,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use super::frame;
+use super::{frame, overflow, sort_mark, table_title};
 use crate::ui::app::{App, Pane};
+use crate::ui::layout;
 use crate::ui::snapshot::{self as snap, Metric, Side, Snapshot};
 
 /// `★ tgt 4420 c1 I/O q1`: which end, which listener, which controller
@@ -49,13 +50,15 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
             t.warn,
         ));
     }
-    let block = frame(
-        t,
+    let shown = app.view_rows(Pane::Conns);
+    let title = table_title(
+        app,
+        Pane::Conns,
         "Connections (ss -tni)",
-        focused,
-        Some(Line::from(note)),
-        None,
+        shown.len(),
+        s.conns.rows.len(),
     );
+    let block = frame(t, &title, focused, Some(Line::from(note)), None);
     let mut inner = block.inner(r);
     block.render(r, buf);
     if inner.height == 0 {
@@ -80,10 +83,9 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
         inner.y += 1;
         inner.height -= 1;
     }
-    let rows: Vec<ConnRow> = s
-        .conns
-        .rows
+    let rows: Vec<ConnRow> = shown
         .iter()
+        .map(|&i| &s.conns.rows[i])
         .map(|c| ConnRow {
             role: role(c),
             remote_host: c.side == Side::Remote,
@@ -116,12 +118,17 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
         .max()
         .unwrap_or(0)
         .max(64 * 1024);
+    let sel = app.sel[Pane::Conns.index()];
     ConnTable::new(&rows, &t.w)
-        .selected(Some(app.sel[Pane::Conns.index()]))
+        .selected(Some(sel))
+        .sorted(sort_mark(app, Pane::Conns))
         .focused(focused)
         .bordered(false)
         .queue_max(qmax)
         .render(inner, buf);
+    let visible = usize::from(inner.height.saturating_sub(1));
+    let off = layout::scroll_offset(sel, rows.len(), visible);
+    overflow(buf, r, t, rows.len(), off, visible);
     // Why rates are n/a, once, under the rows.
     let used = rows.len() as u16 + 1;
     if inner.height > used {

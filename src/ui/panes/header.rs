@@ -9,6 +9,7 @@ use ratatui::widgets::{Paragraph, Widget};
 use super::bold;
 use crate::ui::app::App;
 use crate::ui::fmt;
+use crate::ui::scope::short_nqn;
 use crate::ui::snapshot::{AppHealth, LoadSource, Metric, Snapshot};
 use crate::ui::theme::Theme;
 
@@ -94,9 +95,23 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, buf: &mut Buffer) {
                 Span::raw(" "),
                 Span::styled(s.mode.clone(), bold(t.accent)),
             ],
+            // The scope (`v`): the bdev the paths and load follow, and
+            // the subsystem Listeners and Connections are narrowed to.
             vec![
                 Span::styled("bdev ", t.muted),
-                Span::styled(s.bdev.clone(), bold(t.title)),
+                Span::styled(
+                    if app.bdev.is_empty() {
+                        "none".to_string()
+                    } else {
+                        app.bdev.clone()
+                    },
+                    bold(t.title),
+                ),
+                Span::styled(" · ", t.muted),
+                match app.scope_nqn() {
+                    Some(n) => Span::styled(short_nqn(n).to_string(), bold(t.title)),
+                    None => Span::styled("all subsystems", t.hint),
+                },
             ],
             vec![Span::styled(policy.clone(), bold(t.accent))],
             vec![running.clone(), Span::styled(work.clone(), t.hint)],

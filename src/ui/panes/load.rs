@@ -21,6 +21,10 @@ use crate::ui::fmt;
 use crate::ui::snapshot::{Metric, Snapshot};
 use crate::ui::theme::Theme;
 
+/// Paths the legend names when not all fit: the busiest this many (and
+/// the selected one).
+const LEGEND_TOP: usize = 3;
+
 fn last(m: &Metric, f: fn(f64) -> String) -> String {
     match m {
         Metric::Value(v) => f(*v),
@@ -120,7 +124,6 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
         total_spans.push(Span::styled("━ ", t.muted));
         total_spans.push(Span::styled("total ", t.hint));
     }
-    let mut path_spans = Vec::new();
     // Ports when they tell the paths apart, else whole addresses.
     let port = |l: &str| l.rsplit(':').next().unwrap_or(l).to_string();
     let ports: Vec<String> = h.per_path.iter().map(|(l, _)| port(l)).collect();
@@ -128,33 +131,62 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
         .iter()
         .enumerate()
         .all(|(i, p)| !ports[..i].contains(p));
-    for (i, (label, _)) in h.per_path.iter().enumerate() {
-        path_spans.push(Span::styled("━ ", t.series(i)));
-        let shown = if unique {
-            format!(":{}", ports[i])
-        } else {
-            label.clone()
-        };
-        path_spans.push(Span::styled(format!("{shown} "), t.hint));
-    }
-    // The fullest legend that fits beside the title: the unit, the total,
-    // the paths; then without the total; then the paths alone.
+    // The legend names every path when they fit, else the busiest ones
+    // (by their latest rate) and the selected one, then "+N more": the
+    // colours on the chart stay explained at any path count.
+    let n_paths = h.per_path.len();
+    let latest = |i: usize| h.per_path[i].1.last().copied().unwrap_or(0.0);
+    let mut busiest: Vec<usize> = (0..n_paths).collect();
+    busiest.sort_by(|&a, &b| latest(b).total_cmp(&latest(a)));
+    let selected = app
+        .selected_path()
+        .map(|p| p.label())
+        .and_then(|l| h.per_path.iter().position(|(x, _)| *x == l));
+    let path_spans = |top: usize| -> Vec<Span<'static>> {
+        let mut shown: Vec<usize> = busiest.iter().take(top).copied().collect();
+        if let Some(i) = selected.filter(|i| !shown.contains(i)) {
+            shown.push(i);
+        }
+        shown.sort_unstable();
+        let mut v = Vec::new();
+        for &i in &shown {
+            v.push(Span::styled("━ ", t.series(i)));
+            let text = if unique {
+                format!(":{}", ports[i])
+            } else {
+                h.per_path[i].0.clone()
+            };
+            v.push(Span::styled(format!("{text} "), t.hint));
+        }
+        if shown.len() < n_paths {
+            v.push(Span::styled(
+                format!("+{} more ", n_paths - shown.len()),
+                t.muted,
+            ));
+        }
+        v
+    };
+    // The fullest legend that fits beside the title: every path, then
+    // the top three, two, one (and the selected one); each with the unit
+    // and the total, then without the total, then the paths alone.
     let room = usize::from(r.width).saturating_sub(Pane::Load.title().len() + 5);
     let width = |v: &[Span]| v.iter().map(|s| s.width()).sum::<usize>() + 1;
-    let full: Vec<Span> = std::iter::once(unit_span.clone())
-        .chain(total_spans.iter().cloned())
-        .chain(path_spans.iter().cloned())
-        .collect();
-    let no_total: Vec<Span> = std::iter::once(unit_span)
-        .chain(path_spans.iter().cloned())
-        .collect();
     let mut legend = vec![Span::raw(" ")];
-    legend.extend(
-        [full, no_total, path_spans]
+    let tops = [n_paths, LEGEND_TOP, 2, 1, 0];
+    let found = tops.iter().filter(|&&k| k <= n_paths).find_map(|&k| {
+        let paths = path_spans(k);
+        let full: Vec<Span> = std::iter::once(unit_span.clone())
+            .chain(total_spans.iter().cloned())
+            .chain(paths.iter().cloned())
+            .collect();
+        let no_total: Vec<Span> = std::iter::once(unit_span.clone())
+            .chain(paths.iter().cloned())
+            .collect();
+        [full, no_total, paths]
             .into_iter()
             .find(|v| width(v) <= room)
-            .unwrap_or_default(),
-    );
+    });
+    legend.extend(found.unwrap_or_default());
     let block = frame(
         t,
         Pane::Load.title(),

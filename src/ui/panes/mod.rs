@@ -9,6 +9,7 @@ pub mod listeners;
 pub mod load;
 pub mod overlay;
 pub mod paths;
+pub mod picker;
 pub mod subsystems;
 pub mod walkthrough;
 
@@ -51,6 +52,7 @@ pub fn draw(snap: &Snapshot, app: &App, buf: &mut Buffer) -> Option<(u16, u16)> 
     }
     let cursor = footer::render(snap, app, areas.footer, area, buf);
     overlay::render(snap, app, area, buf);
+    picker::render(app, area, buf);
     cursor
 }
 
@@ -164,24 +166,94 @@ pub(crate) fn put(buf: &mut Buffer, x: u16, y: u16, w: u16, spans: &[Span], righ
     }
 }
 
-/// Header row of a table, in `t.header`.
-pub(crate) fn header_row(buf: &mut Buffer, r: Rect, cols: &[Col], keep: &[usize], t: &Theme) {
+/// Header row of a table, in `t.header`; the column sorted by (`sort`:
+/// its index, descending or not) with its arrow.
+pub(crate) fn header_row(
+    buf: &mut Buffer,
+    r: Rect,
+    cols: &[Col],
+    keep: &[usize],
+    sort: Option<(usize, bool)>,
+    t: &Theme,
+) {
     let mut x = r.x;
     for &i in keep {
         let c = &cols[i];
+        let arrow = match sort {
+            Some((col, desc)) if col == i => {
+                if desc {
+                    "▼"
+                } else {
+                    "▲"
+                }
+            }
+            _ => "",
+        };
         put(
             buf,
             x,
             r.y,
             c.width.min(r.right().saturating_sub(x)),
-            &[Span::styled(c.title, t.header)],
+            &[Span::styled(format!("{}{arrow}", c.title), t.header)],
             c.right,
         );
         x += c.width + 1;
     }
 }
 
+/// The sort mark of pane `p`'s header row: the column and the way.
+pub(crate) fn sort_mark(app: &App, p: Pane) -> Option<(usize, bool)> {
+    app.views.get(p).sort_key(p).map(|k| (k.col, k.numeric))
+}
+
+/// A table pane's title: its name, then its `/` filter (with a cursor
+/// while typed) and how many rows pass it.
+pub(crate) fn table_title(app: &App, p: Pane, title: &str, shown: usize, of: usize) -> String {
+    let v = app.views.get(p);
+    let editing = app.focus == p && app.views.editing.is_some();
+    if v.filter.is_empty() && !editing {
+        return title.to_string();
+    }
+    let cursor = if editing { "▏" } else { "" };
+    format!("{title} /{}{cursor} ({shown} of {of})", v.filter)
+}
+
+/// Marks rows cut off a table in its frame's bottom border: `↑ n` when
+/// scrolled past rows, `↓ n more` when rows are below. `pane` is the
+/// whole pane (border included); `off` the first row shown.
+pub(crate) fn overflow(
+    buf: &mut Buffer,
+    pane: Rect,
+    t: &Theme,
+    n: usize,
+    off: usize,
+    visible: usize,
+) {
+    if pane.height < 2 || pane.width < 12 {
+        return;
+    }
+    let y = pane.bottom() - 1;
+    let below = n.saturating_sub(off + visible);
+    if off > 0 {
+        buf.set_stringn(
+            pane.x + 2,
+            y,
+            format!(" ↑ {off} "),
+            usize::from(pane.width - 4),
+            t.accent,
+        );
+    }
+    if below > 0 {
+        let text = format!(" ↓ {below} more ");
+        let w = text.chars().count() as u16;
+        if w + 4 <= pane.width {
+            buf.set_string(pane.right() - 2 - w, y, text, t.accent);
+        }
+    }
+}
+
 /// Draws data rows; `cells(row, col)` gives the spans of a cell.
+/// Returns the first row shown (rows above it are scrolled off).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn rows(
     buf: &mut Buffer,
@@ -193,7 +265,7 @@ pub(crate) fn rows(
     focused: bool,
     t: &Theme,
     mut cells: impl FnMut(usize, usize) -> Vec<Span<'static>>,
-) {
+) -> usize {
     let visible = usize::from(r.height);
     let off = layout::scroll_offset(sel.unwrap_or(0), n, visible);
     for (k, row) in (off..n).take(visible).enumerate() {
@@ -215,18 +287,7 @@ pub(crate) fn rows(
             mpath_widgets::highlight_row(buf, Rect::new(r.x, y, r.width, 1), st, &t.w);
         }
     }
-    if n > visible && r.width > 0 {
-        // Scroll hint in the last column.
-        let more_above = off > 0;
-        let more_below = off + visible < n;
-        let x = r.right() - 1;
-        if more_above {
-            buf.set_string(x, r.y, "▲", t.muted);
-        }
-        if more_below {
-            buf.set_string(x, r.bottom() - 1, "▼", t.muted);
-        }
-    }
+    off
 }
 
 /// ✓ / ✗ in ok/err style.

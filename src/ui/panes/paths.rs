@@ -12,9 +12,10 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use super::{frame, grey};
+use super::{frame, grey, overflow, sort_mark, table_title};
 use crate::ui::app::{App, Pane};
 use crate::ui::health;
+use crate::ui::layout;
 use crate::ui::snapshot::{Metric, Snapshot};
 
 pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer) {
@@ -37,21 +38,23 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
         note.push(Span::styled(format!("· cmd/s n/a: {r} "), t.warn));
     }
     let note = Line::from(note);
-    let block = frame(
-        t,
+    let shown = app.view_rows(Pane::Paths);
+    let title = table_title(
+        app,
+        Pane::Paths,
         Pane::Paths.title(),
-        focused,
-        Some(note),
-        s.initiator.error.as_deref(),
+        shown.len(),
+        s.paths.len(),
     );
+    let block = frame(t, &title, focused, Some(note), s.initiator.error.as_deref());
     let inner = block.inner(r);
     block.render(r, buf);
     if inner.height == 0 {
         return;
     }
-    let rows: Vec<PathRow> = s
-        .paths
+    let rows: Vec<PathRow> = shown
         .iter()
+        .map(|&i| &s.paths[i])
         .map(|p| {
             let (health, health_alarm) = health::path_cell(p);
             PathRow {
@@ -83,7 +86,11 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
         })
         .collect();
     if rows.is_empty() {
-        let msg = if s.initiator.present {
+        let msg = if !s.paths.is_empty() {
+            "no I/O path matches".to_string()
+        } else if s.bdev.is_empty() {
+            "no bdev of this initiator reaches this subsystem (v picks another)".into()
+        } else if s.initiator.present {
             format!(
                 "no I/O paths for {} (bdev_nvme_get_io_paths -n {})",
                 s.bdev, s.bdev
@@ -100,12 +107,17 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
         } else {
             "cmd/s history"
         };
+        let sel = app.sel[Pane::Paths.index()];
         PathTable::new(&rows, &t.w)
             .rate_heading("cmd/s", history)
-            .selected(Some(app.sel[Pane::Paths.index()]))
+            .selected(Some(sel))
+            .sorted(sort_mark(app, Pane::Paths))
             .focused(focused)
             .bordered(false)
             .render(inner, buf);
+        let visible = usize::from(inner.height.saturating_sub(1));
+        let off = layout::scroll_offset(sel, rows.len(), visible);
+        overflow(buf, r, t, rows.len(), off, visible);
     }
     if s.initiator.stale() {
         grey(inner, t, buf);

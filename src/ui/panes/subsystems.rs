@@ -6,29 +6,36 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
-use super::{frame, grey, tick};
+use super::{frame, grey, overflow, table_title, tick};
 use crate::host::cmd::ReservationStatus;
 use crate::ui::app::{App, Pane};
 use crate::ui::fmt;
 use crate::ui::resv;
 use crate::ui::snapshot::{Snapshot, Subsystem};
 use crate::ui::theme::Theme;
+use crate::ui::view;
 
 pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer) {
     let t = &app.theme;
-    let subs: Vec<_> = s
+    let subs: Vec<&Subsystem> = app
+        .view_rows(Pane::Subsystems)
+        .iter()
+        .filter_map(|&i| view::subsystem(s, i))
+        .collect();
+    let all = s
         .subsystems
         .iter()
         .filter(|x| x.subtype != "Discovery")
-        .collect();
-    let note = Line::styled(format!(" {} ", subs.len()), t.muted);
-    let block = frame(
-        t,
+        .count();
+    let note = Line::styled(format!(" {all} "), t.muted);
+    let title = table_title(
+        app,
+        Pane::Subsystems,
         Pane::Subsystems.title(),
-        focused,
-        Some(note),
-        s.target.error.as_deref(),
+        subs.len(),
+        all,
     );
+    let block = frame(t, &title, focused, Some(note), s.target.error.as_deref());
     let inner = block.inner(r);
     block.render(r, buf);
     let w = usize::from(inner.width);
@@ -40,10 +47,16 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
         } else {
             t.title
         };
-        lines.push(Line::from(vec![Span::styled(
-            fmt::truncate_middle(&x.nqn, w),
-            nqn_style,
-        )]));
+        // The subsystem the other panes are narrowed to is marked.
+        let scoped = app.scope_nqn() == Some(x.nqn.as_str());
+        let mark = if scoped { "▸ " } else { "" };
+        lines.push(Line::from(vec![
+            Span::styled(mark, t.accent),
+            Span::styled(
+                fmt::truncate_middle(&x.nqn, w.saturating_sub(if scoped { 2 } else { 0 })),
+                nqn_style,
+            ),
+        ]));
         let ctrls: Vec<String> = x.controllers.iter().map(|c| c.cntlid.to_string()).collect();
         // Most telling first: a short pane cuts the serial and model.
         for n in &x.namespaces {
@@ -108,6 +121,18 @@ pub fn render(s: &Snapshot, app: &App, r: Rect, focused: bool, buf: &mut Buffer)
     Paragraph::new(lines)
         .scroll((scroll as u16, 0))
         .render(inner, buf);
+    // Subsystems scrolled past, and those starting below the view.
+    let mut at = 0;
+    let (mut above, mut below) = (0, 0);
+    for x in &subs {
+        if at < scroll {
+            above += 1;
+        } else if at >= scroll + usize::from(inner.height) {
+            below += 1;
+        }
+        at += block_lines(s, x, t);
+    }
+    overflow(buf, r, t, above + 1 + below, above, 1);
     if s.target.stale() {
         grey(inner, t, buf);
     }
