@@ -92,7 +92,12 @@ fn shown<'a>(s: &'a Snapshot, app: &App) -> Vec<&'a Listener> {
 pub fn column_titles(s: &Snapshot, app: &App, width: u16) -> Vec<&'static str> {
     let ls = shown(s, app);
     let mut cols = columns(&ls);
-    let keep = layout(&mut cols, several_subsystems(&ls), any_health(&ls, s), width);
+    let keep = layout(
+        &mut cols,
+        several_subsystems(&ls),
+        any_health(&ls, s),
+        width,
+    );
     keep.iter().map(|&i| cols[i].title).collect()
 }
 
