@@ -7,6 +7,7 @@ pub mod ctrlr;
 pub mod events;
 pub mod mpath;
 pub mod qpair;
+mod slots;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
