@@ -93,18 +93,20 @@ fn free_port(ip: &str) -> Result<SocketAddr> {
     Ok(l.local_addr()?)
 }
 
-/// Process CPU time (user + system), in seconds.
+/// Process CPU time (user + system), in seconds, read through sysinfo
+/// as the console's header reads it (millisecond resolution; a run lasts
+/// seconds). 0 where the process cannot be read.
 fn cpu_seconds() -> f64 {
-    let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is valid.
-    let ok = unsafe { libc::getrusage(libc::RUSAGE_SELF, ru.as_mut_ptr()) } == 0;
-    if !ok {
+    let (Ok(mut sys), Ok(pid)) = (sysinfo::System::new(), sysinfo::get_current_pid()) else {
         return 0.0;
-    }
-    // SAFETY: initialised by the successful call above.
-    let ru = unsafe { ru.assume_init() };
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-    t(ru.ru_utime) + t(ru.ru_stime)
+    };
+    sys.refresh_processes_specifics(
+        sysinfo::ProcessesToUpdate::Some(&[pid]),
+        false,
+        sysinfo::ProcessRefreshKind::nothing().with_cpu(),
+    );
+    sys.process(pid)
+        .map_or(0.0, |p| p.accumulated_cpu_time() as f64 / 1000.0)
 }
 
 /// The set-up steps: the HOWTO on free loopback ports, or only the

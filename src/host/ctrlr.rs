@@ -14,7 +14,6 @@ use tokio::sync::{mpsc, Notify};
 
 use super::dial::Dialer;
 use super::events::{EventLog, HostEvent};
-use super::mpath::NvmePath;
 use super::qpair::{Qpair, QpairConfig, QpairError};
 use crate::nvme::fabrics::{
     GetLogPage, Identify, PropertyGet, PropertySet, REG_CAP, REG_CC, REG_CSTS, REG_VS,
@@ -164,6 +163,18 @@ pub struct KeepAliveAge {
     pub pending: Option<Duration>,
 }
 
+/// A namespace reached through a controller, as the controller sees it:
+/// what it tells each of its paths when it connects, reads the ANA log or
+/// changes state. The multipath layer's `NvmePath` is one; the controller
+/// keeps them weakly and knows nothing more of them.
+pub trait NsPath: Send + Sync {
+    fn nsid(&self) -> u32;
+    fn set_ana(&self, s: AnaState);
+    fn set_noiob(&self, blocks: u16);
+    /// Any state change of the controller.
+    fn changed(&self);
+}
+
 pub struct NvmeCtrlr {
     pub opts: CtrlrOpts,
     state: AtomicU8,
@@ -177,7 +188,7 @@ pub struct NvmeCtrlr {
     ident: RwLock<Option<IdentifyController>>,
     namespaces: RwLock<BTreeMap<u32, NsInfo>>,
     /// Paths (one per namespace) that this controller feeds.
-    paths: Mutex<Vec<Weak<NvmePath>>>,
+    paths: Mutex<Vec<Weak<dyn NsPath>>>,
     lost_since: Mutex<Option<Instant>>,
     keep_alive: Mutex<KeepAliveClock>,
     ana_refresh: Notify,
@@ -306,13 +317,14 @@ impl NvmeCtrlr {
         }
     }
 
-    pub fn add_path(&self, p: &Arc<NvmePath>) {
+    pub fn add_path<P: NsPath + 'static>(&self, p: &Arc<P>) {
+        let p: Arc<dyn NsPath> = p.clone();
         let mut v = self.paths.lock().unwrap_or_else(|p| p.into_inner());
         v.retain(|w| w.strong_count() > 0);
-        v.push(Arc::downgrade(p));
+        v.push(Arc::downgrade(&p));
     }
 
-    fn paths(&self) -> Vec<Arc<NvmePath>> {
+    fn paths(&self) -> Vec<Arc<dyn NsPath>> {
         self.paths
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -407,7 +419,7 @@ impl NvmeCtrlr {
         *self.admin.write().unwrap_or_else(|p| p.into_inner()) = Some(s.admin);
         *self.io.write().unwrap_or_else(|p| p.into_inner()) = Some(s.io);
         for p in self.paths() {
-            if let Some(ns) = s.ns.get(&p.nsid) {
+            if let Some(ns) = s.ns.get(&p.nsid()) {
                 p.set_ana(ns.ana_state);
                 p.set_noiob(ns.noiob);
             }
@@ -622,7 +634,7 @@ impl NvmeCtrlr {
                 .namespaces
                 .read()
                 .unwrap_or_else(|p| p.into_inner())
-                .get(&p.nsid)
+                .get(&p.nsid())
             {
                 p.set_ana(ns.ana_state);
             }

@@ -8,6 +8,7 @@ pub mod dial;
 pub mod events;
 pub mod mpath;
 pub mod qpair;
+mod slots;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -15,7 +15,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::Notify;
 
 use super::cmd;
-use super::ctrlr::{CtrlrState, NvmeCtrlr};
+use super::ctrlr::{CtrlrState, NsPath, NvmeCtrlr};
 use super::events::HostEvent;
 use super::qpair::{Completion, Qpair, QpairError};
 use crate::bdev::{BlockDevice, IoError, IoFuture};
@@ -76,6 +76,21 @@ pub struct NvmePath {
     /// NOIOB of the namespace through this controller, in blocks (0: none).
     noiob: AtomicU32,
     bdev: std::sync::Weak<NvmeBdev>,
+}
+
+impl NsPath for NvmePath {
+    fn nsid(&self) -> u32 {
+        self.nsid
+    }
+    fn set_ana(&self, s: AnaState) {
+        NvmePath::set_ana(self, s);
+    }
+    fn set_noiob(&self, blocks: u16) {
+        NvmePath::set_noiob(self, blocks);
+    }
+    fn changed(&self) {
+        NvmePath::changed(self);
+    }
 }
 
 impl NvmePath {

@@ -8,6 +8,9 @@
 //! values and back, bounds every length read from the wire before
 //! allocating, and never panics on input.
 
+// Wire parsing needs no unsafe code; keep it that way.
+#![forbid(unsafe_code)]
+
 mod bytes;
 pub mod digest;
 pub mod fabrics;

@@ -9,7 +9,7 @@
 //! pure half ([`State::ingest`]) builds the snapshot, so tests feed it
 //! fixed answers and fixed instants.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -720,7 +720,9 @@ impl State {
         has_ini: bool,
     ) -> Snapshot {
         self.seq += 1;
-        let mut s = self.prev.clone();
+        // Last snapshot's rows are this one's start; `prev` is set again
+        // below. Taken, not cloned: a fabric's snapshot is thousands of rows.
+        let mut s = std::mem::take(&mut self.prev);
         s.seq = self.seq;
         s.at = raw.epoch;
         s.mode = self.mode.clone();
@@ -944,7 +946,8 @@ impl State {
             };
         }
         for p in &mut s.paths {
-            if let Some((_, h)) = s.history.per_path.iter().find(|(l, _)| *l == p.label()) {
+            let label = p.label();
+            if let Some((_, h)) = s.history.per_path.iter().find(|(l, _)| *l == label) {
                 p.history = h.clone();
             }
         }
@@ -984,9 +987,14 @@ impl State {
     }
 
     fn parse_paths(&mut self, v: &Value, names: &[CtrlrName], at: Instant) -> Vec<IoPath> {
-        let mut out = Vec::new();
-        let groups = v["poll_groups"].as_array().cloned().unwrap_or_default();
-        for g in &groups {
+        let mut out: Vec<IoPath> = Vec::new();
+        // Label → index in `out`, so merging stays linear in the paths.
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let groups = v["poll_groups"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for g in groups {
             for p in g["io_paths"].as_array().into_iter().flatten() {
                 let t = &p["transport"];
                 let mut path = IoPath {
@@ -1007,14 +1015,12 @@ impl State {
                 };
                 path.ctrlr = ctrlr_name(names, &path);
                 // Several poll groups (threads) list the same path: merge.
-                if let Some(o) = out
-                    .iter_mut()
-                    .find(|o: &&mut IoPath| o.label() == path.label())
-                {
-                    o.current |= path.current;
+                let key = path.label();
+                if let Some(&i) = index.get(&key) {
+                    out[i].current |= path.current;
                     continue;
                 }
-                let key = path.label();
+                index.insert(key.clone(), out.len());
                 match (p["completed_ios"].as_u64(), p["bytes"].as_u64()) {
                     (Some(ios), Some(bytes)) => {
                         let w = self.per_path.entry(key).or_default();
@@ -1207,24 +1213,34 @@ impl State {
                 qmap.insert((l, p), (cntlid, qid));
             }
         }
-        let current: Vec<(String, u16)> = s
+        // Sets and maps, not lists: every socket is looked up in them, and
+        // a fabric has hundreds of listeners and paths.
+        let current: HashSet<(String, u16)> = s
             .paths
             .iter()
             .filter(|p| p.current)
             .map(|p| (p.addr(), p.cntlid))
             .collect();
-        let listeners: Vec<String> = s
+        let listeners: HashSet<String> = s
             .listeners
             .iter()
             .map(Listener::addr)
             .chain(s.paths.iter().map(IoPath::addr))
             .collect();
+        // The host end of each path's I/O socket, when the initiator names
+        // it: its cntlid (the first path with that address).
+        let mut by_local: HashMap<&str, u16> = HashMap::new();
+        for p in &s.paths {
+            if let Some(la) = p.local_address.as_deref() {
+                by_local.entry(la).or_insert(p.cntlid);
+            }
+        }
         let (conns, error) = match sock {
             Ok(c) => (c, None),
             Err(e) => (Vec::new(), Some(e)),
         };
         let mut rows = Vec::new();
-        let mut seen: Vec<(String, String)> = Vec::new();
+        let mut seen: HashSet<(String, String)> = HashSet::new();
         let mut next: HashMap<(String, String), SockHist> = HashMap::new();
         for c in conns {
             let local = c.local.to_string();
@@ -1256,7 +1272,7 @@ impl State {
             next.insert(key, hist);
             let ids = qmap.get(&(listener.clone(), remote_end.clone())).copied();
             if ids.is_some() {
-                seen.push((listener.clone(), remote_end.clone()));
+                seen.insert((listener.clone(), remote_end.clone()));
             }
             let queue = match ids {
                 Some((_, 0)) => Queue::Admin,
@@ -1264,11 +1280,7 @@ impl State {
                 None => {
                     // The initiator's I/O qpair socket is known by its local
                     // address even without the target's view.
-                    if side == Side::Host
-                        && s.paths
-                            .iter()
-                            .any(|p| p.local_address.as_deref() == Some(&local))
-                    {
+                    if side == Side::Host && by_local.contains_key(local.as_str()) {
                         Queue::Io(1)
                     } else {
                         Queue::Unknown
@@ -1276,10 +1288,9 @@ impl State {
                 }
             };
             let cntlid = ids.map(|i| i.0).or_else(|| {
-                s.paths
-                    .iter()
-                    .find(|p| side == Side::Host && p.local_address.as_deref() == Some(&local))
-                    .map(|p| p.cntlid)
+                (side == Side::Host)
+                    .then(|| by_local.get(local.as_str()).copied())
+                    .flatten()
             });
             rows.push(ConnRow {
                 side,
@@ -1696,16 +1707,18 @@ fn parse_listeners(subs: &Value, raw: &RawPoll) -> Vec<Listener> {
             .iter()
             .find(|(n, _)| *n == nqn)
             .and_then(|(_, a)| a.as_ref().ok())
-            .and_then(Value::as_array)
-            .cloned();
-        let qpairs: Vec<Value> = raw
+            .and_then(Value::as_array);
+        // Each qpair with its listener's address, worked out once.
+        let qpairs: Vec<(String, &Value)> = raw
             .qpairs
             .iter()
             .find(|(n, _)| *n == nqn)
             .and_then(|(_, a)| a.as_ref().ok())
             .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+            .into_iter()
+            .flatten()
+            .map(|q| (trid_addr(&q["listen_address"]), q))
+            .collect();
         let addrs: Vec<(Value, Vec<(u32, String)>)> = match detailed {
             Some(d) => d
                 .iter()
@@ -1746,7 +1759,8 @@ fn parse_listeners(subs: &Value, raw: &RawPoll) -> Vec<Listener> {
             let addr = trid_addr(&a);
             let mine: Vec<&Value> = qpairs
                 .iter()
-                .filter(|q| trid_addr(&q["listen_address"]) == addr)
+                .filter(|(a, _)| *a == addr)
+                .map(|(_, q)| *q)
                 .collect();
             let mut controllers: Vec<u16> = mine
                 .iter()

@@ -4,7 +4,7 @@
 //! this (and `App`), so a frame never waits on an engine.
 
 use std::cmp::Ordering;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use serde_json::Value;
 
@@ -419,34 +419,43 @@ impl Snapshot {
             .then_with(|| a.ctrlr.cmp(&b.ctrlr))
             .then_with(|| a.cntlid.cmp(&b.cntlid))
         });
-        // A socket's subsystem is its listener's.
-        let listeners = &self.listeners;
-        let nqn_of = |c: &ConnRow| -> String {
-            c.listener
-                .as_deref()
-                .and_then(|l| listeners.iter().find(|x| x.addr() == l))
-                .map(|x| x.nqn.clone())
-                .unwrap_or_default()
+        // A socket's subsystem is its listener's (the first listener with
+        // its address). Each row's sort key is computed once: parsing
+        // addresses inside the comparison costs milliseconds at a
+        // thousand sockets.
+        let mut nqn_by_addr: HashMap<String, &str> = HashMap::new();
+        for l in &self.listeners {
+            nqn_by_addr.entry(l.addr()).or_insert(&l.nqn);
+        }
+        let addr_key = |a: &str| {
+            let (ip, port) = split_addr(a);
+            let (fam, num, text) = ip_ord(ip);
+            let (p, ptext) = port_ord(port);
+            (fam, num, text.to_string(), p, ptext.to_string())
         };
-        let mut rows: Vec<(String, ConnRow)> = std::mem::take(&mut self.conns.rows)
+        let key = |c: &ConnRow| {
+            let listener = c.listener.as_deref().unwrap_or("");
+            let nqn = c
+                .listener
+                .as_deref()
+                .and_then(|l| nqn_by_addr.get(l))
+                .map(|n| n.to_string())
+                .unwrap_or_default();
+            (
+                nqn,
+                addr_key(listener),
+                c.cntlid,
+                c.queue.ord(),
+                c.side as u8,
+                addr_key(&c.local),
+                addr_key(&c.peer),
+            )
+        };
+        let mut rows: Vec<_> = std::mem::take(&mut self.conns.rows)
             .into_iter()
-            .map(|c| (nqn_of(&c), c))
+            .map(|c| (key(&c), c))
             .collect();
-        rows.sort_by(|(na, a), (nb, b)| {
-            let (ai, ap) = split_addr(a.listener.as_deref().unwrap_or(""));
-            let (bi, bp) = split_addr(b.listener.as_deref().unwrap_or(""));
-            let addr = |x: &str, y: &str| {
-                let (xi, xp) = split_addr(x);
-                let (yi, yp) = split_addr(y);
-                row_order(("", xi, xp), ("", yi, yp))
-            };
-            row_order((na, ai, ap), (nb, bi, bp))
-                .then_with(|| a.cntlid.cmp(&b.cntlid))
-                .then_with(|| a.queue.ord().cmp(&b.queue.ord()))
-                .then_with(|| (a.side as u8).cmp(&(b.side as u8)))
-                .then_with(|| addr(&a.local, &b.local))
-                .then_with(|| addr(&a.peer, &b.peer))
-        });
+        rows.sort_by(|(a, _), (b, _)| a.cmp(b));
         self.conns.rows = rows.into_iter().map(|(_, c)| c).collect();
     }
 

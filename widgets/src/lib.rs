@@ -14,6 +14,9 @@
 //! screen) is safe, and text of any kind is cut at grapheme boundaries
 //! with an ellipsis rather than overflowing its column.
 
+// Drawing needs no unsafe code; keep it that way.
+#![forbid(unsafe_code)]
+
 pub mod ana_badge;
 pub mod cmdline;
 mod columns;
