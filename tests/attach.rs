@@ -166,8 +166,13 @@ fn console_screen(name: &str, dir: &Path, args: &[&str], a1: SocketAddr, a2: Soc
     s
 }
 
-fn first_lines(s: &str, n: usize) -> String {
-    s.lines().take(n).collect::<Vec<_>>().join("\n")
+/// The header: every line above the first pane's top border (it wraps
+/// onto as many lines as its segments need at the terminal's width).
+fn header(s: &str) -> String {
+    s.lines()
+        .take_while(|l| !l.starts_with('╭'))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]
@@ -239,9 +244,9 @@ fn attach_over_unix_and_tcp_shows_what_run_shows() {
     initiator.check_alive();
 
     // Who the console talks to, in the header.
-    assert!(first_lines(&run, 2).contains("embedded"), "run:\n{run}");
+    assert!(header(&run).contains("embedded"), "run:\n{run}");
     for (screen, t, i) in [(&unix, ts, is), (&tcp, ttcp.as_str(), itcp.as_str())] {
-        let h = first_lines(screen, 2);
+        let h = header(screen);
         assert!(h.contains("attached"), "{screen}");
         assert!(h.contains(&format!("nvmf_tgt {t}")), "{screen}");
         assert!(h.contains(&format!("bdevperf {i}")), "{screen}");
