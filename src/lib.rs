@@ -12,6 +12,7 @@ pub mod engines;
 pub mod host;
 pub mod nvme;
 pub mod perf;
+pub mod rng;
 pub mod rpc;
 pub mod scenario;
 pub mod sockstat;

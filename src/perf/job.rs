@@ -37,6 +37,7 @@ use super::stats::{
     MAX_RECORDED_MISCOMPARES,
 };
 use crate::bdev::{BlockDevice, IoError, IoFuture};
+use crate::rng::Rng;
 
 // ---- stop signal ------------------------------------------------------------
 
@@ -101,31 +102,6 @@ impl StopSignal {
             }
             notified.await;
         }
-    }
-}
-
-// ---- small PRNG ---------------------------------------------------------------
-
-/// SplitMix64: tiny, fast, and good enough for offsets and the rw mix.
-#[derive(Debug, Clone)]
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    pub(crate) fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    #[inline]
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        pattern::mix(self.0)
-    }
-
-    /// Uniform in `0..n` (Lemire's multiply-shift; the bias is below
-    /// n / 2^64). `n` must be > 0; 0 gives 0.
-    #[inline]
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
 }
 

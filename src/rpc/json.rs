@@ -865,13 +865,10 @@ mod tests {
             1e21,
             123456789012345678901234.0,
         ];
-        // A deterministic spread of bit patterns (xorshift), finite only.
-        let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
+        // A deterministic spread of bit patterns, finite only.
+        let mut rng = crate::rng::Rng::new(0x9E37_79B9_7F4A_7C15);
         while fixed.len() < 20_000 {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            let x = f64::from_bits(s);
+            let x = f64::from_bits(rng.next_u64());
             if x.is_finite() {
                 fixed.push(x);
             }

@@ -590,19 +590,12 @@ pub(crate) mod tests {
             // Also cut inside the payload while the header still claims it.
             let _ = parse_diag_msg(good.get(NLMSG_HDRLEN..cut).unwrap_or_default());
         }
-        // Deterministic pseudo-random bytes (xorshift), with and without a
-        // plausible header in front.
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        // Deterministic pseudo-random bytes, with and without a plausible
+        // header in front.
+        let mut rng = crate::rng::Rng::new(0x9e37_79b9_7f4a_7c15);
         for round in 0..2000 {
             let len = (round % 300) as usize;
-            let mut buf: Vec<u8> = (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect();
+            let mut buf: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
             if round % 2 == 0 && len >= NLMSG_HDRLEN {
                 buf[0..4].copy_from_slice(&(len as u32).to_ne_bytes());
                 buf[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
