@@ -20,8 +20,8 @@
 //!
 //! * nothing panics (in the harness or in any task: the fuzzer aborts on
 //!   a panic; the regression test counts them);
-//! * nothing waits forever: every call is bounded by [`STEP`] and ends
-//!   with the path gone;
+//! * nothing waits forever: every step is bounded by [`STEP`], and the
+//!   hang-up ends whatever the host still waits for on the path;
 //! * multipath carries on: after the hostile path is gone, a write and a
 //!   read-back through `Nvme0n1` succeed with the data intact, on the good
 //!   path, whatever the hostile path did to the host meanwhile.
@@ -49,8 +49,11 @@ use super::reader::Reader;
 use super::rpc_methods::{debug, runtime};
 
 pub const NQN: &str = "nqn.2016-06.io.spdk:hostile";
-/// Each step's bound: an attach, one I/O, a detach.
-pub const STEP: Duration = Duration::from_millis(500);
+/// Each step's bound: an attach, one I/O, a detach. An honest exchange
+/// over the in-memory pipes takes well under a millisecond; a step the
+/// hostile controller stalled (a CID it renamed, a completion it ate) is
+/// cut here, and the hang-up then fails what the host still waits for.
+pub const STEP: Duration = Duration::from_millis(20);
 /// The check that multipath carries on: generous, it must never fire.
 const CARRY_ON: Duration = Duration::from_secs(10);
 const BS: usize = 512;
@@ -423,13 +426,14 @@ async fn play(fx: &Fixture, data: &[u8]) {
         "traddr": fx.hostile.ip().to_string(), "trsvcid": fx.hostile.port().to_string(),
         "subnqn": NQN, "multipath": "multipath", "hdgst": digests & 1 != 0,
         "ddgst": digests & 2 != 0, "ctrlr_loss_timeout_sec": 0});
+    let t0 = std::time::Instant::now();
     let answer = tokio::time::timeout(
         STEP,
         fx.ini.call("bdev_nvme_attach_controller", Some(attach)),
     )
     .await;
     if debug() {
-        eprintln!("hostile_target: attach {answer:?}");
+        eprintln!("hostile_target: attach {answer:?} in {:?}", t0.elapsed());
     }
     let attached = matches!(answer, Ok(Ok(_)));
     if attached {
@@ -454,12 +458,21 @@ async fn play(fx: &Fixture, data: &[u8]) {
     lock(&fx.script).tape = None;
     let detach = json!({"name": "Nvme0", "trtype": "tcp", "adrfam": "ipv4",
         "traddr": fx.hostile.ip().to_string(), "trsvcid": fx.hostile.port().to_string()});
+    let t0 = std::time::Instant::now();
     let _ = tokio::time::timeout(
         STEP,
         fx.ini.call("bdev_nvme_detach_controller", Some(detach)),
     )
     .await;
+    let t1 = std::time::Instant::now();
     carry_on(fx, data).await;
+    if debug() {
+        eprintln!(
+            "hostile_target: detach {:?}, carry on {:?}",
+            t1 - t0,
+            t1.elapsed()
+        );
+    }
 }
 
 /// A write and its read-back through the bdev, on the good path.
