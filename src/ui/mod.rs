@@ -19,11 +19,13 @@
 //! * [`panes`]: one renderer per pane; [`layout`]: where they go.
 //! * [`theme`]: dark / light / mono and theme files; [`term`]: terminal
 //!   setup and restore.
-//! * [`fixture`]: a deterministic snapshot for tests and screenshots.
+//! * `fixture`: deterministic snapshots for the tests and benches (only
+//!   with the `test-fixtures` feature, which they turn on).
 
 pub mod app;
 pub mod cmdline;
 pub mod exec;
+#[cfg(any(test, feature = "test-fixtures"))]
 pub mod fixture;
 pub mod fmt;
 pub mod form;
