@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use crate::engines::{Engines, ThreadArgs};
 use crate::perf::bdevperf::stdout_sink;
 use crate::perf::config::PerfConfig;
-use crate::scenario::{self, App, HowtoOpts, Step};
+use crate::scenario::{self, Engine, HowtoOpts, Step};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -149,7 +149,7 @@ fn scenario_steps(a: &BenchArgs) -> Result<Vec<Step>> {
         reconnect_delay_sec: a.reconnect_delay,
     })
     .into_iter()
-    .filter(|s| s.app == App::Initiator)
+    .filter(|s| s.app == Engine::Initiator)
     .collect();
     for s in &mut v {
         if let Some(p) = s

@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::rpc::{ClientError, Router, RpcClient, RpcError};
-pub use crate::scenario::App;
+pub use crate::scenario::Engine;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ControlError {
@@ -26,25 +26,30 @@ pub enum ControlError {
     Unreachable(String),
     /// This control has no such application.
     #[error("no {0:?} application is attached")]
-    Absent(App),
+    Absent(Engine),
 }
 
 pub type CallFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, ControlError>> + Send + 'a>>;
 
 pub trait Control: Send + Sync {
-    fn call<'a>(&'a self, app: App, method: &'a str, params: Option<Value>) -> CallFuture<'a>;
+    fn call<'a>(&'a self, app: Engine, method: &'a str, params: Option<Value>) -> CallFuture<'a>;
     /// A call whose answer comes only when the work it starts ends
     /// (`perform_tests` answers when its run does): no per-call deadline,
     /// and nothing else waits behind it.
-    fn call_long<'a>(&'a self, app: App, method: &'a str, params: Option<Value>) -> CallFuture<'a> {
+    fn call_long<'a>(
+        &'a self,
+        app: Engine,
+        method: &'a str,
+        params: Option<Value>,
+    ) -> CallFuture<'a> {
         self.call(app, method, params)
     }
     /// Whether this control can reach `app` at all.
-    fn has(&self, app: App) -> bool;
+    fn has(&self, app: Engine) -> bool;
     /// `embedded` or `attached`, for the header.
     fn mode(&self) -> &'static str;
     /// Where `app` is: a socket path, an address, or "in-process".
-    fn location(&self, app: App) -> String;
+    fn location(&self, app: Engine) -> String;
     /// Where the applications' sockets are read: this process's kernel
     /// unless the control says otherwise.
     fn sock_source(&self) -> SockSource {
@@ -76,15 +81,15 @@ pub struct Embedded {
 }
 
 impl Control for Embedded {
-    fn call<'a>(&'a self, app: App, method: &'a str, params: Option<Value>) -> CallFuture<'a> {
+    fn call<'a>(&'a self, app: Engine, method: &'a str, params: Option<Value>) -> CallFuture<'a> {
         let r = match app {
-            App::Target => self.target.clone(),
-            App::Initiator => self.initiator.clone(),
+            Engine::Target => self.target.clone(),
+            Engine::Initiator => self.initiator.clone(),
         };
         Box::pin(async move { r.call(method, params).await.map_err(ControlError::Rpc) })
     }
 
-    fn has(&self, _: App) -> bool {
+    fn has(&self, _: Engine) -> bool {
         true
     }
 
@@ -92,10 +97,10 @@ impl Control for Embedded {
         "embedded"
     }
 
-    fn location(&self, app: App) -> String {
+    fn location(&self, app: Engine) -> String {
         match app {
-            App::Target => self.target_sock.clone(),
-            App::Initiator => self.initiator_sock.clone(),
+            Engine::Target => self.target_sock.clone(),
+            Engine::Initiator => self.initiator_sock.clone(),
         }
     }
 }
@@ -146,16 +151,16 @@ impl Remote {
         self
     }
 
-    fn endpoint(&self, app: App) -> Option<&Endpoint> {
+    fn endpoint(&self, app: Engine) -> Option<&Endpoint> {
         match app {
-            App::Target => self.target.as_ref(),
-            App::Initiator => self.initiator.as_ref(),
+            Engine::Target => self.target.as_ref(),
+            Engine::Initiator => self.initiator.as_ref(),
         }
     }
 }
 
 impl Control for Remote {
-    fn call<'a>(&'a self, app: App, method: &'a str, params: Option<Value>) -> CallFuture<'a> {
+    fn call<'a>(&'a self, app: Engine, method: &'a str, params: Option<Value>) -> CallFuture<'a> {
         Box::pin(async move {
             let ep = self.endpoint(app).ok_or(ControlError::Absent(app))?;
             let mut guard = ep.client.lock().await;
@@ -184,7 +189,12 @@ impl Control for Remote {
     /// polls, which must not queue behind a run that lasts minutes, and
     /// its 5 s deadline would cut the call off (SPDK's server answers
     /// other connections while a `perform_tests` is outstanding).
-    fn call_long<'a>(&'a self, app: App, method: &'a str, params: Option<Value>) -> CallFuture<'a> {
+    fn call_long<'a>(
+        &'a self,
+        app: Engine,
+        method: &'a str,
+        params: Option<Value>,
+    ) -> CallFuture<'a> {
         Box::pin(async move {
             let ep = self.endpoint(app).ok_or(ControlError::Absent(app))?;
             let mut c = RpcClient::connect_timeout(&ep.addr, CALL_TIMEOUT)
@@ -199,7 +209,7 @@ impl Control for Remote {
         })
     }
 
-    fn has(&self, app: App) -> bool {
+    fn has(&self, app: Engine) -> bool {
         self.endpoint(app).is_some()
     }
 
@@ -207,7 +217,7 @@ impl Control for Remote {
         "attached"
     }
 
-    fn location(&self, app: App) -> String {
+    fn location(&self, app: Engine) -> String {
         self.endpoint(app)
             .map(|e| e.addr.clone())
             .unwrap_or_default()

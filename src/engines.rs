@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use crate::control::{App, Control, Embedded};
+use crate::control::{Control, Embedded, Engine};
 use crate::host::Initiator;
 use crate::perf::bdevperf::Bdevperf;
 use crate::perf::config::PerfConfig;
@@ -97,7 +97,7 @@ impl Engines {
     }
 
     /// Serves one application's RPC on a Unix socket.
-    pub async fn serve_unix(&mut self, app: App, path: &Path) -> Result<()> {
+    pub async fn serve_unix(&mut self, app: Engine, path: &Path) -> Result<()> {
         let router = self.router(app);
         let s = rpc::serve_unix(path, router)
             .await
@@ -108,7 +108,7 @@ impl Engines {
     }
 
     /// Serves one application's RPC over TCP (like `rpc.py -s IP -p PORT`).
-    pub async fn serve_tcp(&mut self, app: App, addr: SocketAddr) -> Result<SocketAddr> {
+    pub async fn serve_tcp(&mut self, app: Engine, addr: SocketAddr) -> Result<SocketAddr> {
         let s = rpc::serve_tcp(addr, self.router(app))
             .await
             .with_context(|| format!("{} RPC on {addr}", app_name(app)))?;
@@ -117,17 +117,17 @@ impl Engines {
         Ok(bound)
     }
 
-    fn router(&self, app: App) -> Arc<Router> {
+    fn router(&self, app: Engine) -> Arc<Router> {
         match app {
-            App::Target => self.target_router.clone(),
-            App::Initiator => self.initiator_router.clone(),
+            Engine::Target => self.target_router.clone(),
+            Engine::Initiator => self.initiator_router.clone(),
         }
     }
 
-    fn location_mut(&mut self, app: App) -> &mut String {
+    fn location_mut(&mut self, app: Engine) -> &mut String {
         match app {
-            App::Target => &mut self.target_location,
-            App::Initiator => &mut self.initiator_location,
+            Engine::Target => &mut self.target_location,
+            Engine::Initiator => &mut self.initiator_location,
         }
     }
 
@@ -173,19 +173,19 @@ fn on_own_thread(router: &mut Router, name: &str) {
     }
 }
 
-pub fn app_name(app: App) -> &'static str {
+pub fn app_name(app: Engine) -> &'static str {
     match app {
-        App::Target => "target",
-        App::Initiator => "initiator",
+        Engine::Target => "target",
+        Engine::Initiator => "initiator",
     }
 }
 
 /// SPDK's default socket path for an application if it is free (no live
 /// process holds it), else one in a private runtime directory.
-pub fn default_socket(app: App) -> PathBuf {
+pub fn default_socket(app: Engine) -> PathBuf {
     let spdk = match app {
-        App::Target => "/var/tmp/spdk.sock",
-        App::Initiator => "/tmp/bdevperf.sock",
+        Engine::Target => "/var/tmp/spdk.sock",
+        Engine::Initiator => "/tmp/bdevperf.sock",
     };
     let p = PathBuf::from(spdk);
     if socket_free(&p) {
@@ -197,8 +197,8 @@ pub fn default_socket(app: App) -> PathBuf {
         .join(format!("mpath-console-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     dir.join(match app {
-        App::Target => "spdk.sock",
-        App::Initiator => "bdevperf.sock",
+        Engine::Target => "spdk.sock",
+        Engine::Initiator => "bdevperf.sock",
     })
 }
 

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use mpath_console::bench::{self, BenchArgs};
-use mpath_console::control::{App, Remote};
+use mpath_console::control::{Engine, Remote};
 use mpath_console::engines::{self, default_socket, Engines, ThreadArgs};
 use mpath_console::perf::config::PerfConfig;
 use mpath_console::rpc::{ClientError, RpcClient};
@@ -195,11 +195,11 @@ enum Role {
 }
 
 impl Role {
-    fn serves(self, app: App) -> bool {
+    fn serves(self, app: Engine) -> bool {
         match self {
             Role::Both => true,
-            Role::Target => app == App::Target,
-            Role::Initiator => app == App::Initiator,
+            Role::Target => app == Engine::Target,
+            Role::Initiator => app == Engine::Initiator,
         }
     }
 }
@@ -275,8 +275,8 @@ async fn run(a: RunArgs) -> Result<()> {
     let perf = PerfConfig::howto_load();
     let mut e = Engines::with_threads(perf, false, a.threads);
     for (app, sock) in [
-        (App::Target, &a.target_sock),
-        (App::Initiator, &a.initiator_sock),
+        (Engine::Target, &a.target_sock),
+        (Engine::Initiator, &a.initiator_sock),
     ] {
         let path = sock.clone().unwrap_or_else(|| default_socket(app));
         e.serve_unix(app, &path).await?;
@@ -377,8 +377,8 @@ async fn serve(a: ServeArgs) -> Result<()> {
     let mut e = Engines::with_threads(perf, a.spdk_strict, a.threads);
     let mut served = Vec::new();
     for (app, sock) in [
-        (App::Target, &a.target_sock),
-        (App::Initiator, &a.initiator_sock),
+        (Engine::Target, &a.target_sock),
+        (Engine::Initiator, &a.initiator_sock),
     ] {
         if a.role.serves(app) {
             e.serve_unix(app, sock).await?;
@@ -401,9 +401,9 @@ async fn serve(a: ServeArgs) -> Result<()> {
         }
         // Over TCP, the role's application (the target when both).
         let app = if a.role == Role::Initiator {
-            App::Initiator
+            Engine::Initiator
         } else {
-            App::Target
+            Engine::Target
         };
         let bound = e.serve_tcp(app, addr).await?;
         served.push(format!("{} RPC on tcp {bound}", engines::app_name(app)));

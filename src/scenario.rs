@@ -12,7 +12,7 @@ pub const HOWTO_NQN: &str = "nqn.2022-02.io.spdk:cnode0";
 
 /// Which engine a call goes to, by the SPDK application it stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub enum App {
+pub enum Engine {
     #[serde(rename = "nvmf_tgt")]
     Target,
     #[serde(rename = "bdevperf")]
@@ -22,14 +22,14 @@ pub enum App {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
-    pub app: App,
+    pub app: Engine,
     pub method: String,
     #[serde(default)]
     pub params: Option<Value>,
 }
 
 impl Step {
-    fn new(app: App, method: &str, params: Value) -> Step {
+    fn new(app: Engine, method: &str, params: Value) -> Step {
         Step {
             app,
             method: method.to_string(),
@@ -74,7 +74,7 @@ fn listen(a: SocketAddr) -> Value {
 /// The HOWTO, call for call (with the listeners given): target half, then
 /// the initiator's options and attaches.
 pub fn howto(o: &HowtoOpts) -> Vec<Step> {
-    use App::*;
+    use Engine::*;
     let mut v = vec![
         Step::new(
             Target,
@@ -199,6 +199,6 @@ mod tests {
             "[{\"app\":\"bdevperf\",\"method\":\"bdev_get_bdevs\"}]",
         )
         .unwrap();
-        assert_eq!(ok[0].app, App::Initiator);
+        assert_eq!(ok[0].app, Engine::Initiator);
     }
 }

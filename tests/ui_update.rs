@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
-use mpath_console::control::App as Target;
+use mpath_console::control::Engine;
 use mpath_console::ui::app::{CallSpec, Effect, Overlay, Pane, UiEvent, FOREVER_SECS};
 use mpath_console::ui::fixture;
 use mpath_console::ui::theme::Theme;
@@ -78,7 +78,7 @@ fn n_on_listener_4420_sets_non_optimized() {
     let mut a = app();
     assert_eq!(a.focus, Pane::Listeners);
     let c = one_call(a.update(key('n')));
-    assert_eq!(c.app, Target::Target);
+    assert_eq!(c.app, Engine::Target);
     assert_eq!(c.method, "nvmf_subsystem_listener_set_ana_state");
     assert_eq!(
         c.params,
@@ -263,7 +263,7 @@ fn p_toggles_the_policy_and_s_cycles_the_selector() {
     let c = one_call(a.update(key('p')));
     assert_eq!(
         (c.app, c.method.as_str()),
-        (Target::Initiator, "bdev_nvme_set_multipath_policy")
+        (Engine::Initiator, "bdev_nvme_set_multipath_policy")
     );
     assert_eq!(
         c.params,
@@ -329,7 +329,7 @@ fn space_pauses_and_when_idle_opens_the_load_form() {
     let c = one_call(a.update(key(' ')));
     assert_eq!(
         (c.app, c.method.as_str(), c.params.clone()),
-        (Target::Initiator, "mpath_perf_stop", None)
+        (Engine::Initiator, "mpath_perf_stop", None)
     );
     with_snapshot(&mut a, unconfigured);
     assert!(a.update(key(' ')).is_empty(), "the form opens first");
@@ -510,7 +510,7 @@ fn x_drops_connections_or_says_unavailable() {
     let c = one_call(a.update(key('x')));
     assert_eq!(
         (c.app, c.method.as_str()),
-        (Target::Target, "mpath_listener_drop_connections")
+        (Engine::Target, "mpath_listener_drop_connections")
     );
     assert_eq!(
         c.params,
@@ -554,7 +554,7 @@ fn fault_keys_call_the_listener_fault_methods() {
         ('r', "mpath_listener_restore", json!({"listen_address": la})),
     ] {
         let c = one_call(a.update(key(k)));
-        assert_eq!((c.app, c.method.as_str()), (Target::Target, method), "{k}");
+        assert_eq!((c.app, c.method.as_str()), (Engine::Target, method), "{k}");
         assert_eq!(c.params, Some(params), "{k}");
     }
     // `d` again, with the 10 ms delay in force: the next choice.
@@ -853,9 +853,9 @@ fn command_lines_send_what_spdk_rpc_sends() {
             || method.starts_with("bdev_malloc")
             || method == "rpc_get_methods"
         {
-            Target::Target
+            Engine::Target
         } else {
-            Target::Initiator
+            Engine::Initiator
         };
         assert_eq!(c.app, app, "{line}");
         assert!(a.cmd.is_none(), "closed after sending");
@@ -874,7 +874,7 @@ fn howto_lines_with_program_and_socket_are_accepted() {
     assert_eq!(
         (c.app, c.params),
         (
-            Target::Initiator,
+            Engine::Initiator,
             Some(json!({"name": "Nvme0n1", "policy": "active_active"}))
         )
     );
@@ -883,7 +883,7 @@ fn howto_lines_with_program_and_socket_are_accepted() {
         "/tmp/bdevperf.sock is the fixture's initiator socket"
     );
     let (a, fx) = run_line("rpc.py -s /var/run/other.sock nvmf_get_subsystems");
-    assert_eq!(one_call(fx).app, Target::Target);
+    assert_eq!(one_call(fx).app, Engine::Target);
     assert!(a
         .status
         .unwrap()
@@ -892,7 +892,7 @@ fn howto_lines_with_program_and_socket_are_accepted() {
     // -s naming one of ours picks that application (bdev_get_bdevs exists
     // on both).
     let (_, fx) = run_line("spdk-rpc -s /var/tmp/spdk.sock bdev_get_bdevs");
-    assert_eq!(one_call(fx).app, Target::Target);
+    assert_eq!(one_call(fx).app, Engine::Target);
     let (_, fx) = run_line(
         "bdevperf.py -t 1 -s /tmp/bdevperf.sock perform_tests -q 64 -w randread -t 10 -M 0",
     );
@@ -910,13 +910,13 @@ fn generic_methods_take_key_values_flags_or_json() {
     let c = one_call(fx);
     assert_eq!(
         (c.app, c.params),
-        (Target::Initiator, Some(json!({"since": 5})))
+        (Engine::Initiator, Some(json!({"since": 5})))
     );
     let (_, fx) = run_line(
         r#"mpath_listener_drop_connections '{"listen_address":{"trtype":"tcp","traddr":"127.0.0.1","trsvcid":"4420"}}'"#,
     );
     let c = one_call(fx);
-    assert_eq!(c.app, Target::Target);
+    assert_eq!(c.app, Engine::Target);
     assert_eq!(c.params.unwrap()["listen_address"]["trsvcid"], "4420");
     // Not in spdk-rpc's table: flags become keys.
     let (_, fx) = run_line("mpath_perf_status --some-flag x --on");
@@ -924,7 +924,7 @@ fn generic_methods_take_key_values_flags_or_json() {
     assert_eq!(
         (c.app, c.params.clone()),
         (
-            Target::Initiator,
+            Engine::Initiator,
             Some(json!({"some_flag": "x", "on": true}))
         )
     );

@@ -23,7 +23,7 @@ use super::scope::{Picker, Scope};
 use super::snapshot::{IoPath, Listener, LogEntry, LogKind, Snapshot};
 use super::theme::Theme;
 use super::view::{self, Views};
-use crate::control::App as Target;
+use crate::control::Engine;
 
 /// A focusable pane, in Tab order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -79,7 +79,7 @@ pub enum UiEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallSpec {
     pub id: u64,
-    pub app: Target,
+    pub app: Engine,
     pub method: String,
     pub params: Option<Value>,
     /// The equivalent `spdk-rpc` command line (logged).
@@ -278,16 +278,16 @@ impl App {
         });
     }
 
-    fn location(&self, app: Target) -> &str {
+    fn location(&self, app: Engine) -> &str {
         match app {
-            Target::Target => &self.snap.target.location,
-            Target::Initiator => &self.snap.initiator.location,
+            Engine::Target => &self.snap.target.location,
+            Engine::Initiator => &self.snap.initiator.location,
         }
     }
 
     fn spec_call(
         &mut self,
-        app: Target,
+        app: Engine,
         method: &str,
         params: Option<Value>,
         background: bool,
@@ -313,7 +313,7 @@ impl App {
     }
 
     /// Makes a call and logs its command line.
-    fn call(&mut self, app: Target, method: &str, params: Option<Value>) -> Vec<Effect> {
+    fn call(&mut self, app: Engine, method: &str, params: Option<Value>) -> Vec<Effect> {
         let c = self.spec_call(app, method, params, false);
         self.log_push(LogKind::Action, c.line.clone());
         vec![Effect::Call(c)]
@@ -762,7 +762,7 @@ impl App {
                         p["selector"] = json!(s);
                     }
                 }
-                self.call(Target::Initiator, "bdev_nvme_set_multipath_policy", Some(p))
+                self.call(Engine::Initiator, "bdev_nvme_set_multipath_policy", Some(p))
             }
             CycleSelector => {
                 if self.snap.policy.as_deref() != Some("active_active") {
@@ -778,7 +778,7 @@ impl App {
                     "queue_depth"
                 };
                 let p = json!({"name": self.bdev, "policy": "active_active", "selector": next});
-                self.call(Target::Initiator, "bdev_nvme_set_multipath_policy", Some(p))
+                self.call(Engine::Initiator, "bdev_nvme_set_multipath_policy", Some(p))
             }
             PreferPath => {
                 let Some(cntlid) = self.selected_path().map(|p| p.cntlid) else {
@@ -786,7 +786,7 @@ impl App {
                     return vec![];
                 };
                 let p = json!({"name": self.bdev, "cntlid": cntlid});
-                self.call(Target::Initiator, "bdev_nvme_set_preferred_path", Some(p))
+                self.call(Engine::Initiator, "bdev_nvme_set_preferred_path", Some(p))
             }
             PauseResume => {
                 if self.load_running() {
@@ -1013,7 +1013,7 @@ impl App {
                 }
             },
         };
-        self.call(Target::Initiator, "bdev_nvme_send_cmd", Some(params))
+        self.call(Engine::Initiator, "bdev_nvme_send_cmd", Some(params))
     }
 
     /// The fault on the listener `listener_fault` would act on.
@@ -1049,7 +1049,7 @@ impl App {
         if let Some(ms) = delay_ms {
             p["delay_ms"] = json!(ms);
         }
-        self.call(Target::Target, method, Some(p))
+        self.call(Engine::Target, method, Some(p))
     }
 
     fn set_ana(&mut self, state: Option<&str>) -> Vec<Effect> {
@@ -1071,7 +1071,7 @@ impl App {
             "listen_address": {"trtype": tcp(&l.trtype), "traddr": l.traddr, "trsvcid": l.trsvcid},
         });
         self.call(
-            Target::Target,
+            Engine::Target,
             "nvmf_subsystem_listener_set_ana_state",
             Some(p),
         )
@@ -1139,7 +1139,7 @@ impl App {
 
     fn perf_start_call(&mut self, p: Option<&LoadParams>) -> CallSpec {
         let params = self.perf_start_params(p);
-        self.spec_call(Target::Initiator, "perform_tests", Some(params), true)
+        self.spec_call(Engine::Initiator, "perform_tests", Some(params), true)
     }
 
     /// Start (or resume with the initiator's parameters when `p` is
@@ -1156,7 +1156,7 @@ impl App {
                 self.pending.remove(&start.id);
                 return vec![];
             }
-            let stop = self.spec_call(Target::Initiator, "mpath_perf_stop", None, false);
+            let stop = self.spec_call(Engine::Initiator, "mpath_perf_stop", None, false);
             self.log_push(LogKind::Action, stop.line.clone());
             self.log_push(LogKind::Action, start.line.clone());
             return vec![Effect::Sequence(vec![stop, start])];
@@ -1182,7 +1182,7 @@ impl App {
             );
             return vec![];
         }
-        self.call(Target::Initiator, "mpath_perf_stop", None)
+        self.call(Engine::Initiator, "mpath_perf_stop", None)
     }
 
     pub fn cmd_ctx(&self) -> cmdline::Ctx {

@@ -17,7 +17,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::control::App;
+use crate::control::Engine;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -134,7 +134,7 @@ enum Post {
 
 pub struct Spec {
     pub method: &'static str,
-    pub app: App,
+    pub app: Engine,
     args: &'static [Arg],
     post: Post,
     /// Booleans (store_true/false) are sent even when not given, as
@@ -156,7 +156,7 @@ const TRID_FLAGS: [Arg; 5] = [
 
 macro_rules! spec {
     ($m:literal, $app:ident, [$($a:expr),* $(,)?], $post:expr, $all:expr) => {
-        Spec { method: $m, app: App::$app, args: &[$($a),*], post: $post, all_bools: $all }
+        Spec { method: $m, app: Engine::$app, args: &[$($a),*], post: $post, all_bools: $all }
     };
 }
 
@@ -656,15 +656,15 @@ pub static SPECS: &[Spec] = &[
 ];
 
 /// Methods of ours (not in spdk-rpc), for routing and completion.
-pub const OUR_METHODS: &[(&str, App)] = &[
-    ("mpath_perf_status", App::Initiator),
-    ("mpath_perf_stop", App::Initiator),
-    ("mpath_host_events", App::Initiator),
-    ("mpath_listener_drop_connections", App::Target),
-    ("mpath_listener_blackhole", App::Target),
-    ("mpath_listener_delay", App::Target),
-    ("mpath_listener_restore", App::Target),
-    ("mpath_listener_get_faults", App::Target),
+pub const OUR_METHODS: &[(&str, Engine)] = &[
+    ("mpath_perf_status", Engine::Initiator),
+    ("mpath_perf_stop", Engine::Initiator),
+    ("mpath_host_events", Engine::Initiator),
+    ("mpath_listener_drop_connections", Engine::Target),
+    ("mpath_listener_blackhole", Engine::Target),
+    ("mpath_listener_delay", Engine::Target),
+    ("mpath_listener_restore", Engine::Target),
+    ("mpath_listener_get_faults", Engine::Target),
 ];
 
 pub fn spec(method: &str) -> Option<&'static Spec> {
@@ -674,7 +674,7 @@ pub fn spec(method: &str) -> Option<&'static Spec> {
 /// Where a command goes, and what to tell about it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Parsed {
-    pub app: App,
+    pub app: Engine,
     pub method: String,
     pub params: Option<Value>,
     /// Only show the request (`--dry-run`).
@@ -781,18 +781,18 @@ pub fn parse(line: &str, ctx: &Ctx) -> Result<Parsed, String> {
 }
 
 /// The application for `method`, and a note when `-s` was not ours.
-fn route(method: &str, sock: Option<&str>, ctx: &Ctx) -> Result<(App, Option<String>), String> {
+fn route(method: &str, sock: Option<&str>, ctx: &Ctx) -> Result<(Engine, Option<String>), String> {
     if let Some(s) = sock {
         if !s.is_empty() && s == ctx.tgt_loc {
-            return Ok((App::Target, None));
+            return Ok((Engine::Target, None));
         }
         if !s.is_empty() && s == ctx.ini_loc {
-            return Ok((App::Initiator, None));
+            return Ok((Engine::Initiator, None));
         }
     }
-    let lists = |app: App| match app {
-        App::Target => ctx.tgt_methods.as_ref(),
-        App::Initiator => ctx.ini_methods.as_ref(),
+    let lists = |app: Engine| match app {
+        Engine::Target => ctx.tgt_methods.as_ref(),
+        Engine::Initiator => ctx.ini_methods.as_ref(),
     };
     let by_name = spec(method)
         .map(|s| s.app)
@@ -804,23 +804,23 @@ fn route(method: &str, sock: Option<&str>, ctx: &Ctx) -> Result<(App, Option<Str
         })
         .or_else(|| {
             if method.starts_with("nvmf_") || method.starts_with("bdev_malloc_") {
-                Some(App::Target)
+                Some(Engine::Target)
             } else if method.starts_with("bdev_nvme_")
                 || method.starts_with("bdevperf")
                 || method == "perform_tests"
             {
-                Some(App::Initiator)
+                Some(Engine::Initiator)
             } else {
                 None
             }
         });
     let known = spec(method).is_some() || OUR_METHODS.iter().any(|(m, _)| *m == method);
-    let listed = |app: App| lists(app).is_some_and(|l| l.iter().any(|m| m == method));
+    let listed = |app: Engine| lists(app).is_some_and(|l| l.iter().any(|m| m == method));
     if !known
-        && lists(App::Target).is_some()
-        && lists(App::Initiator).is_some()
-        && !listed(App::Target)
-        && !listed(App::Initiator)
+        && lists(Engine::Target).is_some()
+        && lists(Engine::Initiator).is_some()
+        && !listed(Engine::Target)
+        && !listed(Engine::Initiator)
     {
         return Err(format!(
             "unknown method {method}: neither application lists it (Tab completes names)"
@@ -829,15 +829,15 @@ fn route(method: &str, sock: Option<&str>, ctx: &Ctx) -> Result<(App, Option<Str
     let app = match by_name {
         Some(a) => a,
         None => {
-            let t = lists(App::Target).is_some_and(|l| l.iter().any(|m| m == method));
-            let h = lists(App::Initiator).is_some_and(|l| l.iter().any(|m| m == method));
+            let t = lists(Engine::Target).is_some_and(|l| l.iter().any(|m| m == method));
+            let h = lists(Engine::Initiator).is_some_and(|l| l.iter().any(|m| m == method));
             match (t, h) {
-                (_, true) if !t => App::Initiator,
-                (true, _) => App::Target,
-                _ if lists(App::Target).is_some() && lists(App::Initiator).is_some() => {
+                (_, true) if !t => Engine::Initiator,
+                (true, _) => Engine::Target,
+                _ if lists(Engine::Target).is_some() && lists(Engine::Initiator).is_some() => {
                     return Err(format!("unknown method {method}: neither application lists it (Tab completes names)"))
                 }
-                _ => App::Target,
+                _ => Engine::Target,
             }
         }
     };
@@ -850,10 +850,10 @@ fn route(method: &str, sock: Option<&str>, ctx: &Ctx) -> Result<(App, Option<Str
     Ok((app, note))
 }
 
-pub fn app_name(a: App) -> &'static str {
+pub fn app_name(a: Engine) -> &'static str {
     match a {
-        App::Target => "nvmf_tgt",
-        App::Initiator => "bdevperf",
+        Engine::Target => "nvmf_tgt",
+        Engine::Initiator => "bdevperf",
     }
 }
 
@@ -1097,7 +1097,7 @@ fn mib_value(mib: f64) -> Value {
     }
 }
 
-pub fn to_line(app: App, method: &str, params: Option<&Value>, sock: Option<&str>) -> String {
+pub fn to_line(app: Engine, method: &str, params: Option<&Value>, sock: Option<&str>) -> String {
     let prog = if method == "perform_tests" {
         "bdevperf.py"
     } else {
@@ -1390,7 +1390,7 @@ mod tests {
         let p = json!({"nqn":"nqn.2022-02.io.spdk:cnode0","ana_state":"non_optimized",
             "listen_address":{"trtype":"tcp","traddr":"127.0.0.1","trsvcid":"4420"}});
         let l = to_line(
-            App::Target,
+            Engine::Target,
             "nvmf_subsystem_listener_set_ana_state",
             Some(&p),
             Some("/var/tmp/spdk.sock"),
@@ -1402,14 +1402,14 @@ mod tests {
         let back = parse(&l, &ctx()).unwrap();
         assert_eq!(back.params, Some(p));
         let l = to_line(
-            App::Initiator,
+            Engine::Initiator,
             "mpath_perf_stop",
             None,
             Some("/tmp/bdevperf.sock"),
         );
         assert_eq!(l, "spdk-rpc -s /tmp/bdevperf.sock mpath_perf_stop");
         let l = to_line(
-            App::Initiator,
+            Engine::Initiator,
             "perform_tests",
             Some(&json!({"time_in_sec": 315360000})),
             None,
@@ -1420,7 +1420,7 @@ mod tests {
         // request.
         let line = "bdev_malloc_create 32 512 -b Malloc1";
         let req = parse(line, &ctx()).unwrap();
-        let l = to_line(App::Target, &req.method, req.params.as_ref(), None);
+        let l = to_line(Engine::Target, &req.method, req.params.as_ref(), None);
         assert_eq!(l, "spdk-rpc bdev_malloc_create 32 512 -b Malloc1");
         let back = parse(l.trim_start_matches("spdk-rpc "), &ctx()).unwrap();
         assert_eq!(back.params, req.params);

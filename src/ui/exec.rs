@@ -94,7 +94,7 @@ async fn wait_idle(control: &dyn Control) {
     while Instant::now() < deadline {
         let r = tokio::time::timeout(
             Duration::from_secs(1),
-            control.call(crate::control::App::Initiator, "mpath_perf_status", None),
+            control.call(crate::control::Engine::Initiator, "mpath_perf_status", None),
         )
         .await;
         match r {

@@ -20,7 +20,7 @@ use super::resv;
 use super::scope::Scope;
 use super::snapshot::*;
 use super::{fmt, health, socks};
-use crate::control::{App, Control, ControlError, SockSource};
+use crate::control::{Control, ControlError, Engine, SockSource};
 use crate::sockstat::TcpConn;
 
 /// Deadline of one poll call: a stuck application must not stall the
@@ -197,7 +197,7 @@ impl RawPoll {
     }
 }
 
-async fn call(c: &dyn Control, app: App, method: &str, params: Option<Value>) -> Answer {
+async fn call(c: &dyn Control, app: Engine, method: &str, params: Option<Value>) -> Answer {
     match tokio::time::timeout(POLL_TIMEOUT, c.call(app, method, params)).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(CallErr {
@@ -216,16 +216,16 @@ pub async fn poll(c: &dyn Control, st: &State) -> RawPoll {
     let mut raw = RawPoll::new(Instant::now(), fmt::now_epoch());
     let tgt = async {
         let mut r = (None, None, vec![], vec![], vec![], None, None);
-        if !c.has(App::Target) {
+        if !c.has(Engine::Target) {
             return r;
         }
         if st.target.methods.is_none() || st.target.error.is_some() {
-            r.0 = Some(call(c, App::Target, "rpc_get_methods", None).await);
+            r.0 = Some(call(c, Engine::Target, "rpc_get_methods", None).await);
         }
         if st.target_has("mpath_listener_get_faults", &r.0) {
-            r.6 = Some(call(c, App::Target, "mpath_listener_get_faults", None).await);
+            r.6 = Some(call(c, Engine::Target, "mpath_listener_get_faults", None).await);
         }
-        let subs = call(c, App::Target, "nvmf_get_subsystems", None).await;
+        let subs = call(c, Engine::Target, "nvmf_get_subsystems", None).await;
         let nqns: Vec<String> = match &subs {
             Ok(v) => nvme_nqns(v),
             Err(e) if e.unreachable => {
@@ -238,24 +238,29 @@ pub async fn poll(c: &dyn Control, st: &State) -> RawPoll {
         for n in nqns {
             let p = Some(json!({ "nqn": n }));
             let (l, q, k) = tokio::join!(
-                call(c, App::Target, "nvmf_subsystem_get_listeners", p.clone()),
-                call(c, App::Target, "nvmf_subsystem_get_qpairs", p.clone()),
-                call(c, App::Target, "nvmf_subsystem_get_controllers", p.clone()),
+                call(c, Engine::Target, "nvmf_subsystem_get_listeners", p.clone()),
+                call(c, Engine::Target, "nvmf_subsystem_get_qpairs", p.clone()),
+                call(
+                    c,
+                    Engine::Target,
+                    "nvmf_subsystem_get_controllers",
+                    p.clone()
+                ),
             );
             r.2.push((n.clone(), l));
             r.3.push((n.clone(), q));
             r.4.push((n, k));
         }
-        r.5 = Some(call(c, App::Target, "bdev_get_bdevs", None).await);
+        r.5 = Some(call(c, Engine::Target, "bdev_get_bdevs", None).await);
         r
     };
     let ini = async {
         let mut r: [Option<Answer>; 11] = Default::default();
-        if !c.has(App::Initiator) {
+        if !c.has(Engine::Initiator) {
             return r;
         }
         if st.initiator.methods.is_none() || st.initiator.error.is_some() {
-            let m = call(c, App::Initiator, "rpc_get_methods", None).await;
+            let m = call(c, Engine::Initiator, "rpc_get_methods", None).await;
             let unreachable = matches!(&m, Err(e) if e.unreachable);
             r[0] = Some(m);
             if unreachable {
@@ -272,7 +277,7 @@ pub async fn poll(c: &dyn Control, st: &State) -> RawPoll {
             let p = bdev.clone();
             async move {
                 if has_bdev {
-                    Some(call(c, App::Initiator, m, p).await)
+                    Some(call(c, Engine::Initiator, m, p).await)
                 } else {
                     None
                 }
@@ -281,43 +286,43 @@ pub async fn poll(c: &dyn Control, st: &State) -> RawPoll {
         let (paths, bdevs, ctrlrs) = tokio::join!(
             by_bdev("bdev_nvme_get_io_paths"),
             by_bdev("bdev_get_bdevs"),
-            call(c, App::Initiator, "bdev_nvme_get_controllers", None),
+            call(c, Engine::Initiator, "bdev_nvme_get_controllers", None),
         );
         r[1] = paths;
         r[2] = bdevs;
         r[3] = Some(ctrlrs);
         if perf {
-            r[4] = Some(call(c, App::Initiator, "mpath_perf_status", None).await);
+            r[4] = Some(call(c, Engine::Initiator, "mpath_perf_status", None).await);
         } else if has_bdev {
-            r[5] = Some(call(c, App::Initiator, "bdev_get_iostat", bdev).await);
+            r[5] = Some(call(c, Engine::Initiator, "bdev_get_iostat", bdev).await);
         }
         let ask_stats = st.initiator_has("bdev_nvme_get_path_iostat", &r[0])
             && (r[0].is_some() || st.health.path_iostat_off.is_none());
         if ask_stats {
             let p = json!({ "name": st.bdev });
-            r[9] = Some(call(c, App::Initiator, "bdev_nvme_get_path_iostat", Some(p)).await);
+            r[9] = Some(call(c, Engine::Initiator, "bdev_nvme_get_path_iostat", Some(p)).await);
             if st.health.tick_rate.is_none() && r[5].is_none() {
                 let p = json!({ "name": st.bdev });
-                r[5] = Some(call(c, App::Initiator, "bdev_get_iostat", Some(p)).await);
+                r[5] = Some(call(c, Engine::Initiator, "bdev_get_iostat", Some(p)).await);
             }
         }
         let timers = matches!(&r[3], Some(Ok(v)) if health::ctrlrs_have_timers(v));
         let cfg = st.initiator_has("framework_get_config", &r[0]);
         if st.health.config_due(raw.at, cfg, timers) {
             let p = json!({ "name": "bdev" });
-            r[10] = Some(call(c, App::Initiator, "framework_get_config", Some(p)).await);
+            r[10] = Some(call(c, Engine::Initiator, "framework_get_config", Some(p)).await);
         }
         if evs {
             let p = json!({ "since": st.next_event });
-            r[6] = Some(call(c, App::Initiator, "mpath_host_events", Some(p)).await);
+            r[6] = Some(call(c, Engine::Initiator, "mpath_host_events", Some(p)).await);
         }
         if let Some((ctrlr, nsid)) = st.reservation_due(raw.at, &r[0]) {
             if st.host_id.is_none() {
                 let p = resv::host_id_params(&ctrlr);
-                r[8] = Some(call(c, App::Initiator, "bdev_nvme_send_cmd", Some(p)).await);
+                r[8] = Some(call(c, Engine::Initiator, "bdev_nvme_send_cmd", Some(p)).await);
             }
             let p = resv::report_params(&ctrlr, nsid);
-            r[7] = Some(call(c, App::Initiator, "bdev_nvme_send_cmd", Some(p)).await);
+            r[7] = Some(call(c, Engine::Initiator, "bdev_nvme_send_cmd", Some(p)).await);
         }
         r
     };
@@ -686,13 +691,13 @@ impl State {
             bdev: self.bdev.clone(),
             nqn: self.nqn.clone(),
             target: AppHealth {
-                location: c.location(App::Target),
-                present: c.has(App::Target),
+                location: c.location(Engine::Target),
+                present: c.has(Engine::Target),
                 ..Default::default()
             },
             initiator: AppHealth {
-                location: c.location(App::Initiator),
-                present: c.has(App::Initiator),
+                location: c.location(Engine::Initiator),
+                present: c.has(Engine::Initiator),
                 ..Default::default()
             },
             ..Default::default()
@@ -703,10 +708,10 @@ impl State {
     pub fn ingest(&mut self, raw: RawPoll, c: &dyn Control) -> Snapshot {
         self.ingest_with(
             raw,
-            &c.location(App::Target),
-            &c.location(App::Initiator),
-            c.has(App::Target),
-            c.has(App::Initiator),
+            &c.location(Engine::Target),
+            &c.location(Engine::Initiator),
+            c.has(Engine::Target),
+            c.has(Engine::Initiator),
         )
     }
 

@@ -33,7 +33,7 @@ use super::app::{App, Effect, Overlay, Pane, UiEvent};
 use super::snapshot::Snapshot;
 use super::theme::Theme;
 use super::{exec, make_app, panes, sampler, UiOpts};
-use crate::control::App as Engine;
+use crate::control::Engine;
 use crate::engines::{default_socket, Engines};
 use crate::perf::config::PerfConfig;
 use crate::scenario;

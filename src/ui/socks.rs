@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::control::{App, Control, SockSource};
+use crate::control::{Control, Engine, SockSource};
 use crate::engines::app_name;
 use crate::rpc::sock::{parse_result, METHOD};
 use crate::sockstat::{self, TcpConn};
@@ -56,7 +56,7 @@ pub async fn read(src: &SockSource, c: &dyn Control, ports: Vec<u16>, has: HasMe
             }
         }
         SockSource::PerApp(agents) => {
-            let side = |app: App, has: Option<bool>| {
+            let side = |app: Engine, has: Option<bool>| {
                 let ports = ports.clone();
                 async move {
                     if !c.has(app) {
@@ -89,7 +89,10 @@ pub async fn read(src: &SockSource, c: &dyn Control, ports: Vec<u16>, has: HasMe
                     Ok(own(app, conns, &ports))
                 }
             };
-            let (t, i) = tokio::join!(side(App::Target, has[0]), side(App::Initiator, has[1]));
+            let (t, i) = tokio::join!(
+                side(Engine::Target, has[0]),
+                side(Engine::Initiator, has[1])
+            );
             let at = t0 + t0.elapsed() / 2;
             let mut conns = Vec::new();
             let mut unknown = Vec::new();
@@ -112,10 +115,10 @@ pub async fn read(src: &SockSource, c: &dyn Control, ports: Vec<u16>, has: HasMe
 /// listeners' ports, the initiator's connect to them. (A host running both
 /// reports both ends to each; each side keeps its own, so none is shown
 /// twice.)
-pub fn own(app: App, mut conns: Vec<TcpConn>, ports: &[u16]) -> Vec<TcpConn> {
+pub fn own(app: Engine, mut conns: Vec<TcpConn>, ports: &[u16]) -> Vec<TcpConn> {
     conns.retain(|c| match app {
-        App::Target => ports.contains(&c.local.port()),
-        App::Initiator => ports.contains(&c.peer.port()),
+        Engine::Target => ports.contains(&c.local.port()),
+        Engine::Initiator => ports.contains(&c.peer.port()),
     });
     conns
 }

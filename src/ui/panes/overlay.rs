@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget};
 
-use crate::control::App as Target;
+use crate::control::Engine;
 use crate::ui::app::{App, Overlay};
 use crate::ui::keymap::GROUPS;
 use crate::ui::snapshot::Snapshot;
@@ -46,7 +46,7 @@ pub fn render(s: &Snapshot, app: &App, area: Rect, buf: &mut Buffer) {
         Overlay::Load(f) => {
             let line = match f.params() {
                 Ok(p) => cmdline::to_line(
-                    Target::Initiator,
+                    Engine::Initiator,
                     "perform_tests",
                     Some(&app.perf_start_params(Some(&p))),
                     Some(&s.initiator.location),
