@@ -82,6 +82,16 @@ impl TransportId {
             "trsvcid": self.trsvcid,
         })
     }
+
+    /// [`TransportId::to_json`] plus `subnqn`: a controller's trid as
+    /// `bdev_nvme_get_controllers` and `bdev_nvme_get_path_iostat` show it.
+    pub fn to_json_with_subnqn(&self, subnqn: &str) -> Value {
+        let mut t = self.to_json();
+        if let Value::Object(o) = &mut t {
+            o.insert("subnqn".into(), json!(subnqn));
+        }
+        t
+    }
 }
 
 impl std::fmt::Display for TransportId {

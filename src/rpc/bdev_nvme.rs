@@ -354,14 +354,6 @@ struct NameOpt {
     name: Option<String>,
 }
 
-pub(super) fn trid_json(c: &NvmeCtrlr) -> Value {
-    let mut t = c.trid().to_json();
-    if let Value::Object(o) = &mut t {
-        o.insert("subnqn".into(), json!(c.opts.subnqn));
-    }
-    t
-}
-
 /// SPDK's keys, then ours (unless `--spdk-strict`): the controller's
 /// reconnect timers, its keep-alive clock and how long it has been lost,
 /// so a console can count down to the next keep-alive deadline and the
@@ -411,7 +403,7 @@ fn controllers(h: &Arc<Initiator>, p: Option<Value>, extras: bool) -> RpcResult 
                     .map(|c| {
                         let mut v = json!({
                             "state": c.state().as_str(),
-                            "trid": trid_json(c),
+                            "trid": c.trid().to_json_with_subnqn(&c.opts.subnqn),
                             "cntlid": c.cntlid(),
                             "host": {"nqn": c.opts.hostnqn, "addr": "", "svcid": ""},
                         });
@@ -652,7 +644,7 @@ fn nvme_bdev_json(b: &NvmeBdev) -> Value {
             let id = c.identify().unwrap_or_default();
             let vs = format!("{}.{}", id.ver >> 16, (id.ver >> 8) & 0xFF);
             json!({
-                "trid": trid_json(c),
+                "trid": c.trid().to_json_with_subnqn(&c.opts.subnqn),
                 "ctrlr_data": {
                     "cntlid": c.cntlid(),
                     "vendor_id": format!("{:#06x}", id.vid),

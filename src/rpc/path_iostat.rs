@@ -17,7 +17,6 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::bdev_nvme::trid_json;
 use super::params::decode;
 use super::{RpcError, RpcResult};
 use crate::host::mpath::IoStats;
@@ -47,7 +46,7 @@ pub async fn get_path_iostat(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult 
     let stats: Vec<Value> = b
         .paths()
         .iter()
-        .map(|p| json!({"trid": trid_json(&p.ctrlr), "stat": stat_json(&p.stats)}))
+        .map(|p| json!({"trid": p.ctrlr.trid().to_json_with_subnqn(&p.ctrlr.opts.subnqn), "stat": stat_json(&p.stats)}))
         .collect();
     Ok(json!({"name": b.name, "stats": stats}))
 }

@@ -33,6 +33,7 @@ pub mod health;
 pub mod keymap;
 pub mod layout;
 pub mod panes;
+pub mod raw;
 pub mod resv;
 pub mod sampler;
 pub mod scope;

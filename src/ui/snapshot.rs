@@ -75,7 +75,7 @@ pub struct Listener {
     pub controllers: Vec<u16>,
     pub qpairs: usize,
     /// A fault injected on this address (`mpath_listener_get_faults`).
-    pub fault: Option<super::health::Fault>,
+    pub fault: Option<super::health::model::Fault>,
 }
 
 impl Listener {
@@ -184,9 +184,9 @@ pub struct IoPath {
     /// one point per second, oldest first.
     pub history: Vec<f64>,
     /// A fault injected on the listener this path reaches.
-    pub fault: Option<super::health::Fault>,
+    pub fault: Option<super::health::model::Fault>,
     /// Keep-alive clock, reconnect countdown, latency and errors.
-    pub health: super::health::PathHealth,
+    pub health: super::health::model::PathHealth,
 }
 
 impl IoPath {

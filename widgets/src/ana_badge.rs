@@ -13,8 +13,6 @@ use ratatui_core::style::Style;
 use ratatui_core::text::Span;
 use ratatui_core::widgets::Widget;
 
-use crate::theme::Theme;
-
 /// The ANA states a badge knows how to label and colour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AnaState {
@@ -114,19 +112,6 @@ impl AnaPalette {
             AnaState::Change => self.change,
             AnaState::Unknown => self.unknown,
         }
-    }
-}
-
-impl Default for AnaPalette {
-    /// The dark theme's badges (`themes/dark.json`, the one definition):
-    /// green, yellow, red, magenta, blue and gray, as the badge's
-    /// background with a black or white foreground chosen for contrast,
-    /// all bold. Setting both colours is what keeps the badge readable on
-    /// dark and light terminals alike: a coloured foreground alone (yellow
-    /// text, say) vanishes on one of them. Only the 16 named colours are
-    /// used, so terminals without 256-colour support render it too.
-    fn default() -> AnaPalette {
-        Theme::dark().ana
     }
 }
 

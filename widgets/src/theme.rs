@@ -442,6 +442,21 @@ impl<'de> serde::Deserialize<'de> for Theme {
     }
 }
 
+/// Here rather than beside [`AnaPalette`], so the badge does not depend
+/// on the theme that depends on it.
+impl Default for AnaPalette {
+    /// The dark theme's badges (`themes/dark.json`, the one definition):
+    /// green, yellow, red, magenta, blue and gray, as the badge's
+    /// background with a black or white foreground chosen for contrast,
+    /// all bold. Setting both colours is what keeps the badge readable on
+    /// dark and light terminals alike: a coloured foreground alone (yellow
+    /// text, say) vanishes on one of them. Only the 16 named colours are
+    /// used, so terminals without 256-colour support render it too.
+    fn default() -> AnaPalette {
+        Theme::dark().ana
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
