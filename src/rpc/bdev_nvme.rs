@@ -699,36 +699,15 @@ async fn get_iostat(h: &Arc<Initiator>, p: Option<Value>) -> RpcResult {
     if r.name.is_some() && bdevs.is_empty() {
         return Err(RpcError::errno(ENODEV));
     }
-    let min = |v: u64| if v == u64::MAX { 0 } else { v };
     let list: Vec<Value> = bdevs
         .iter()
         .map(|b| {
-            let s = &b.stats;
-            json!({
-                "name": b.name,
-                "bytes_read": s.bytes_read.load(Relaxed),
-                "num_read_ops": s.num_read_ops.load(Relaxed),
-                "bytes_written": s.bytes_written.load(Relaxed),
-                "num_write_ops": s.num_write_ops.load(Relaxed),
-                "bytes_unmapped": 0,
-                "num_unmap_ops": 0,
-                "bytes_copied": 0,
-                "num_copy_ops": 0,
-                "read_latency_ticks": s.read_latency_ns.load(Relaxed),
-                "max_read_latency_ticks": s.max_read_latency_ns.load(Relaxed),
-                "min_read_latency_ticks": min(s.min_read_latency_ns.load(Relaxed)),
-                "write_latency_ticks": s.write_latency_ns.load(Relaxed),
-                "max_write_latency_ticks": s.max_write_latency_ns.load(Relaxed),
-                "min_write_latency_ticks": min(s.min_write_latency_ns.load(Relaxed)),
-                "unmap_latency_ticks": 0,
-                "max_unmap_latency_ticks": 0,
-                "min_unmap_latency_ticks": 0,
-                "copy_latency_ticks": 0,
-                "max_copy_latency_ticks": 0,
-                "min_copy_latency_ticks": 0,
-                "io_error": {},
-                "driver_specific": {},
-            })
+            let mut o = Map::new();
+            o.insert("name".into(), json!(b.name));
+            o.extend(super::path_iostat::io_stat_fields(&b.stats));
+            o.insert("io_error".into(), json!({}));
+            o.insert("driver_specific".into(), json!({}));
+            Value::Object(o)
         })
         .collect();
     let ticks = std::time::SystemTime::now()
