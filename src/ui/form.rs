@@ -267,17 +267,10 @@ impl LoadForm {
 
 /// Draws the form centred in `area`; `command` is the line Enter sends.
 pub fn render(form: &LoadForm, command: &str, t: &Theme, area: Rect, buf: &mut Buffer) {
-    let w = 64.min(area.width.saturating_sub(2));
-    let h = 13.min(area.height.saturating_sub(2));
-    if w < 10 || h < 3 {
+    let r = super::panes::centered(area, 64, 13);
+    if r.width < 10 || r.height < 3 {
         return;
     }
-    let r = Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
-    );
     Clear.render(r, buf);
     let title = if form.restarts {
         " Load — Enter restarts, Esc cancels "

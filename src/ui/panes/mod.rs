@@ -106,6 +106,18 @@ pub(crate) fn frame<'a>(
 }
 
 /// Greys out what was drawn in `r` (last good data of an unreachable app).
+/// A `w` × `h` box centred in `area`, kept a cell inside its edges.
+pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width.saturating_sub(2));
+    let h = h.min(area.height.saturating_sub(2));
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
 pub(crate) fn grey(r: Rect, t: &Theme, buf: &mut Buffer) {
     buf.set_style(r, t.stale);
 }

@@ -7,6 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget};
 
+use super::centered;
 use crate::control::Engine;
 use crate::ui::app::{App, Overlay};
 use crate::ui::keymap::GROUPS;
@@ -14,17 +15,6 @@ use crate::ui::snapshot::Snapshot;
 use crate::ui::theme::Theme;
 use crate::ui::{cmdline, form};
 use mpath_widgets::HelpOverlay;
-
-fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let w = w.min(area.width.saturating_sub(2));
-    let h = h.min(area.height.saturating_sub(2));
-    Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
-    )
-}
 
 fn boxed<'a>(t: &Theme, title: String, err: bool) -> Block<'a> {
     Block::default()

@@ -19,19 +19,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .max()
         .unwrap_or(0)
         .max(16);
-    let w = (nqn_w as u16 + 24)
-        .min(area.width.saturating_sub(2))
-        .max(20);
-    let h = (p.choices.len() as u16 + 3).min(area.height.saturating_sub(2));
-    if w < 10 || h < 3 {
+    let w = (nqn_w as u16 + 24).max(20);
+    let r = super::centered(area, w, p.choices.len() as u16 + 3);
+    if r.width < 10 || r.height < 3 {
         return;
     }
-    let r = Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
-    );
     Clear.render(r, buf);
     let b = Block::default()
         .borders(Borders::ALL)
