@@ -916,8 +916,12 @@ fn many_listeners_and_a_second_subsystem_in_tmux() {
     // The picker: the second subsystem (its line names Nvme1n1, the
     // last one) scopes Listeners and I/O paths to it.
     t.keys(&["v"]);
-    t.wait("the scope picker", 5.0, |s| {
-        (s.contains("Scope — Enter") && s.contains("Nvme1n1")).then_some(())
+    // Nvme1n1 on the picker's own cnode1 line, not merely in Events.
+    t.wait("the scope picker", 15.0, |s| {
+        (s.contains("Scope — Enter")
+            && s.lines()
+                .any(|l| l.contains("cnode1") && l.contains("Nvme1n1")))
+        .then_some(())
     });
     t.keys(&["G", "Enter"]);
     let s = t.wait("Listeners and I/O paths scoped to cnode1", 15.0, |s| {

@@ -438,6 +438,9 @@ impl App {
 
     fn on_snapshot(&mut self, s: Arc<Snapshot>) -> Vec<Effect> {
         let old = std::mem::replace(&mut self.snap, s);
+        if let Some(p) = self.picker.as_mut() {
+            p.refresh(&self.snap);
+        }
         for p in TABLES {
             let i = p.index();
             let before = row_keys(&old, p, &self.view_rows_of(&old, p));

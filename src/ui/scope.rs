@@ -61,6 +61,17 @@ impl Picker {
         self.choices.get(self.sel)
     }
 
+    /// The choices of a newer snapshot (a bdev attached meanwhile), the
+    /// cursor kept on the same choice where it still exists.
+    pub fn refresh(&mut self, s: &Snapshot) {
+        let cur = self.chosen().cloned();
+        self.choices = choices(s);
+        let last = self.choices.len().saturating_sub(1);
+        self.sel = cur
+            .and_then(|c| self.choices.iter().position(|x| *x == c))
+            .unwrap_or(self.sel.min(last));
+    }
+
     pub fn step(&mut self, d: i64) {
         let n = self.choices.len() as i64;
         self.sel = (self.sel as i64 + d).clamp(0, (n - 1).max(0)) as usize;
@@ -191,6 +202,22 @@ mod tests {
         );
         assert_eq!(short_nqn("nqn.x:cnode2"), "cnode2");
         assert_eq!(short_nqn("plain"), "plain");
+    }
+
+    /// A bdev attached while the picker is open shows up in it, and the
+    /// cursor stays on the choice it was on.
+    #[test]
+    fn an_open_picker_follows_newer_snapshots() {
+        let mut s = snap();
+        let mut p = Picker::open(&s, false, "nqn.x:cnode1", "Nvme0n1");
+        assert_eq!(p.sel, 1);
+        s.ini_ctrlrs.push(IniCtrlr {
+            name: "Nvme1".into(),
+            subnqn: "nqn.x:cnode2".into(),
+        });
+        p.refresh(&s);
+        assert_eq!(p.choices[2].bdev.as_deref(), Some("Nvme1n1"));
+        assert_eq!(p.chosen().and_then(|c| c.bdev.as_deref()), Some("Nvme0n1"));
     }
 
     #[test]
