@@ -18,8 +18,8 @@ const BUCKET_LSB: u32 = 64 - BUCKET_SHIFT;
 /// `SPDK_HISTOGRAM_NUM_BUCKETS`: 128 buckets in each of 58 ranges.
 pub const NUM_BUCKETS: usize = (PER_RANGE * (BUCKET_LSB as u64 + 1)) as usize;
 
-/// SPDK's `spdk_histogram_data_tally` bucket: the range from the leading
-/// zeros, the index from the 7 bits below the leading one.
+/// SPDK's `spdk_histogram_data_tally` bucket: the range from the count
+/// of high zero bits, the index from the 7 bits below the highest set bit.
 fn bucket_index(v: u64) -> usize {
     let clz = v.leading_zeros();
     let range = BUCKET_LSB.saturating_sub(clz);

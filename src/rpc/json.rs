@@ -25,7 +25,7 @@ use serde_json::{Map, Number, Value};
 /// (-32602 for nvmf, -32603 for bdev, ...). An unknown key makes every
 /// strict (`deny_unknown_fields`) decode fail with that same error, and
 /// [`crate::rpc::params::decode_relaxed`] looks for the marker explicitly.
-/// The leading NUL keeps it apart from any key a JSON-RPC client can send.
+/// The NUL it starts with keeps it apart from any key a JSON-RPC client can send.
 pub const DUPLICATE_KEY_MARKER: &str = "\u{0}duplicate-keys";
 
 // ---------------------------------------------------------------------------
